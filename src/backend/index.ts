@@ -1,0 +1,154 @@
+/**
+ * The backend chain. tfjs runs the same model on several backends; this module picks one and
+ * reports what it picked, so every result (bench table, run manifest, figure manifest) records it.
+ *
+ *   tensorflow  native libtensorflow through `@tensorflow/tfjs-node-gpu` (CUDA 11.2 + cuDNN 8) or
+ *               `@tensorflow/tfjs-node` (CPU). Both download libtensorflow when installed, so they
+ *               are optional: the first is an optionalDependency, the second the user adds.
+ *   wasm        `@tensorflow/tfjs-backend-wasm` (XNNPACK, SIMD). Always installed; the default here.
+ *   cpu         tfjs's pure-JS kernels: ~40× slower than wasm, kept as the numeric reference.
+ *
+ * Chosen by the `backend` argument, else `PLD_BACKEND`, else the first that works of:
+ * GPU tensorflow → native CPU tensorflow → wasm → cpu.
+ */
+import * as os from 'os';
+import * as tf from '@tensorflow/tfjs';
+import { initWasm } from './wasm-threads';
+
+export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface BackendInfo {
+  backend: BackendName;
+  /** npm package that provides it. */
+  package: string;
+  gpu: boolean;
+  tfjsVersion: string;
+  /** Threads the backend computes with (wasm: its pthread pool; cpu: 1). */
+  threads: number;
+  simd: boolean;
+  /** Why an automatic choice skipped the faster backends (empty when asked for explicitly). */
+  skipped: string[];
+}
+
+export interface BackendOptions {
+  backend?: BackendName;
+  /** wasm threads; default: the cores available (PLD_THREADS overrides). */
+  threads?: number;
+}
+
+let current: BackendInfo | undefined;
+
+/** What `initBackend` chose, or undefined before it ran. */
+export function backendInfo(): BackendInfo | undefined {
+  return current;
+}
+
+function parseBackendName(v: string, from: string): BackendName {
+  if ((BACKENDS as readonly string[]).includes(v)) return v as BackendName;
+  throw new Error(`unknown backend '${v}' in ${from}; use one of ${BACKENDS.join(', ')}`);
+}
+
+function parseThreads(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`PLD_THREADS must be a whole number >= 1, got '${v}'`);
+  return n;
+}
+
+/** Loads a native tfjs-node package; returns its name or why it could not. */
+function loadNative(pkg: string): { ok: true } | { ok: false; why: string } {
+  try {
+    require(pkg);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return { ok: false, why: /Cannot find module/.test(msg) ? `${pkg} is not installed` : `${pkg} failed to load: ${msg}` };
+  }
+  // danfojs-node's install maps its `@tensorflow/tfjs-node` to pure-JS tfjs, so a successful
+  // require proves nothing: only a registered 'tensorflow' backend does.
+  if (tf.findBackendFactory('tensorflow') === null) return { ok: false, why: `${pkg} resolved to a package without the native backend` };
+  return { ok: true };
+}
+
+function gpuVisible(): boolean {
+  // libtensorflow offers no cheap device query through tfjs-node; the NVIDIA device node is
+  // what CUDA needs, so its presence is the honest proxy.
+  const fs = require('fs') as typeof import('fs');
+  return fs.existsSync('/dev/nvidia0') || fs.existsSync('/dev/nvidiactl');
+}
+
+const INSTALL_HINT: Record<BackendName, string> = {
+  tensorflow:
+    'install it with `npm install @tensorflow/tfjs-node-gpu@4.22.0` (CUDA 11.2 + cuDNN 8) or `npm install @tensorflow/tfjs-node@4.22.0` (CPU); both download libtensorflow during install',
+  wasm: 'reinstall dependencies with `npm ci`',
+  cpu: 'reinstall dependencies with `npm ci`',
+};
+
+async function activate(name: BackendName, threads: number | undefined, skipped: string[]): Promise<BackendInfo> {
+  const base = { tfjsVersion: tf.version.tfjs, skipped };
+  if (name === 'tensorflow') {
+    let pkg = '';
+    const tried: string[] = [];
+    for (const candidate of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+      const r = loadNative(candidate);
+      if (r.ok) {
+        pkg = candidate;
+        break;
+      }
+      tried.push(r.why);
+    }
+    if (!pkg) throw new Error(`backend 'tensorflow' is not available (${tried.join('; ')}); ${INSTALL_HINT.tensorflow}`);
+    await tf.setBackend('tensorflow');
+    await tf.ready();
+    const gpu = pkg.endsWith('-gpu') && gpuVisible();
+    return { ...base, backend: 'tensorflow', package: pkg, gpu, threads: os.availableParallelism(), simd: false };
+  }
+  if (name === 'wasm') {
+    const w = await initWasm({ threads });
+    return { ...base, backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, threads: w.threads, simd: w.simd };
+  }
+  await tf.setBackend('cpu');
+  await tf.ready();
+  return { ...base, backend: 'cpu', package: '@tensorflow/tfjs-backend-cpu', gpu: false, threads: 1, simd: false };
+}
+
+/**
+ * Picks and initialises the backend. Idempotent for the same choice; asking for a different
+ * backend later switches (tensors made on the old one stay there, so do it before building models).
+ */
+export async function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
+  const env = process.env.PLD_BACKEND;
+  const requested = opts.backend ?? (env ? parseBackendName(env, 'PLD_BACKEND') : undefined);
+  if (opts.backend !== undefined) parseBackendName(opts.backend, 'the backend option');
+  const threads = opts.threads ?? parseThreads(process.env.PLD_THREADS);
+  if (current && (requested === undefined || requested === current.backend) && (threads === undefined || threads === current.threads)) {
+    return current;
+  }
+  if (requested) {
+    current = await activate(requested, threads, []);
+    return current;
+  }
+  const skipped: string[] = [];
+  for (const name of ['tensorflow', 'wasm', 'cpu'] as const) {
+    try {
+      const info = await activate(name, threads, skipped);
+      if (name === 'tensorflow' && !info.gpu && info.package.endsWith('-gpu')) {
+        // tfjs-node-gpu without a visible GPU still runs (on CPU); keep it, it beats wasm.
+        skipped.push('no GPU visible: @tensorflow/tfjs-node-gpu runs on the CPU');
+      }
+      current = info;
+      return current;
+    } catch (e) {
+      skipped.push(e instanceof Error ? e.message.split(';')[0] : String(e));
+    }
+  }
+  throw new Error(`no tfjs backend could be initialised (${skipped.join('; ')}); reinstall dependencies with \`npm ci\``);
+}
+
+/** One line for logs: `wasm (SIMD, 2 threads, tfjs 4.22.0)`. */
+export function describeBackend(b: BackendInfo): string {
+  const bits = [b.gpu ? 'GPU' : 'no GPU'];
+  if (b.simd) bits.push('SIMD');
+  bits.push(`${b.threads} thread${b.threads === 1 ? '' : 's'}`, `tfjs ${b.tfjsVersion}`);
+  return `${b.backend} (${bits.join(', ')})`;
+}

@@ -1,0 +1,225 @@
+/**
+ * The Switchable-Transformer BERT (paper §4, Fig. 3): one encoder for PostLN, PreLN and PreLN+PLD.
+ *
+ * Eager style: weights are `tf.variable`s in a Map keyed by their Hugging Face BERT names
+ * (`bert.encoder.layer.3.attention.self.query.weight`, …; see src/checkpoint/hf-names.ts), the
+ * forward pass is ordinary code, so a dropped block is simply an `if` — none of its ops run and
+ * its variables receive no gradient. Dense weights are stored [in, out] (x @ W).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../rng';
+import { Gates, fullDepth } from '../schedule';
+import { bertParameterShapes } from '../checkpoint/hf-names';
+import { ModelConfig, validateModelConfig } from './config';
+import { dropout, gatherRows, gelu, layerNorm, linear, matmul, transposeLast } from './ops';
+
+export interface Bert {
+  readonly config: ModelConfig;
+  /** Trainable weights by Hugging Face name. */
+  readonly params: Map<string, tf.Variable>;
+  /** Names that get AdamW weight decay (not biases, not LayerNorm: the BERT convention). */
+  readonly decay: Set<string>;
+  readonly mlmHead: boolean;
+  /** Classes of the [CLS] head (1 = regression); 0 when the model has none. */
+  readonly numLabels: number;
+}
+
+export interface HeadOptions {
+  mlmHead?: boolean;
+  numLabels?: number;
+}
+
+let modelCounter = 0;
+
+/** Name prefix of block i's parameters. */
+export function blockPrefix(i: number): string {
+  return `bert.encoder.layer.${i}.`;
+}
+
+/**
+ * Builds a model with BERT's initialisation: N(0, initStd) for dense weights and embeddings,
+ * zeros for biases, LayerNorm γ = 1, β = 0. Values come from `rng`, so the same seed gives the
+ * same weights on every backend.
+ */
+export function createBert(config: ModelConfig, rng: Rng, heads: HeadOptions = {}): Bert {
+  validateModelConfig(config);
+  const mlmHead = heads.mlmHead ?? true;
+  const numLabels = heads.numLabels ?? 0;
+  const id = modelCounter++;
+  const params = new Map<string, tf.Variable>();
+  const decay = new Set<string>();
+  for (const p of bertParameterShapes({ ...config, mlmHead, numLabels })) {
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size);
+    if (/LayerNorm\.weight$/.test(p.name)) data.fill(1);
+    else if (!p.name.endsWith('bias')) for (let k = 0; k < size; k++) data[k] = rng.normal() * config.initStd;
+    params.set(p.name, tf.variable(tf.tensor(data, p.shape), true, `bert${id}/${p.name}`));
+    if (p.decay) decay.add(p.name);
+  }
+  return { config, params, decay, mlmHead, numLabels };
+}
+
+export function disposeBert(model: Bert): void {
+  for (const v of model.params.values()) v.dispose();
+  model.params.clear();
+}
+
+/** Names of the parameters a forward pass with these gates touches (dropped blocks excluded). */
+export function activeParamNames(model: Bert, gates: Gates, use: { mlm: boolean; cls: boolean }): string[] {
+  const out: string[] = [];
+  for (const name of model.params.keys()) {
+    const block = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
+    if (block && !gates.keep[Number(block[1])]) continue;
+    if (name.startsWith('cls.') && !use.mlm) continue;
+    if ((name.startsWith('classifier.') || name.startsWith('bert.pooler.')) && !use.cls) continue;
+    out.push(name);
+  }
+  return out;
+}
+
+function param(model: Bert, name: string): tf.Variable {
+  const v = model.params.get(name);
+  if (!v) throw new Error(`model has no parameter ${name}`);
+  return v;
+}
+
+export interface EncoderInput {
+  /** [batch, seq] int32 token ids. */
+  inputIds: tf.Tensor2D;
+  /** [batch, seq] 1 for real tokens, 0 for padding. */
+  attentionMask: tf.Tensor2D;
+  /** [batch, seq] segment ids; all zeros when omitted. */
+  tokenTypeIds?: tf.Tensor2D;
+}
+
+export interface ForwardOptions {
+  training: boolean;
+  /** Which blocks run and their rescale; full depth when omitted (always so at evaluation). */
+  gates?: Gates;
+  /** Dropout seeds come from here; required when training with dropout. */
+  rng?: Rng;
+}
+
+/** Encoder output [batch, seq, hidden]. */
+export function encode(model: Bert, input: EncoderInput, opts: ForwardOptions): tf.Tensor3D {
+  const c = model.config;
+  const P = (name: string): tf.Variable => param(model, name);
+  const [B, S] = input.inputIds.shape;
+  if (S > c.maxPositions) throw new Error(`sequence length ${S} exceeds model.maxPositions ${c.maxPositions}`);
+  const training = opts.training;
+  // Evaluation always runs every block with no rescale (paper §4).
+  const gates = training && opts.gates ? opts.gates : fullDepth(c.layers);
+  const rng = opts.rng;
+  const drop = (x: tf.Tensor, rate: number): tf.Tensor => {
+    if (!training || rate === 0) return x;
+    if (!rng) throw new Error('training with dropout needs an rng in the forward options');
+    return dropout(x, rate, rng.nextUint32());
+  };
+  const H = c.hidden;
+  const nh = c.heads;
+  const dh = H / nh;
+
+  // Embeddings: token + position + segment, LayerNorm, dropout (as in BERT; PreLN keeps this LN too).
+  const ids = input.inputIds.reshape([-1]) as tf.Tensor1D;
+  const types = (input.tokenTypeIds ?? tf.zerosLike(input.inputIds)).reshape([-1]) as tf.Tensor1D;
+  const positions = tf.tile(tf.range(0, S, 1, 'int32'), [B]) as tf.Tensor1D;
+  let x: tf.Tensor = tf.addN([
+    gatherRows(P('bert.embeddings.word_embeddings.weight') as tf.Tensor2D, ids),
+    gatherRows(P('bert.embeddings.position_embeddings.weight') as tf.Tensor2D, positions),
+    gatherRows(P('bert.embeddings.token_type_embeddings.weight') as tf.Tensor2D, types),
+  ]).reshape([B, S, H]);
+  x = layerNorm(x, P('bert.embeddings.LayerNorm.weight'), P('bert.embeddings.LayerNorm.bias'), c.layerNormEps);
+  x = drop(x, c.hiddenDropout);
+
+  // Additive attention bias: 0 where attended, −10000 at padding (BERT), [batch, 1, 1, seq].
+  const maskBias = tf.mul(tf.sub(1, tf.cast(input.attentionMask, 'float32')), -10000).reshape([B, 1, 1, S]);
+
+  const attention = (h: tf.Tensor, pre: string): tf.Tensor => {
+    const split = (t: tf.Tensor, perm: number[]): tf.Tensor => t.reshape([B, S, nh, dh]).transpose(perm);
+    const q = split(linear(h, P(pre + 'attention.self.query.weight'), P(pre + 'attention.self.query.bias')), [0, 2, 1, 3]); // [B, nh, S, dh]
+    const kT = split(linear(h, P(pre + 'attention.self.key.weight'), P(pre + 'attention.self.key.bias')), [0, 2, 3, 1]); // [B, nh, dh, S]
+    const v = split(linear(h, P(pre + 'attention.self.value.weight'), P(pre + 'attention.self.value.bias')), [0, 2, 1, 3]); // [B, nh, S, dh]
+    const scores = tf.add(tf.mul(matmul(q, kT), 1 / Math.sqrt(dh)), maskBias); // [B, nh, S, S]
+    const probs = drop(tf.softmax(scores), c.attentionDropout);
+    const ctx = matmul(probs, v).transpose([0, 2, 1, 3]).reshape([B, S, H]);
+    return drop(linear(ctx, P(pre + 'attention.output.dense.weight'), P(pre + 'attention.output.dense.bias')), c.hiddenDropout);
+  };
+  const ffn = (h: tf.Tensor, pre: string): tf.Tensor => {
+    const inner = gelu(linear(h, P(pre + 'intermediate.dense.weight'), P(pre + 'intermediate.dense.bias')));
+    return drop(linear(inner, P(pre + 'output.dense.weight'), P(pre + 'output.dense.bias')), c.hiddenDropout);
+  };
+  const ln1 = (t: tf.Tensor, pre: string): tf.Tensor =>
+    layerNorm(t, P(pre + 'attention.output.LayerNorm.weight'), P(pre + 'attention.output.LayerNorm.bias'), c.layerNormEps);
+  const ln2 = (t: tf.Tensor, pre: string): tf.Tensor =>
+    layerNorm(t, P(pre + 'output.LayerNorm.weight'), P(pre + 'output.LayerNorm.bias'), c.layerNormEps);
+
+  for (let i = 0; i < c.layers; i++) {
+    // G = 0: the block is the identity and nothing in it is computed.
+    if (!gates.keep[i]) continue;
+    const pre = blockPrefix(i);
+    const p = gates.scale[i];
+    // Rescale only the branches, never the residual (paper eq. for the Switchable-Transformer).
+    const branch = (t: tf.Tensor): tf.Tensor => (p === 1 ? t : tf.div(t, p));
+    if (c.norm === 'pre') {
+      // h = x + G·f_ATTN(LN(x))/p ;  out = h + G·f_FFN(LN(h))/p
+      const h = tf.add(x, branch(attention(ln1(x, pre), pre)));
+      x = tf.add(h, branch(ffn(ln2(h, pre), pre)));
+    } else {
+      // PostLN (original BERT): h = LN(x + f_ATTN(x)) ; out = LN(h + f_FFN(h)).
+      const h = ln1(tf.add(x, branch(attention(x, pre))), pre);
+      x = ln2(tf.add(h, branch(ffn(h, pre))), pre);
+    }
+  }
+  if (c.norm === 'pre') {
+    x = layerNorm(x, P('bert.encoder.FinalLayerNorm.weight'), P('bert.encoder.FinalLayerNorm.bias'), c.layerNormEps);
+  }
+  return x as tf.Tensor3D;
+}
+
+/**
+ * MLM logits at the masked positions only ([M, vocab]): transform (dense, GELU, LayerNorm) and a
+ * decoder tied to the word embeddings. Scoring only the ~15 % masked tokens saves ~85 % of the
+ * head's cost, which at small hidden sizes dominates the step.
+ */
+export function mlmLogits(model: Bert, seqOut: tf.Tensor3D, maskedPositions: tf.Tensor1D): tf.Tensor2D {
+  if (!model.mlmHead) throw new Error('this model was built without an MLM head');
+  const c = model.config;
+  const flat = seqOut.reshape([-1, c.hidden]) as tf.Tensor2D;
+  const h = gatherRows(flat, maskedPositions); // [M, H]
+  let t = gelu(linear(h, param(model, 'cls.predictions.transform.dense.weight'), param(model, 'cls.predictions.transform.dense.bias')));
+  t = layerNorm(t, param(model, 'cls.predictions.transform.LayerNorm.weight'), param(model, 'cls.predictions.transform.LayerNorm.bias'), c.layerNormEps);
+  // Tied decoder: logits = t @ Eᵀ + b, with the explicit transpose (see ops.ts).
+  const decoder = transposeLast(param(model, 'bert.embeddings.word_embeddings.weight'));
+  return tf.add(matmul(t, decoder), param(model, 'cls.predictions.bias')) as tf.Tensor2D;
+}
+
+/** Mean cross-entropy of integer labels under logits [N, C]. */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  const logp = tf.logSoftmax(logits);
+  const onehot = tf.oneHot(labels, logits.shape[1]);
+  return tf.neg(tf.mean(tf.sum(tf.mul(logp, onehot), -1))) as tf.Scalar;
+}
+
+/** [CLS] head: pooler (dense + tanh on the first token) then classifier → [batch, numLabels]. */
+export function clsLogits(model: Bert, seqOut: tf.Tensor3D, opts: ForwardOptions): tf.Tensor2D {
+  if (model.numLabels < 1) throw new Error('this model was built without a classification head (numLabels = 0)');
+  const [B, , H] = seqOut.shape;
+  const first = seqOut.slice([0, 0, 0], [B, 1, H]).reshape([B, H]);
+  let pooled = tf.tanh(linear(first, param(model, 'bert.pooler.dense.weight'), param(model, 'bert.pooler.dense.bias')));
+  if (opts.training && model.config.hiddenDropout > 0) {
+    if (!opts.rng) throw new Error('training with dropout needs an rng in the forward options');
+    pooled = dropout(pooled, model.config.hiddenDropout, opts.rng.nextUint32());
+  }
+  return linear(pooled, param(model, 'classifier.weight'), param(model, 'classifier.bias')) as tf.Tensor2D;
+}
+
+/** Parameter count, total and per block. */
+export function countParams(model: Bert): { total: number; perBlock: number } {
+  let total = 0;
+  let perBlock = 0;
+  for (const [name, v] of model.params) {
+    total += v.size;
+    if (name.startsWith(blockPrefix(0))) perBlock += v.size;
+  }
+  return { total, perBlock };
+}

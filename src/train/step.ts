@@ -1,0 +1,86 @@
+/**
+ * One optimizer step: forward → loss → gradients of the blocks that ran → global-norm clipping →
+ * AdamW. Reports the loss, the gradient norm and each block's gradient L2 norm (the paper's
+ * Figure 1 plots these), reading everything back from the device in a single transfer.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Bert, blockPrefix } from '../model/bert';
+import { AdamW } from './optimizer';
+
+export interface StepOptions {
+  /** Optimizer step index (0-based), for error messages. */
+  step: number;
+  lr: number;
+  /** Global gradient-norm clip (paper: 1.0); Infinity disables. */
+  clipNorm: number;
+}
+
+export interface StepResult {
+  loss: number;
+  /** Global L2 norm of the gradient before clipping. */
+  gradNorm: number;
+  /** L2 norm of each block's gradient before clipping; null for a block that did not run. */
+  blockGradNorms: (number | null)[];
+}
+
+export class NonFiniteError extends Error {
+  constructor(readonly step: number, what: string) {
+    super(`non-finite ${what} at step ${step}; training stopped (lower the learning rate or raise warmup; the last good checkpoint is kept)`);
+    this.name = 'NonFiniteError';
+  }
+}
+
+/**
+ * Runs one step. `lossFn` builds the scalar loss from the model (its ops are recorded for the
+ * gradient); `active` lists the parameters it uses — the dropped blocks' names are absent, so
+ * they get no gradient and AdamW leaves them and their moments alone.
+ */
+export function trainStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: string[], o: StepOptions): StepResult {
+  const byVarName = new Map<string, string>();
+  const vars = active.map((name) => {
+    const v = model.params.get(name);
+    if (!v) throw new Error(`trainStep: model has no parameter ${name}`);
+    byVarName.set(v.name, name);
+    return v;
+  });
+  const { value, grads } = tf.variableGrads(lossFn, vars);
+  const named = new Map<string, tf.Tensor>();
+  for (const [varName, g] of Object.entries(grads)) named.set(byVarName.get(varName) ?? varName, g);
+
+  const L = model.config.layers;
+  // Squared norms: [loss, total, block 0 … block L−1], one readback.
+  const stats = tf.tidy(() => {
+    const blockSq: tf.Scalar[] = [];
+    let total = tf.scalar(0);
+    for (let i = 0; i < L; i++) blockSq.push(tf.scalar(0));
+    for (const [name, g] of named) {
+      const sq = tf.sum(tf.square(g)) as tf.Scalar;
+      total = tf.add(total, sq);
+      const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
+      if (m) blockSq[Number(m[1])] = tf.add(blockSq[Number(m[1])], sq);
+    }
+    return tf.stack([value, total, ...blockSq]);
+  });
+  const s = stats.dataSync();
+  stats.dispose();
+  const loss = s[0];
+  const gradNorm = Math.sqrt(s[1]);
+  const dispose = (): void => {
+    value.dispose();
+    for (const g of named.values()) g.dispose();
+  };
+  if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+    dispose();
+    throw new NonFiniteError(o.step, Number.isFinite(loss) ? 'gradient norm' : `loss (${loss})`);
+  }
+  // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
+  const scale = Math.min(1, o.clipNorm / (gradNorm + 1e-6));
+  opt.apply(model.params, named, o.lr, scale);
+  dispose();
+  const blockGradNorms: (number | null)[] = [];
+  for (let i = 0; i < L; i++) {
+    const ran = active.some((n) => n.startsWith(blockPrefix(i)));
+    blockGradNorms.push(ran ? Math.sqrt(s[2 + i]) : null);
+  }
+  return { loss, gradNorm, blockGradNorms };
+}
