@@ -53,7 +53,9 @@ export function createBert(config: ModelConfig, rng: Rng, heads: HeadOptions = {
     const data = new Float32Array(size);
     if (/LayerNorm\.weight$/.test(p.name)) data.fill(1);
     else if (!p.name.endsWith('bias')) for (let k = 0; k < size; k++) data[k] = rng.normal() * config.initStd;
-    params.set(p.name, tf.variable(tf.tensor(data, p.shape), true, `bert${id}/${p.name}`));
+    const init = tf.tensor(data, p.shape);
+    params.set(p.name, tf.variable(init, true, `bert${id}/${p.name}`));
+    init.dispose(); // the variable holds its own reference to the data
     if (p.decay) decay.add(p.name);
   }
   return { config, params, decay, mlmHead, numLabels };

@@ -67,7 +67,13 @@ export class AdamW {
   private moments(name: string, p: tf.Variable): MomentState {
     let s = this.state.get(name);
     if (!s) {
-      s = { m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false), step: 0 };
+      const zeros = (): tf.Variable => {
+        const z = tf.zeros(p.shape);
+        const v = tf.variable(z, false);
+        z.dispose(); // the variable keeps its own reference
+        return v;
+      };
+      s = { m: zeros(), v: zeros(), step: 0 };
       this.state.set(name, s);
     }
     return s;
