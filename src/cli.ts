@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+/**
+ * `pld`: the kit's command line. Each subcommand is a thin wrapper over an exported function
+ * (pretrain, finetune, runBench, initBackend), so scripts and notebooks get the same behaviour.
+ * Every failure is one line on stderr and a non-zero exit.
+ */
+import { BACKENDS, BackendName, describeBackend, initBackend } from './backend';
+import { benchTable, runBench } from './bench';
+import { PRESETS, VARIANTS, RunOverrides, checkOverrides, readConfigFile, resolveConfig } from './train/config';
+import { pretrain } from './train/pretrain';
+import { finetuneCommand, FINETUNE_HELP } from './finetune-cli';
+
+type Flags = Map<string, string | true>;
+
+/** `--name value`, `--name=value` and bare `--switch`; positional arguments are rejected. */
+export function parseFlags(args: string[], known: Record<string, 'value' | 'switch'>): Flags {
+  const flags: Flags = new Map();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'; options start with --`);
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    const kind = known[name];
+    if (!kind) throw new Error(`unknown option --${name}; known: ${Object.keys(known).map((k) => '--' + k).join(' ')}`);
+    if (kind === 'switch') {
+      if (eq > 0) throw new Error(`--${name} takes no value`);
+      flags.set(name, true);
+    } else {
+      const v = eq > 0 ? a.slice(eq + 1) : args[++i];
+      if (v === undefined || (eq < 0 && v.startsWith('--'))) throw new Error(`--${name} needs a value`);
+      flags.set(name, v);
+    }
+  }
+  return flags;
+}
+
+function str(flags: Flags, name: string): string | undefined {
+  const v = flags.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+function num(flags: Flags, name: string): number | undefined {
+  const v = str(flags, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${v}'`);
+  return n;
+}
+
+function backendFlag(flags: Flags): BackendName | undefined {
+  const b = str(flags, 'backend');
+  if (b !== undefined && !(BACKENDS as readonly string[]).includes(b)) throw new Error(`unknown backend '${b}'; use one of ${BACKENDS.join(', ')}`);
+  return b as BackendName | undefined;
+}
+
+const PRETRAIN_HELP = `pld pretrain --variant <${VARIANTS.join('|')}> [--preset <${PRESETS.join('|')}>] [options]
+
+Masked-language-model pretraining of one variant on the npm-installed corpora (Brown + SOTU).
+
+  --variant V        postln (original BERT), preln, preln-pld (PreLN + progressive layer dropping)
+  --preset P         quick (seconds), small (default; 12 blocks), base (BERT-base shape, for GPUs)
+  --config FILE      JSON overrides: {"model": {...}, "schedule": {...}, "optim": {...}, "data": {...}, "train": {...}, "seed": n}
+  --out DIR          output directory (default runs/<preset>/<variant>-s<seed>-lr<lr>)
+  --resume           continue the run in --out from its last checkpoint
+  --seed N           random seed
+  --lr X             peak learning rate
+  --steps N          optimizer steps
+  --theta X          PLD θ̄ (preln-pld)        --gamma X   PLD γ (preln-pld)
+  --corpus DIR       also read a folder of .txt files (one document each)
+  --vocab FILE       BERT-format vocab.txt
+  --backend B        tensorflow | wasm | cpu (default: best available; env PLD_BACKEND)
+  --threads N        wasm threads (default: all cores; env PLD_THREADS)
+  --quiet            no progress output
+Outputs: manifest.json, log.jsonl/csv (per step), eval.jsonl/csv (validation), checkpoint/.`;
+
+const INFO_HELP = `pld info [--backend B] [--threads N]
+
+Prints the backend the kit would use, whether a GPU is used, and versions.`;
+
+const BENCH_HELP = `pld bench [--steps N] [--backend B] [--threads N]
+
+Times PostLN, PreLN and PreLN with fixed θ ∈ {1, 0.75, 0.5} on the small preset's model and prints
+the measured speedup against the ideal 1 / E[fraction of blocks run].`;
+
+const HELP = `pld — Progressive Layer Dropping reproduction kit
+
+  pld pretrain   pretrain a PostLN / PreLN / PreLN+PLD BERT      (pld pretrain --help)
+  pld finetune   fine-tune checkpoints on GLUE or the offline suite (pld finetune --help)
+  pld bench      training-throughput table                        (pld bench --help)
+  pld info       backend, devices, versions`;
+
+async function cmdPretrain(args: string[]): Promise<void> {
+  const f = parseFlags(args, {
+    variant: 'value', preset: 'value', config: 'value', out: 'value', resume: 'switch', seed: 'value', lr: 'value', steps: 'value',
+    theta: 'value', gamma: 'value', corpus: 'value', vocab: 'value', backend: 'value', threads: 'value', quiet: 'switch', help: 'switch',
+  });
+  if (f.has('help')) return void console.log(PRETRAIN_HELP);
+  const variant = str(f, 'variant');
+  if (!variant) throw new Error(`--variant is required; use one of ${VARIANTS.join(', ')}`);
+  const overrides: RunOverrides[] = [];
+  const file = str(f, 'config');
+  if (file) overrides.push(readConfigFile(file));
+  const flagOverrides = checkOverrides(
+    {
+      ...(num(f, 'seed') !== undefined ? { seed: num(f, 'seed') } : {}),
+      optim: { ...(num(f, 'lr') !== undefined ? { lr: num(f, 'lr') } : {}) },
+      train: { ...(num(f, 'steps') !== undefined ? { steps: num(f, 'steps') } : {}) },
+      schedule: { ...(num(f, 'theta') !== undefined ? { thetaBar: num(f, 'theta') } : {}), ...(num(f, 'gamma') !== undefined ? { gamma: num(f, 'gamma') } : {}) },
+      data: { ...(str(f, 'corpus') ? { folder: str(f, 'corpus') } : {}), ...(str(f, 'vocab') ? { vocab: str(f, 'vocab') } : {}) },
+    },
+    'command-line flags',
+  );
+  overrides.push(flagOverrides);
+  const preset = str(f, 'preset') ?? 'small';
+  resolveConfig(variant, preset, ...overrides); // validate before any work
+  const r = await pretrain({ variant, preset, overrides, out: str(f, 'out'), resume: f.has('resume'), backend: backendFlag(f), threads: num(f, 'threads'), quiet: f.has('quiet') });
+  console.log(`${r.config.variant}: ${r.manifest.status}; final validation loss ${r.finalValLoss?.toFixed(4) ?? 'n/a'}; ${r.trainSeconds.toFixed(1)} s training; results in ${r.out}`);
+}
+
+async function cmdInfo(args: string[]): Promise<void> {
+  const f = parseFlags(args, { backend: 'value', threads: 'value', help: 'switch' });
+  if (f.has('help')) return void console.log(INFO_HELP);
+  const b = await initBackend({ backend: backendFlag(f), threads: num(f, 'threads') });
+  console.log(`backend:  ${describeBackend(b)}`);
+  console.log(`package:  ${b.package}`);
+  console.log(`gpu:      ${b.gpu ? 'yes' : 'no'}`);
+  console.log(`node:     ${process.version}`);
+  if (b.skipped.length) console.log(`skipped:  ${b.skipped.join('; ')}`);
+}
+
+async function cmdBench(args: string[]): Promise<void> {
+  const f = parseFlags(args, { steps: 'value', backend: 'value', threads: 'value', help: 'switch' });
+  if (f.has('help')) return void console.log(BENCH_HELP);
+  await initBackend({ backend: backendFlag(f), threads: num(f, 'threads') });
+  const model = resolveConfig('preln', 'small').model;
+  const train = resolveConfig('preln', 'small').train;
+  const r = await runBench({ model, batchSize: train.batchSize, seqLen: train.seqLen, steps: num(f, 'steps') ?? 10, warmup: 2, log: (s) => console.error(s) });
+  console.log(benchTable(r));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'pretrain':
+        await cmdPretrain(rest);
+        break;
+      case 'finetune':
+        if (rest.includes('--help')) console.log(FINETUNE_HELP);
+        else await finetuneCommand(rest, parseFlags);
+        break;
+      case 'bench':
+        await cmdBench(rest);
+        break;
+      case 'info':
+        await cmdInfo(rest);
+        break;
+      case undefined:
+      case '--help':
+      case 'help':
+        console.log(HELP);
+        break;
+      default:
+        throw new Error(`unknown command '${cmd}'; use pretrain, finetune, bench or info (pld --help)`);
+    }
+    return 0;
+  } catch (e) {
+    console.error(`pld ${cmd ?? ''}: ${e instanceof Error ? e.message : String(e)}`.replace(/\s+:/, ':'));
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exit(code); // wasm pthread workers must not keep the process alive
+  });
+}

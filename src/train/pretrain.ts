@@ -1,0 +1,237 @@
+/**
+ * Pretraining: one run = variant × preset × seed × learning rate. The loop reads top to bottom:
+ * data → gates → step → log → evaluate → checkpoint.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { BackendName, describeBackend, initBackend } from '../backend';
+import { Bert, createBert, disposeBert } from '../model/bert';
+import { Rng } from '../rng';
+import { expectedBlocks, sampleGates } from '../schedule';
+import { saveCheckpoint, loadCheckpoint, readCheckpointState } from '../checkpoint/checkpoint';
+import { checkWritableDir, writeFileAtomic } from '../checkpoint/atomic';
+import { environment, Environment } from '../manifest';
+import { RunConfig, RunOverrides, resolveConfig } from './config';
+import { AdamW } from './optimizer';
+import { learningRate } from './lr';
+import { mlmEvalLoss, mlmTrainStep } from './mlm';
+import { NonFiniteError } from './step';
+import { createProgress } from './progress';
+import { JsonlWriter, LogRecord, readJsonl, toCsv, truncateLog } from './runlog';
+import { PretrainData, BatcherState, loadPretrainData } from './pretrain-data';
+
+export interface PretrainOptions {
+  variant: string;
+  preset?: string;
+  /** Overrides applied in order (a config file's contents, then CLI flags). */
+  overrides?: RunOverrides[];
+  /** Output directory; default runs/<preset>/<variant>-s<seed>-lr<lr>. */
+  out?: string;
+  resume?: boolean;
+  backend?: BackendName;
+  threads?: number;
+  /** On a NaN/Inf loss: 'throw' (CLI) or 'stop' and return `diverged: true` (LR sweeps). */
+  onNonFinite?: 'throw' | 'stop';
+  /** Stop after this many steps of this invocation (tests of resume); the run is not finished. */
+  maxStepsThisCall?: number;
+  quiet?: boolean;
+  /** Where progress goes (default stderr). */
+  stream?: NodeJS.WriteStream;
+  /** Pre-loaded data (lets a notebook reuse it across runs). */
+  data?: PretrainData;
+}
+
+export interface StepRecord extends LogRecord {
+  step: number;
+  lr: number;
+  loss: number;
+  theta: number;
+  expectedBlocks: number;
+  blocksRun: number;
+  samplesPerSec: number;
+  /** Cumulative training seconds (no evaluation or checkpoint time). */
+  trainSeconds: number;
+  gradNorm: number;
+  /** Per-block gradient L2 norms (null for dropped blocks) on steps where they are recorded. */
+  blockGradNorms: (number | null)[] | null;
+}
+
+export interface EvalRecord extends LogRecord {
+  /** Optimizer steps done when evaluated. */
+  step: number;
+  valLoss: number;
+  trainSeconds: number;
+}
+
+export interface PretrainResult {
+  out: string;
+  config: RunConfig;
+  finished: boolean;
+  diverged: boolean;
+  error: string | null;
+  steps: StepRecord[];
+  evals: EvalRecord[];
+  finalValLoss: number | null;
+  trainSeconds: number;
+  checkpoint: string;
+  manifest: Manifest;
+}
+
+export interface Manifest {
+  kind: 'pretrain';
+  status: 'running' | 'finished' | 'stopped' | 'diverged';
+  variant: string;
+  preset: string;
+  seed: number;
+  config: RunConfig;
+  environment: Environment;
+  corpus: { hash: string; documents: number; trainSequences: number; validSequences: number; words: number; tokens: number };
+  params: number;
+  startedAt: string;
+  totalSeconds: number;
+  trainSeconds: number;
+  finalValLoss: number | null;
+  error: string | null;
+}
+
+type CkptState = { data: BatcherState };
+
+export function defaultOutDir(c: RunConfig): string {
+  return path.join('runs', c.preset, `${c.variant}-s${c.seed}-lr${c.optim.lr}`);
+}
+
+/** First differing field between two JSON values, as a dotted path (for config-mismatch errors). */
+function firstDifference(a: unknown, b: unknown, at = ''): string | null {
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return JSON.stringify(a) === JSON.stringify(b) ? null : at || '(root)';
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) {
+    const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], at ? `${at}.${k}` : k);
+    if (d) return d;
+  }
+  return null;
+}
+
+export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
+  const cfg = resolveConfig(o.variant, o.preset ?? 'small', ...(o.overrides ?? []));
+  const out = o.out ?? defaultOutDir(cfg);
+  const ckptDir = path.join(out, 'checkpoint');
+  const hasRun = fs.existsSync(path.join(ckptDir, 'state.json')) || fs.existsSync(path.join(out, 'log.jsonl'));
+  if (hasRun && !o.resume) throw new Error(`output directory ${out} already holds a run; pass --resume to continue it or choose another --out`);
+  let resumeState = null;
+  if (o.resume && fs.existsSync(path.join(ckptDir, 'state.json'))) {
+    resumeState = readCheckpointState<RunConfig, CkptState>(ckptDir);
+    const diff = firstDifference(resumeState.config, cfg);
+    if (diff) throw new Error(`checkpoint ${ckptDir} was made with a different config (field '${diff}' differs); resume with the same variant, preset and overrides, or choose another --out`);
+  }
+  checkWritableDir(out);
+
+  const backend = await initBackend({ backend: o.backend, threads: o.threads });
+  const data = o.data ?? loadPretrainData(cfg);
+  const rng = new Rng(cfg.seed);
+  const model: Bert = createBert(cfg.model, rng.fork());
+  const opt = new AdamW({ beta1: cfg.optim.beta1, beta2: cfg.optim.beta2, eps: cfg.optim.eps, weightDecay: cfg.optim.weightDecay }, model.decay);
+  const trainRng = rng.fork();
+  const batcher = data.trainBatcher(cfg, trainRng.fork());
+  let start = 0;
+  let trainSeconds = 0;
+  let stepRng = trainRng;
+  if (resumeState) {
+    const s = loadCheckpoint<RunConfig, CkptState>(ckptDir, model, opt);
+    start = s.step;
+    trainSeconds = s.trainSeconds;
+    stepRng = Rng.fromState(s.rng);
+    batcher.setState(s.data.data);
+    truncateLog(path.join(out, 'log.jsonl'), start);
+    truncateLog(path.join(out, 'eval.jsonl'), start + 1);
+  }
+  const validBatches = data.validBatches(cfg);
+  const L = cfg.model.layers;
+  const sched = { peak: cfg.optim.lr, warmupSteps: Math.max(1, Math.round(cfg.optim.warmupFraction * cfg.train.steps)), totalSteps: cfg.train.steps };
+  const started = Date.now();
+  const manifest: Manifest = {
+    kind: 'pretrain',
+    status: 'running',
+    variant: cfg.variant,
+    preset: cfg.preset,
+    seed: cfg.seed,
+    config: cfg,
+    environment: environment(backend),
+    corpus: data.stats,
+    params: [...model.params.values()].reduce((a, v) => a + v.size, 0),
+    startedAt: new Date(started).toISOString(),
+    totalSeconds: 0,
+    trainSeconds,
+    finalValLoss: null,
+    error: null,
+  };
+  const writeManifest = (): void => writeFileAtomic(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  writeManifest();
+
+  const log = new JsonlWriter(path.join(out, 'log.jsonl'));
+  const evalLog = new JsonlWriter(path.join(out, 'eval.jsonl'));
+  const progress = createProgress(`${cfg.variant}/${cfg.preset}`, cfg.train.steps, start, o.stream, o.quiet);
+  progress.line(`${cfg.variant} preset=${cfg.preset} seed=${cfg.seed} lr=${cfg.optim.lr} on ${describeBackend(backend)}; ${manifest.params} parameters; out ${out}${start ? `; resuming at step ${start}` : ''}`);
+  const end = Math.min(cfg.train.steps, start + (o.maxStepsThisCall ?? Infinity));
+  let diverged = false;
+  let error: string | null = null;
+  let lastVal: number | null = null;
+  try {
+    for (let step = start; step < end; step++) {
+      const batch = batcher.next();
+      const gates = sampleGates(cfg.schedule, L, step, stepRng);
+      const lr = learningRate(sched, step);
+      const t0 = performance.now();
+      const r = mlmTrainStep(model, opt, batch, { gates, rng: stepRng, lr, clipNorm: cfg.optim.clipNorm, step });
+      const dt = (performance.now() - t0) / 1000;
+      trainSeconds += dt;
+      const every = cfg.train.gradNormEvery;
+      const rec: StepRecord = {
+        step,
+        lr,
+        loss: r.loss,
+        theta: gates.theta,
+        expectedBlocks: expectedBlocks(cfg.schedule, L, gates.theta),
+        blocksRun: gates.keep.filter(Boolean).length,
+        samplesPerSec: cfg.train.batchSize / dt,
+        trainSeconds,
+        gradNorm: r.gradNorm,
+        blockGradNorms: every > 0 && step % every === 0 ? r.blockGradNorms : null,
+      };
+      log.write(rec);
+      progress.update(step, { loss: r.loss, extra: `θ ${gates.theta.toFixed(3)} blocks ${rec.blocksRun}/${L}` });
+      const done = step + 1;
+      if (done % cfg.train.evalEvery === 0 || done === cfg.train.steps) {
+        lastVal = mlmEvalLoss(model, validBatches);
+        evalLog.write({ step: done, valLoss: lastVal, trainSeconds } satisfies EvalRecord);
+        progress.line(`${cfg.variant} step ${done}: validation loss ${lastVal.toFixed(4)}`);
+      }
+      if ((cfg.train.checkpointEvery > 0 && done % cfg.train.checkpointEvery === 0) || done === cfg.train.steps || done === end) {
+        saveCheckpoint<RunConfig, CkptState>(ckptDir, model, opt, { step: done, config: cfg, rng: stepRng.state, data: { data: batcher.getState() }, trainSeconds });
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof NonFiniteError)) throw e;
+    diverged = true;
+    error = e.message;
+    progress.line(`${cfg.variant}: ${e.message}`);
+  } finally {
+    progress.done();
+    log.close();
+    evalLog.close();
+    disposeBert(model);
+    opt.dispose();
+  }
+  const steps = readJsonl<StepRecord>(path.join(out, 'log.jsonl'));
+  const evals = readJsonl<EvalRecord>(path.join(out, 'eval.jsonl'));
+  writeFileAtomic(path.join(out, 'log.csv'), toCsv(steps));
+  writeFileAtomic(path.join(out, 'eval.csv'), toCsv(evals));
+  const finished = !diverged && end === cfg.train.steps;
+  manifest.status = diverged ? 'diverged' : finished ? 'finished' : 'stopped';
+  manifest.totalSeconds += (Date.now() - started) / 1000;
+  manifest.trainSeconds = trainSeconds;
+  manifest.finalValLoss = lastVal ?? evals.at(-1)?.valLoss ?? null;
+  manifest.error = error;
+  writeManifest();
+  if (diverged && o.onNonFinite !== 'stop') throw new Error(error ?? 'diverged');
+  return { out, config: cfg, finished, diverged, error, steps, evals, finalValLoss: manifest.finalValLoss, trainSeconds, checkpoint: ckptDir, manifest };
+}
