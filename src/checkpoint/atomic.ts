@@ -27,6 +27,15 @@ function reason(e: unknown): string {
   return err.code ? `${why[err.code] ?? err.code} (${err.code})` : String(e);
 }
 
+/** Best-effort removal of a temporary file or directory (its parent may not even exist). */
+function discard(p: string): void {
+  try {
+    fs.rmSync(p, { recursive: true, force: true });
+  } catch {
+    // nothing was created there
+  }
+}
+
 function writeSynced(file: string, data: Buffer | string): void {
   const fd = fs.openSync(file, 'w');
   try {
@@ -45,7 +54,7 @@ export function writeFileAtomic(target: string, data: Buffer | string): void {
     fs.renameSync(tmp, target);
     fsyncDir(path.dirname(target));
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    discard(tmp);
     throw new Error(`cannot write ${target}: ${reason(e)}; choose another output directory`);
   }
 }
@@ -71,7 +80,7 @@ export function writeDirAtomic(dir: string, files: Record<string, Buffer | strin
     fsyncDir(parent);
     fs.rmSync(old, { recursive: true, force: true });
   } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    discard(tmp);
     throw new Error(`cannot write checkpoint ${dir}: ${reason(e)}; choose another --out`);
   }
 }
