@@ -8,6 +8,7 @@ import * as path from 'path';
 import { PretrainResult, pretrain, defaultOutDir, Manifest, StepRecord, EvalRecord } from './train/pretrain';
 import { PresetName, RunOverrides, Variant, resolveConfig, parsePreset } from './train/config';
 import { readJsonl } from './train/runlog';
+import { kitRoot } from './paths';
 import { FinetuneResult, finetune, FinetuneConfig } from './finetune';
 
 export interface ExperimentOptions {
@@ -31,8 +32,8 @@ function freshRequested(o: ExperimentOptions): boolean {
 export async function ensureRun(variant: Variant, o: ExperimentOptions & { overrides?: RunOverrides[]; tag?: string }): Promise<PretrainResult> {
   const preset = o.preset ?? notebookPreset();
   const cfg = resolveConfig(variant, preset, ...(o.overrides ?? []));
-  const rel = path.relative("runs", defaultOutDir(cfg));
-  const out = path.join(o.runsDir ?? 'runs', o.tag ? `${rel}-${o.tag}` : rel);
+  const rel = path.relative('runs', defaultOutDir(cfg));
+  const out = path.join(o.runsDir ?? process.env.PLD_RUNS_DIR ?? path.join(kitRoot(), 'runs'), o.tag ? `${rel}-${o.tag}` : rel);
   const manifestFile = path.join(out, 'manifest.json');
   if (!freshRequested(o) && fs.existsSync(manifestFile)) {
     const m = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
@@ -44,7 +45,8 @@ export async function ensureRun(variant: Variant, o: ExperimentOptions & { overr
     }
   }
   fs.rmSync(out, { recursive: true, force: true });
-  return pretrain({ variant, preset, overrides: o.overrides, out, onNonFinite: 'stop', quiet: o.quiet });
+  // Progress to stdout: in a notebook stderr renders as an error.
+  return pretrain({ variant, preset, overrides: o.overrides, out, onNonFinite: 'stop', quiet: o.quiet, stream: process.stdout });
 }
 
 /** The three pretraining runs every figure draws on. */
@@ -118,7 +120,48 @@ export async function finetuneComparison(runs: PretrainResult[], o: ExperimentOp
         continue;
       }
     }
-    results.push(await finetune({ checkpoint: r.out, tasks: o.tasks, glueDir: o.glueDir, config: o.config, out, quiet: o.quiet }));
+    results.push(await finetune({ checkpoint: r.out, tasks: o.tasks, glueDir: o.glueDir, config: o.config, out, quiet: o.quiet, stream: process.stdout }));
   }
   return results;
+}
+
+/** What each notebook runs at each preset (kept here so notebooks hold no settings a script would need). */
+export interface NotebookPlan {
+  /** Extra peak LRs for the robustness figure (the main runs' LRs are included automatically). */
+  lrSweep: { postln: number[]; 'preln-pld': number[] };
+  finetune: Partial<FinetuneConfig>;
+  tasks: string[];
+}
+
+export const NOTEBOOK_PLANS: Record<PresetName, NotebookPlan> = {
+  quick: { lrSweep: { postln: [1e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 300, maxDev: 100, epochs: 2, seeds: [1], lrs: [3e-3] }, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
+  small: { lrSweep: { postln: [1e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 1000, maxDev: 400, epochs: 3, seeds: [1, 2], lrs: [3e-3] }, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
+  base: { lrSweep: { postln: [1e-3], 'preln-pld': [3e-3] }, finetune: {}, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
+};
+
+/** Moving average over `window` points. */
+export function smooth(xs: number[], window: number): number[] {
+  const out: number[] = [];
+  let sum = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sum += xs[i];
+    if (i >= window) sum -= xs[i - window];
+    out.push(sum / Math.min(i + 1, window));
+  }
+  return out;
+}
+
+/**
+ * Milliseconds per sample at each step, measured (smoothed), and the ideal for a PLD run: the
+ * full-depth baseline's mean time per sample scaled by the expected fraction of blocks run.
+ */
+export function timePerSample(run: PretrainResult, baseline: PretrainResult, window = 20): { step: number[]; measured: number[]; ideal: number[] } {
+  const skip = Math.min(5, Math.floor(baseline.steps.length / 4)); // the first steps include warm-up compilation
+  const base = baseline.steps.slice(skip).reduce((a, s) => a + 1000 / s.samplesPerSec, 0) / Math.max(1, baseline.steps.length - skip);
+  const L = run.config.model.layers;
+  return {
+    step: run.steps.map((s) => s.step),
+    measured: smooth(run.steps.map((s) => 1000 / s.samplesPerSec), window),
+    ideal: run.steps.map((s) => (base * s.expectedBlocks) / L),
+  };
 }

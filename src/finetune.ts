@@ -22,6 +22,7 @@ import { Example, MetricValues, TaskData } from './tasks/types';
 import { computeMetrics, taskScore, glueScore } from './metrics';
 import { environment, Environment } from './manifest';
 import { loadTask } from './finetune-tasks';
+import { resolveKitPath } from './paths';
 
 export interface FinetuneConfig {
   epochs: number;
@@ -224,7 +225,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const ckpt = checkpointDir(o.checkpoint);
   const state = readCheckpointState<RunConfig, unknown>(ckpt);
   const pre = state.config;
-  const tok = WordPieceTokenizer.fromVocabFile(pre.data.vocab);
+  const tok = WordPieceTokenizer.fromVocabFile(resolveKitPath(pre.data.vocab));
   if (tok.vocabSize !== pre.model.vocabSize) {
     throw new Error(`checkpoint ${ckpt} was trained with a ${pre.model.vocabSize}-token vocabulary but ${pre.data.vocab} has ${tok.vocabSize} tokens; use the vocab.txt the checkpoint was trained with`);
   }
