@@ -2,7 +2,7 @@
  * `npm run figures`: executes every notebook headless through Jupyter (tslab kernel), fails on any
  * cell error, saves the executed notebooks, checks every figure file, and writes a manifest.
  *
- *   node dist/scripts/figures.js [--preset quick|small|base] [--only NAME] [--fresh] [--out DIR]
+ *   node dist/scripts/figures.js [--preset quick|small|base] [--only NAME] [--fresh] [--out DIR] [--notebooks DIR]
  *
  * Figures go to figures/ (PNG, SVG, interactive HTML); executed notebooks to <out>/notebooks/.
  */
@@ -28,11 +28,13 @@ export interface FiguresOptions {
   fresh: boolean;
   /** Where figures and executed notebooks go (default figures/). */
   out: string;
+  /** Folder of notebooks to run (default notebooks/). */
+  notebooks: string;
   timeoutSeconds: number;
 }
 
 export function parseArgs(argv: string[]): FiguresOptions {
-  const o: FiguresOptions = { preset: process.env.PLD_PRESET ?? 'small', fresh: false, out: path.join(kitRoot(), 'figures'), timeoutSeconds: 7200 };
+  const o: FiguresOptions = { preset: process.env.PLD_PRESET ?? 'small', fresh: false, out: path.join(kitRoot(), 'figures'), notebooks: path.join(kitRoot(), 'notebooks'), timeoutSeconds: 7200 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = (): string => {
@@ -44,7 +46,8 @@ export function parseArgs(argv: string[]): FiguresOptions {
     else if (a === '--only') o.only = val();
     else if (a === '--fresh') o.fresh = true;
     else if (a === '--out') o.out = path.resolve(val());
-    else throw new Error(`unknown option ${a}; use --preset, --only, --fresh, --out`);
+    else if (a === '--notebooks') o.notebooks = path.resolve(val());
+    else throw new Error(`unknown option ${a}; use --preset, --only, --fresh, --out, --notebooks`);
   }
   parsePreset(o.preset);
   return o;
@@ -52,7 +55,7 @@ export function parseArgs(argv: string[]): FiguresOptions {
 
 export function runFigures(o: FiguresOptions): { notebooks: { name: string; seconds: number }[]; missing: string[] } {
   const root = kitRoot();
-  const dir = path.join(root, 'notebooks');
+  const dir = o.notebooks;
   const names = fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).map((f) => f.replace(/\.ipynb$/, '')).sort();
   const chosen = o.only ? names.filter((n) => n === o.only || n.startsWith(o.only as string)) : names;
   if (chosen.length === 0) throw new Error(`no notebook matches '${o.only}'; notebooks: ${names.join(', ')}`);

@@ -156,12 +156,15 @@ export function smooth(xs: number[], window: number): number[] {
  * full-depth baseline's mean time per sample scaled by the expected fraction of blocks run.
  */
 export function timePerSample(run: PretrainResult, baseline: PretrainResult, window = 20): { step: number[]; measured: number[]; ideal: number[] } {
-  const skip = Math.min(5, Math.floor(baseline.steps.length / 4)); // the first steps include warm-up compilation
-  const base = baseline.steps.slice(skip).reduce((a, s) => a + 1000 / s.samplesPerSec, 0) / Math.max(1, baseline.steps.length - skip);
+  // The first steps include kernel set-up (wasm/XNNPACK operator creation): leave them out.
+  const skip = (r: PretrainResult): StepRecord[] => r.steps.slice(Math.min(5, Math.floor(r.steps.length / 4)));
+  const baseSteps = skip(baseline);
+  const base = baseSteps.reduce((a, s) => a + 1000 / s.samplesPerSec, 0) / baseSteps.length;
   const L = run.config.model.layers;
+  const steps = skip(run);
   return {
-    step: run.steps.map((s) => s.step),
-    measured: smooth(run.steps.map((s) => 1000 / s.samplesPerSec), window),
-    ideal: run.steps.map((s) => (base * s.expectedBlocks) / L),
+    step: steps.map((s) => s.step),
+    measured: smooth(steps.map((s) => 1000 / s.samplesPerSec), window),
+    ideal: steps.map((s) => (base * s.expectedBlocks) / L),
   };
 }
