@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { backendInfo, describeBackend, initBackend } from '../src/backend';
+
+const CLI = path.join(__dirname, '..', 'src', 'cli.js');
+
+test('wasm and cpu backends initialise and report what was chosen', async () => {
+  const w = await initBackend({ backend: 'wasm', threads: 1 });
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.equal(w.backend, 'wasm');
+  assert.equal(w.package, '@tensorflow/tfjs-backend-wasm');
+  assert.equal(w.gpu, false);
+  assert.equal(w.tfjsVersion, '4.22.0');
+  assert.ok(w.threads >= 1);
+  assert.equal(backendInfo(), w);
+  assert.match(describeBackend(w), /^wasm \(no GPU, (SIMD, )?\d+ threads?, tfjs 4\.22\.0\)$/);
+  const c = await initBackend({ backend: 'cpu' });
+  assert.equal(tf.getBackend(), 'cpu');
+  assert.equal(c.threads, 1);
+});
+
+test('asking for a backend that is not installed names the package and how to install it', async () => {
+  // tfjs-node-gpu downloads libtensorflow at install time, so it is absent here; danfojs's
+  // @tensorflow/tfjs-node alias resolves to pure-JS tfjs and must not count as native.
+  await assert.rejects(initBackend({ backend: 'tensorflow' }), (e: Error) => {
+    assert.equal(e.message.split('\n').length, 1);
+    assert.match(e.message, /^backend 'tensorflow' is not available \(@tensorflow\/tfjs-node-gpu is not installed; @tensorflow\/tfjs-node (is not installed|resolved to a package without the native backend)\); install it with `npm install @tensorflow\/tfjs-node-gpu@4\.22\.0`/);
+    return true;
+  });
+});
+
+test('automatic choice falls back to wasm here and says why; bad names are rejected in one line', () => {
+  const auto = spawnSync(process.execPath, [CLI, 'info'], { encoding: 'utf8', env: { ...process.env, PLD_BACKEND: '' } });
+  assert.equal(auto.status, 0, auto.stderr);
+  assert.match(auto.stdout, /^backend: {2}wasm \(no GPU/m);
+  assert.match(auto.stdout, /^skipped: {2}backend 'tensorflow' is not available/m);
+  const bad = spawnSync(process.execPath, [CLI, 'info'], { encoding: 'utf8', env: { ...process.env, PLD_BACKEND: 'webgpu' } });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr.trim(), "pld info: unknown backend 'webgpu' in PLD_BACKEND; use one of tensorflow, wasm, cpu");
+  const threads = spawnSync(process.execPath, [CLI, 'info'], { encoding: 'utf8', env: { ...process.env, PLD_THREADS: 'many' } });
+  assert.equal(threads.stderr.trim(), "pld info: PLD_THREADS must be a whole number >= 1, got 'many'");
+});
