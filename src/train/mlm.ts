@@ -6,20 +6,15 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../rng';
 import { Gates, fullDepth } from '../schedule';
 import { Bert, activeParamNames, crossEntropy, encode, mlmLogits } from '../model/bert';
+import { MlmBatchArrays } from '../data/mlm';
 import { AdamW } from './optimizer';
 import { StepResult, trainStep } from './step';
 
-/** A batch as plain arrays (what src/data produces); flat [batch·seq] layouts. */
-export interface MlmBatch {
-  inputIds: Int32Array;
-  attentionMask: Int32Array;
-  /** Flat indices into batch·seq of the masked tokens. */
-  maskedPositions: Int32Array;
-  /** Original token id at each masked position. */
-  maskedLabels: Int32Array;
-  batchSize: number;
-  seqLen: number;
-}
+/**
+ * A batch as plain arrays, as src/data produces it: flat [batch·seq] ids and mask, plus the flat
+ * indices of the masked tokens and their original ids.
+ */
+export type MlmBatch = MlmBatchArrays;
 
 /** Mean MLM cross-entropy over the masked positions. Call inside a tidy / gradient scope. */
 export function mlmLoss(model: Bert, b: MlmBatch, opts: { training: boolean; gates?: Gates; rng?: Rng }): tf.Scalar {
