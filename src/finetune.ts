@@ -11,7 +11,7 @@ import { Bert, clsLogits, createBert, crossEntropy, disposeBert, encode, activeP
 import { Rng } from './rng';
 import { fullDepth } from './schedule';
 import { loadWeights, readCheckpointState } from './checkpoint/checkpoint';
-import { checkWritableDir, writeFileAtomic } from './checkpoint/atomic';
+import { checkWritableDir, resolveCheckpointDir, writeFileAtomic } from './checkpoint/atomic';
 import { RunConfig } from './train/config';
 import { AdamW, ADAMW_DEFAULTS } from './train/optimizer';
 import { learningRate } from './train/lr';
@@ -155,8 +155,10 @@ function predict(model: Bert, d: Encoded, regression: boolean, batchSize: number
 
 /** Resolves a run directory or a checkpoint directory to the checkpoint directory. */
 export function checkpointDir(p: string): string {
-  if (fs.existsSync(path.join(p, 'state.json'))) return p;
-  if (fs.existsSync(path.join(p, 'checkpoint', 'state.json'))) return path.join(p, 'checkpoint');
+  for (const d of [p, path.join(p, 'checkpoint')]) {
+    const real = resolveCheckpointDir(d); // falls back to `<dir>.old` after a crash mid-save
+    if (real && fs.existsSync(path.join(real, 'state.json'))) return real;
+  }
   throw new Error(`no checkpoint at ${p} (expected state.json there or in ${path.join(p, 'checkpoint')}); pass a pretraining run's --out directory`);
 }
 

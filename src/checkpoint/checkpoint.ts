@@ -12,13 +12,16 @@ import { Bert } from '../model/bert';
 import { AdamW } from '../train/optimizer';
 import { RngState } from '../rng';
 import { encodeSafetensors, NamedTensor, readSafetensors } from './safetensors';
-import { writeDirAtomic } from './atomic';
+import { resolveCheckpointDir, writeDirAtomic } from './atomic';
+import { kitVersion } from '../manifest';
 import { isLinearWeight, transpose2d } from './hf-names';
 
 export const CHECKPOINT_FORMAT = 1;
 
 export interface CheckpointState<C, D> {
   format: number;
+  /** Kit version that wrote it (readers ignore unknown fields). */
+  kitVersion: string;
   /** Optimizer steps completed. */
   step: number;
   config: C;
@@ -45,14 +48,14 @@ export function encodeWeights(model: Bert): Buffer {
   return encodeSafetensors(tensors, { format: 'pt', producer: 'pld-kit', norm: model.config.norm });
 }
 
-export function saveCheckpoint<C, D>(dir: string, model: Bert, opt: AdamW, state: Omit<CheckpointState<C, D>, 'format' | 'optimizerSteps'>): void {
+export function saveCheckpoint<C, D>(dir: string, model: Bert, opt: AdamW, state: Omit<CheckpointState<C, D>, 'format' | 'kitVersion' | 'optimizerSteps'>): void {
   const moments: NamedTensor[] = [];
   const optimizerSteps: Record<string, number> = {};
   for (const [name, s] of opt.state) {
     moments.push(toNamed(`exp_avg.${name}`, s.m, false), toNamed(`exp_avg_sq.${name}`, s.v, false));
     optimizerSteps[name] = s.step;
   }
-  const full: CheckpointState<C, D> = { format: CHECKPOINT_FORMAT, optimizerSteps, ...state };
+  const full: CheckpointState<C, D> = { format: CHECKPOINT_FORMAT, kitVersion: kitVersion(), optimizerSteps, ...state };
   writeDirAtomic(dir, {
     'weights.safetensors': encodeWeights(model),
     'optimizer.safetensors': encodeSafetensors(moments, {}),
@@ -62,7 +65,8 @@ export function saveCheckpoint<C, D>(dir: string, model: Bert, opt: AdamW, state
 
 /** Reads state.json only (to compare configs before touching any weights). */
 export function readCheckpointState<C, D>(dir: string): CheckpointState<C, D> {
-  const file = path.join(dir, 'state.json');
+  // A writer killed between its two renames leaves only `<dir>.old`: read that one.
+  const file = path.join(resolveCheckpointDir(dir) ?? dir, 'state.json');
   let raw: string;
   try {
     raw = fs.readFileSync(file, 'utf8');
@@ -98,8 +102,9 @@ export function loadWeights(model: Bert, file: string, opts: { allowMissing?: (n
 }
 
 /** Restores weights, optimizer moments and per-parameter steps from a checkpoint directory. */
-export function loadCheckpoint<C, D>(dir: string, model: Bert, opt: AdamW): CheckpointState<C, D> {
-  const state = readCheckpointState<C, D>(dir);
+export function loadCheckpoint<C, D>(checkpointDir: string, model: Bert, opt: AdamW): CheckpointState<C, D> {
+  const state = readCheckpointState<C, D>(checkpointDir);
+  const dir = resolveCheckpointDir(checkpointDir) ?? checkpointDir;
   loadWeights(model, path.join(dir, 'weights.safetensors'));
   const file = path.join(dir, 'optimizer.safetensors');
   const { tensors } = readSafetensors(file);

@@ -9,7 +9,7 @@ import { Bert, createBert, disposeBert } from '../model/bert';
 import { Rng } from '../rng';
 import { expectedBlocks, sampleGates } from '../schedule';
 import { saveCheckpoint, loadCheckpoint, readCheckpointState } from '../checkpoint/checkpoint';
-import { checkWritableDir, writeFileAtomic } from '../checkpoint/atomic';
+import { checkWritableDir, recoverDir, writeFileAtomic } from '../checkpoint/atomic';
 import { environment, Environment } from '../manifest';
 import { RunConfig, RunOverrides, resolveConfig } from './config';
 import { AdamW } from './optimizer';
@@ -115,6 +115,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const cfg = resolveConfig(o.variant, o.preset ?? 'small', ...(o.overrides ?? []));
   const out = o.out ?? defaultOutDir(cfg);
   const ckptDir = path.join(out, 'checkpoint');
+  if (o.resume) recoverDir(ckptDir); // a run killed mid-save left its previous checkpoint as checkpoint.old
   const hasRun = fs.existsSync(path.join(ckptDir, 'state.json')) || fs.existsSync(path.join(out, 'log.jsonl'));
   if (hasRun && !o.resume) throw new Error(`output directory ${out} already holds a run; pass --resume to continue it or choose another --out`);
   let resumeState = null;
