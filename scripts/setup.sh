@@ -1,49 +1,66 @@
 #!/usr/bin/env bash
-# Idempotent set-up for a fresh clone; fast when everything is already there.
-#   bash scripts/setup.sh test     npm packages, Debian Jupyter + Chromium, tslab kernel
+# Idempotent set-up for a fresh clone; fast (about a second) when everything is already there.
+#   bash scripts/setup.sh test     npm packages, Debian's Jupyter + Chromium, the tslab kernel
 #   bash scripts/setup.sh figures  the same
-#   bash scripts/setup.sh kernel   npm packages and the tslab kernel only (needs Jupyter installed)
+#   bash scripts/setup.sh kernel   npm packages, Jupyter's kernel machinery, the tslab kernel
+# Debian packages are installed with apt-get (as root, or through sudo) only when missing.
 set -euo pipefail
 mode="${1:-test}"
+case "$mode" in test | figures | kernel) ;; *) echo "setup: unknown mode '$mode'; use test, figures or kernel" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 say() { echo "setup: $*"; }
 die() { echo "setup: $*" >&2; exit 1; }
 
-# 1. npm packages (npm ci when node_modules is missing or older than the lockfile).
+# 1. npm packages: `npm ci` when node_modules is missing or older than package-lock.json.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed; check your network access to the npm registry"
+  say "npm packages missing or stale: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed (see above); check access to the npm registry"
 else
-  say "npm packages present"
+  say "npm packages up to date"
 fi
 
-# 2. Debian packages: Jupyter to run notebooks headless, Chromium to render figures.
-apt_pkgs=(jupyter-nbconvert jupyter-client python3-nbclient python3-ipykernel chromium)
-if [ "$mode" != kernel ]; then
-  missing=()
-  for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    sudo=""
-    if [ "$(id -u)" != 0 ]; then
-      command -v sudo >/dev/null 2>&1 || die "missing Debian packages ${missing[*]}; install them as root: apt-get install ${missing[*]}"
-      sudo="sudo"
-    fi
-    say "installing Debian packages: ${missing[*]}"
-    $sudo apt-get update -qq >/dev/null || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
-  else
-    say "Jupyter and Chromium present"
+# 2. Debian packages: Jupyter runs the notebooks headless, Chromium renders figures to PNG/SVG,
+#    Liberation fonts make the text of figures look the same on every machine.
+if [ "$mode" = kernel ]; then
+  pkgs=(jupyter-client python3-ipykernel)
+else
+  pkgs=(jupyter-nbconvert jupyter-client python3-nbclient python3-ipykernel chromium fonts-liberation)
+fi
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
+else
+  # Not Debian: accept the tools where Debian would put them.
+  [ -x /usr/bin/jupyter ] || missing+=(jupyter)
+  [ "$mode" = kernel ] || [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
+if [ ${#missing[@]} -eq 0 ]; then
+  say "Debian packages present (${pkgs[*]})"
+else
+  command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get here: install Jupyter (nbclient, ipykernel) and Chromium at /usr/bin/chromium yourself"
+  sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "missing Debian packages ${missing[*]}; as root run: apt-get install -y --no-install-recommends ${missing[*]}"
+    sudo=(sudo)
   fi
+  say "installing Debian packages: ${missing[*]} (apt-get update + install)"
+  "${sudo[@]}" apt-get update -qq >/dev/null || die "apt-get update failed; check network access to the Debian mirror"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed; run it by hand to see why"
 fi
 
-# 3. The tslab kernel, pointing at this checkout's tslab (Debian's Python, not the first python3 on PATH).
-[ -x /usr/bin/jupyter ] || die "Jupyter is not installed (/usr/bin/jupyter); run: bash scripts/setup.sh test"
+# 3. The tslab kernel, registered with Debian's Python (the first python3 on PATH may lack
+#    Jupyter) and pointing at this checkout's tslab.
+[ -x /usr/bin/jupyter ] || die "Jupyter is not at /usr/bin/jupyter; install jupyter-client (bash scripts/setup.sh test does)"
 bin="$root/node_modules/.bin/tslab"
-spec="$(/usr/bin/jupyter kernelspec list --json 2>/dev/null | /usr/bin/python3 -c 'import json,sys; k=json.load(sys.stdin)["kernelspecs"].get("tslab"); print(k["spec"]["argv"][0] if k else "")')"
-if [ "$spec" != "$bin" ]; then
-  say "registering the tslab TypeScript kernel"
-  "$bin" install --python=/usr/bin/python3 --binary="$bin" >/dev/null || die "tslab install failed"
-else
+[ -x "$bin" ] || die "tslab is not installed in node_modules; run npm ci"
+current="$(/usr/bin/jupyter kernelspec list --json 2>/dev/null | /usr/bin/python3 -c 'import json,sys; k=json.load(sys.stdin)["kernelspecs"].get("tslab"); print(k["spec"]["argv"][0] if k else "")' 2>/dev/null || true)"
+if [ "$current" = "$bin" ]; then
   say "tslab kernel registered"
+else
+  say "registering the tslab TypeScript kernel${current:+ (was: $current)}"
+  "$bin" install --python=/usr/bin/python3 --binary="$bin" >/dev/null || die "tslab install --python=/usr/bin/python3 failed (see above)"
+  /usr/bin/jupyter kernelspec list 2>/dev/null | grep -q '^ *tslab ' || die "tslab kernel still not listed by jupyter kernelspec list"
 fi

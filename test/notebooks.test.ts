@@ -30,11 +30,10 @@ test('all four notebooks execute on the quick preset and write every figure', { 
       assert.ok(png.length > 10_000, `${f}.png has content`);
       assert.match(fs.readFileSync(path.join(out, `${f}.svg`), 'utf8'), /^<svg/);
       const html = fs.readFileSync(path.join(out, `${f}.html`), 'utf8');
-      assert.match(html, /<script src="plotly.js"><\/script>/);
-      assert.doesNotMatch(html, /src="http/);
+      assert.doesNotMatch(html, /<script[^>]+src=/, `${f}.html loads nothing from outside`);
+      assert.ok(html.length > 3_000_000, `${f}.html inlines plotly.js`);
     }
   }
-  assert.ok(fs.statSync(path.join(out, 'plotly.js')).size > 1_000_000);
   const nb = JSON.parse(fs.readFileSync(path.join(out, 'notebooks', '01-gradient-norms.ipynb'), 'utf8')) as { cells: { outputs?: { output_type: string; data?: Record<string, unknown> }[] }[] };
   const bundles = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'display_data' && o.data && 'application/vnd.plotly.v1+json' in o.data);
   assert.ok(bundles.length >= 1 && bundles.every((o) => 'image/png' in (o.data ?? {})), 'figures carry Plotly JSON and a PNG in one output');

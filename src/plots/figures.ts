@@ -1,97 +1,146 @@
 /**
- * Figure builders: plain Plotly figures from plain data, shared by notebooks and scripts.
- * One colour per variant throughout the kit.
+ * Figure builders: plain Plotly figures from plain typed data, shared by notebooks and scripts.
+ * One style throughout: white background, light grid, one colour per variant (PostLN red, PreLN
+ * blue, PreLN+PLD green), axis titles with units.
  */
-import { Axis, Figure, Layout, Trace } from './types';
+import { Axis, Dash, Figure, Layout, Trace } from './types';
 
-export const VARIANT_COLORS: Record<string, string> = {
-  postln: '#d62728',
-  preln: '#1f77b4',
-  'preln-pld': '#2ca02c',
-  PostLN: '#d62728',
-  PreLN: '#1f77b4',
-  'PreLN+PLD': '#2ca02c',
-};
+export const VARIANT_COLORS = { PostLN: '#d62728', PreLN: '#1f77b4', 'PreLN+PLD': '#2ca02c' } as const;
 
-const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+/** Colours for series that are not variants (schedules, learning rates, sampled points). */
+export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
-function base(title: string, x: string, y: string, extra: Partial<Layout> = {}): Layout {
+export const FONT_FAMILY = 'Liberation Sans, Arial, DejaVu Sans, sans-serif';
+
+/**
+ * The variant colour for a label such as 'PostLN', 'preln-pld', 'PreLN+PLD lr 0.001' or
+ * 'PostLN (baseline)'; `fallback` (a palette colour) for anything else.
+ */
+export function variantColor(label: string, fallback = PALETTE[7]): string {
+  const k = label.toLowerCase().replace(/[\s_]+/g, '');
+  if (/^preln(\+|-)?pld|^pld/.test(k)) return VARIANT_COLORS['PreLN+PLD'];
+  if (k.startsWith('postln')) return VARIANT_COLORS.PostLN;
+  if (k.startsWith('preln')) return VARIANT_COLORS.PreLN;
+  return fallback;
+}
+
+const GRID = '#e6e6e6';
+
+/** A styled axis: titles carry units, light grid, a line on the data side. */
+export function styledAxis(title: string, extra: Axis = {}): Axis {
+  return { title: { text: title }, showgrid: true, gridcolor: GRID, zeroline: false, showline: true, linecolor: '#444', ticks: 'outside', automargin: true, ...extra };
+}
+
+/** The kit's base layout: title, axis titles, fonts, size, legend. */
+export function baseLayout(title: string, xTitle: string, yTitle: string, extra: Layout = {}): Layout {
   return {
-    title: { text: title },
-    template: 'plotly_white',
-    font: { family: 'Arial, sans-serif', size: 13 },
+    title: { text: title, x: 0.02, font: { size: 16 } },
+    font: { family: FONT_FAMILY, size: 13, color: '#222' },
+    paper_bgcolor: '#ffffff',
+    plot_bgcolor: '#ffffff',
+    colorway: PALETTE,
     width: 760,
     height: 460,
-    xaxis: { title: { text: x } },
-    yaxis: { title: { text: y } },
     margin: { l: 70, r: 30, t: 60, b: 60 },
+    hovermode: 'closest',
+    xaxis: styledAxis(xTitle),
+    yaxis: styledAxis(yTitle),
     ...extra,
   };
 }
 
-const axis = (a: Axis): Axis => a;
+/** Layout fragment: a horizontal legend under the plot (for long series labels). */
+export const LEGEND_BELOW: Layout = { legend: { orientation: 'h', xref: 'container', yref: 'container', x: 0.02, y: 0.02, xanchor: 'left', yanchor: 'bottom' }, height: 560, margin: { l: 70, r: 30, t: 60, b: 150 } };
 
-/** Paper Figure 1: gradient norm of each block, one line per recorded step, PostLN beside PreLN. */
+/**
+ * Side-by-side subplots: axis ids and layout entries for `n` panels sharing the y range
+ * (`matches`), with each panel titled by an annotation above it.
+ */
+function panels(n: number, titles: string[], xTitle: string, yTitle: string, y: Axis = {}): { ids: { x: string; y: string }[]; layout: Layout } {
+  const gap = n > 1 ? 0.08 : 0;
+  const w = (1 - gap * (n - 1)) / n;
+  const layout: Layout = { annotations: [] };
+  const ids = Array.from({ length: n }, (_, i) => {
+    const s = i === 0 ? '' : String(i + 1);
+    const domain: [number, number] = [i * (w + gap), i * (w + gap) + w];
+    layout[`xaxis${s}` as 'xaxis'] = styledAxis(xTitle, { domain, anchor: `y${s}` });
+    layout[`yaxis${s}` as 'yaxis'] = styledAxis(i === 0 ? yTitle : '', { anchor: `x${s}`, ...(i > 0 ? { matches: 'y' } : {}), ...y });
+    layout.annotations?.push({ text: `<b>${titles[i] ?? ''}</b>`, x: (domain[0] + domain[1]) / 2, y: 1.0, xref: 'paper', yref: 'paper', showarrow: false, xanchor: 'center', yanchor: 'bottom' });
+    return { x: `x${s}`, y: `y${s}` };
+  });
+  return { ids, layout };
+}
+
+/** Light-to-dark shade of a hex colour for the i-th of n ordered series (early steps lighter). */
+function shade(hex: string, i: number, n: number): string {
+  const f = n > 1 ? 0.65 * (1 - i / (n - 1)) : 0; // mix with white
+  const c = [1, 3, 5].map((o) => parseInt(hex.slice(o, o + 2), 16));
+  return `rgb(${c.map((v) => Math.round(v + (255 - v) * f)).join(',')})`;
+}
+
+const blockAxis = (n: number[]): number[] => n.map((_, b) => b + 1);
+
+/**
+ * Paper Figure 1: the gradient norm of each block (1 = nearest the input) at several training
+ * steps, one panel per variant (PostLN beside PreLN), log y, later steps darker.
+ */
 export function gradNormFigure(runs: { label: string; steps: number[]; norms: number[][] }[]): Figure {
-  const data: Trace[] = [];
-  runs.forEach((r, k) => {
-    r.steps.forEach((step, i) => {
-      const shade = r.steps.length > 1 ? 0.35 + (0.65 * i) / (r.steps.length - 1) : 1;
-      data.push({
-        type: 'scatter',
-        mode: 'lines+markers',
-        name: `${r.label}, step ${step}`,
-        legendgroup: r.label,
-        x: r.norms[i].map((_, b) => b + 1),
-        y: r.norms[i],
-        line: { color: VARIANT_COLORS[r.label] ?? PALETTE[k], width: 1 + shade },
-        marker: { size: 5, opacity: shade },
-        xaxis: k === 0 ? 'x' : 'x2',
-        yaxis: k === 0 ? 'y' : 'y2',
-      });
-    });
-  });
-  const layout = base('Gradient norm of each block during training (paper Fig. 1)', 'block (1 = nearest the input)', 'gradient L2 norm', {
-    width: 900,
-    xaxis: axis({ title: { text: `${runs[0]?.label ?? ''}: block` }, domain: [0, 0.46], dtick: 1 }),
-    xaxis2: axis({ title: { text: `${runs[1]?.label ?? ''}: block` }, domain: [0.54, 1], anchor: 'y2', dtick: 1 }),
-    yaxis: axis({ title: { text: 'gradient L2 norm' }, type: 'log' }),
-    yaxis2: axis({ type: 'log', anchor: 'x2' }),
-  });
-  return { data, layout };
+  const { ids, layout } = panels(runs.length, runs.map((r) => r.label), 'block index l (1 = input side)', 'gradient L2 norm (log scale)', { type: 'log' });
+  const data: Trace[] = runs.flatMap((r, k) =>
+    r.steps.map((step, i): Trace => ({
+      type: 'scatter',
+      mode: 'lines+markers',
+      name: `${r.label}, step ${step}`,
+      legendgroup: r.label,
+      x: blockAxis(r.norms[i]),
+      y: r.norms[i],
+      line: { color: shade(variantColor(r.label, PALETTE[k]), i, r.steps.length), width: 2 },
+      marker: { size: 5 },
+      xaxis: ids[k].x,
+      yaxis: ids[k].y,
+      hovertemplate: `${r.label}, step ${step}<br>block %{x}: %{y:.3g}<extra></extra>`,
+    })),
+  );
+  return { data, layout: { ...baseLayout('Gradient norm per block during training (paper Fig. 1)', '', '', { width: 980, height: 480, margin: { l: 80, r: 30, t: 90, b: 60 } }), ...layout } };
 }
 
-/** θ(t) for several (θ̄, γ), with optional sampled values over the analytic curve. */
+/** θ(t) curves for several (θ̄, γ), with optional sampled values (e.g. blocks run / L) overlaid. */
 export function thetaFigure(curves: { label: string; t: number[]; theta: number[] }[], sampled?: { label: string; t: number[]; value: number[] }): Figure {
-  const data: Trace[] = curves.map((c, i) => ({ type: 'scatter', mode: 'lines', name: c.label, x: c.t, y: c.theta, line: { color: PALETTE[i % PALETTE.length] } }));
-  if (sampled) data.push({ type: 'scatter', mode: 'markers', name: sampled.label, x: sampled.t, y: sampled.value, marker: { size: 4, color: '#444', opacity: 0.6 } });
-  return { data, layout: base('Temporal schedule θ(t) = (1 − θ̄)·exp(−γt) + θ̄', 'optimizer step t', 'θ(t)', { yaxis: { title: { text: 'θ(t)' }, range: [0, 1.05] } }) };
+  const data: Trace[] = curves.map((c, i) => ({ type: 'scatter', mode: 'lines', name: c.label, x: c.t, y: c.theta, line: { color: PALETTE[i % PALETTE.length], width: 2 } }));
+  if (sampled) data.push({ type: 'scatter', mode: 'markers', name: sampled.label, x: sampled.t, y: sampled.value, marker: { size: 5, color: '#444', opacity: 0.6 } });
+  return { data, layout: baseLayout('Temporal schedule θ(t) = (1 − θ̄)·exp(−γt) + θ̄', 'optimizer step t', 'θ(t) (fraction of depth kept)', { ...LEGEND_BELOW, yaxis: styledAxis('θ(t) (fraction of depth kept)', { range: [0, 1.05] }) }) };
 }
 
-/** Keep probability p_l(t) over blocks and time. */
+/** Keep probability p_l(t) as a heat map: `p[block][timeIndex]`, steps on x, blocks (1 = input side) on y. */
 export function keepProbHeatmap(h: { t: number[]; blocks: number; p: number[][]; title?: string }): Figure {
   return {
-    data: [{ type: 'heatmap', x: h.t, y: Array.from({ length: h.blocks }, (_, i) => i + 1), z: h.p, colorscale: 'Viridis', colorbar: { title: { text: 'p_l(t)' } } }],
-    layout: base(h.title ?? 'Keep probability p_l(t) = 1 − (l/L)(1 − θ(t))', 'optimizer step t', 'block l', { yaxis: { title: { text: 'block l' }, dtick: 1 } }),
+    data: [{ type: 'heatmap', x: h.t, y: Array.from({ length: h.blocks }, (_, i) => i + 1), z: h.p, zmin: 0, zmax: 1, colorscale: 'Viridis', colorbar: { title: { text: 'p_l(t)' } }, hovertemplate: 'step %{x}<br>block %{y}: p = %{z:.3f}<extra></extra>' }],
+    layout: baseLayout(h.title ?? 'Keep probability p_l(t) = 1 − (l/L)·(1 − θ(t))', 'optimizer step t', 'block index l (1 = input side)', {
+      xaxis: styledAxis('optimizer step t', { showgrid: false }),
+      yaxis: styledAxis('block index l (1 = input side)', { dtick: 1, showgrid: false }),
+    }),
   };
 }
 
-/** Expected blocks run over training, analytic lines and sampled points per schedule. */
+/**
+ * Expected number of blocks run per step (analytic lines, one per schedule) with optional sampled
+ * points in the same colour; the legend names each schedule once.
+ */
 export function expectedDepthFigure(series: { label: string; t: number[]; expected: number[]; sampled?: number[] }[], blocks: number): Figure {
-  const data: Trace[] = [];
-  series.forEach((s, i) => {
+  const data: Trace[] = series.flatMap((s, i): Trace[] => {
     const color = PALETTE[i % PALETTE.length];
-    data.push({ type: 'scatter', mode: 'lines', name: `${s.label}: E[blocks run]`, x: s.t, y: s.expected, line: { color } });
-    if (s.sampled) data.push({ type: 'scatter', mode: 'markers', name: `${s.label}: sampled`, x: s.t, y: s.sampled, marker: { color, size: 4, opacity: 0.5 } });
+    const line: Trace = { type: 'scatter', mode: 'lines', name: s.label, legendgroup: s.label, x: s.t, y: s.expected, line: { color, width: 2 } };
+    return s.sampled ? [line, { type: 'scatter', mode: 'markers', name: `${s.label}: sampled`, legendgroup: s.label, showlegend: false, x: s.t, y: s.sampled, marker: { color, size: 5, opacity: 0.5 } }] : [line];
   });
-  return { data, layout: base(`Blocks run per step (L = ${blocks})`, 'optimizer step t', 'blocks run', { yaxis: { title: { text: 'blocks run' }, range: [0, blocks + 0.5] } }) };
+  const what = series.some((s) => s.sampled) ? ': expected (lines) and sampled (points)' : '';
+  return { data, layout: baseLayout(`Blocks run per step (L = ${blocks})${what}`, 'optimizer step t', 'blocks run per step', { ...LEGEND_BELOW, yaxis: styledAxis('blocks run per step', { range: [0, blocks + 0.5] }) }) };
 }
 
-/** Per-block keep probability, one line per form (paper vs DeepSpeed), sampling and rescale. */
-export function depthRuleFigure(rows: { label: string; p: number[]; dash?: 'solid' | 'dash' | 'dot' }[]): Figure {
+/** Per-block probabilities under two rules (the paper's vs DeepSpeed's): one line each. */
+export function depthRuleFigure(rows: { label: string; p: number[]; dash?: Dash }[], title = 'Keep probability by block: the paper vs DeepSpeed'): Figure {
   return {
-    data: rows.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: r.label, x: r.p.map((_, b) => b + 1), y: r.p, line: { color: PALETTE[i % PALETTE.length], dash: r.dash ?? 'solid' } })),
-    layout: base('Keep probability by block: the paper vs DeepSpeed', 'block l', 'probability', { xaxis: { title: { text: 'block l' }, dtick: 1 } }),
+    data: rows.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: r.label, x: blockAxis(r.p), y: r.p, line: { color: PALETTE[i % PALETTE.length], dash: r.dash ?? 'solid', width: 2 } })),
+    layout: baseLayout(title, 'block index l (1 = input side)', 'probability', { ...LEGEND_BELOW, xaxis: styledAxis('block index l (1 = input side)', { dtick: 1 }), yaxis: styledAxis('probability', { range: [0, 1.05] }) }),
   };
 }
 
@@ -99,41 +148,144 @@ export interface CurveSeries {
   label: string;
   x: number[];
   y: number[];
-  dash?: 'solid' | 'dash' | 'dot';
+  dash?: Dash;
 }
 
-/** Generic line chart (loss vs steps, loss vs seconds, time per sample). */
+const DASHES: Dash[] = ['solid', 'dash', 'dot', 'dashdot'];
+
+/**
+ * Generic line chart; series named after a variant get its colour, and further series of the same
+ * colour (e.g. one variant at several learning rates) get dashed, dotted, … lines unless `dash` is set.
+ */
 export function lineFigure(title: string, xTitle: string, yTitle: string, series: CurveSeries[], opts: { logY?: boolean } = {}): Figure {
+  const uses = new Map<string, number>();
   return {
-    data: series.map((s, i) => ({ type: 'scatter', mode: 'lines', name: s.label, x: s.x, y: s.y, line: { color: VARIANT_COLORS[s.label.split(' ')[0]] ?? PALETTE[i % PALETTE.length], dash: s.dash ?? 'solid' } })),
-    layout: base(title, xTitle, yTitle, { yaxis: { title: { text: yTitle }, type: opts.logY ? 'log' : 'linear' } }),
+    data: series.map((s, i) => {
+      const color = variantColor(s.label, PALETTE[i % PALETTE.length]);
+      const n = uses.get(color) ?? 0;
+      uses.set(color, n + 1);
+      return { type: 'scatter', mode: 'lines', name: s.label, x: s.x, y: s.y, line: { color, dash: s.dash ?? DASHES[n % DASHES.length], width: 2 } };
+    }),
+    layout: baseLayout(title, xTitle, yTitle, { yaxis: styledAxis(yTitle, { type: opts.logY ? 'log' : 'linear' }) }),
   };
 }
 
-/** Bar chart with optional error bars, grouped by series. */
-export function barFigure(title: string, yTitle: string, categories: string[], series: { label: string; values: number[]; errors?: number[] }[]): Figure {
+/** Grouped bar chart with optional error bars and bar labels; series named after a variant get its colour. */
+export function barFigure(title: string, yTitle: string, categories: string[], series: { label: string; values: (number | null)[]; errors?: number[]; text?: string[] }[], xTitle = ''): Figure {
   return {
     data: series.map((s, i) => ({
       type: 'bar',
       name: s.label,
       x: categories,
       y: s.values,
-      marker: { color: VARIANT_COLORS[s.label] ?? PALETTE[i % PALETTE.length] },
-      ...(s.errors ? { error_y: { type: 'data' as const, array: s.errors, visible: true } } : {}),
+      marker: { color: series.length === 1 ? categories.map((c, j) => variantColor(c, PALETTE[j % PALETTE.length])) : variantColor(s.label, PALETTE[i % PALETTE.length]) },
+      ...(s.errors ? { error_y: { type: 'data' as const, array: s.errors, visible: true, thickness: 1.5, width: 4 } } : {}),
+      ...(s.text ? { text: s.text, textposition: 'outside' as const } : {}),
+      showlegend: series.length > 1,
     })),
-    layout: base(title, '', yTitle, { barmode: 'group' }),
+    layout: baseLayout(title, xTitle, yTitle, { barmode: 'group', xaxis: styledAxis(xTitle, { showgrid: false }) }),
   };
 }
 
-/** Fine-tuning scores per task and model, mean ± std over seeds, beside the trivial baseline. */
+/** One pretraining run, as the speedup figures need it (plain arrays, aligned by index). */
+export interface SpeedupRun {
+  label: string;
+  /** Training time per sample over training (smoothed), and optionally the ideal for this run. */
+  timePerSample: { step: number[]; ms: number[]; idealMs?: number[] };
+  /** Validation evaluations: step, training seconds so far (evaluation excluded), loss. */
+  evals: { step: number[]; seconds: number[]; valLoss: number[] };
+}
+
+/** Training seconds at which a loss curve first reaches `target` (linear interpolation), or null. */
+export function secondsToReach(evals: SpeedupRun['evals'], target: number): number | null {
+  const { seconds: s, valLoss: l } = evals;
+  for (let i = 0; i < l.length; i++) {
+    if (l[i] > target) continue;
+    if (i === 0) return s[0];
+    return s[i - 1] + ((l[i - 1] - target) / (l[i - 1] - l[i])) * (s[i] - s[i - 1]);
+  }
+  return null;
+}
+
+export interface SpeedupFigures {
+  timePerSample: Figure;
+  lossVsSteps: Figure;
+  lossVsTime: Figure;
+  timeToLoss: Figure;
+}
+
+/**
+ * The paper's §5.1–5.2 figures: time per sample (measured, and the ideal where given), validation
+ * loss against steps and against training seconds, and the time-to-same-loss speedup over the
+ * baseline (default: the first run), i.e. the baseline's seconds to reach its own final
+ * validation loss divided by each run's seconds to reach that loss.
+ */
+export function speedupFigures(runs: SpeedupRun[], opts: { baseline?: string } = {}): SpeedupFigures {
+  const color = (r: SpeedupRun, i: number): string => variantColor(r.label, PALETTE[i % PALETTE.length]);
+  const tps: Trace[] = runs.flatMap((r, i): Trace[] => {
+    const measured: Trace = { type: 'scatter', mode: 'lines', name: `${r.label} (measured)`, x: r.timePerSample.step, y: r.timePerSample.ms, line: { color: color(r, i), width: 2 } };
+    const ideal = r.timePerSample.idealMs;
+    return ideal ? [measured, { type: 'scatter', mode: 'lines', name: `${r.label} (ideal)`, x: r.timePerSample.step, y: ideal, line: { color: color(r, i), dash: 'dash', width: 2 } }] : [measured];
+  });
+  const loss = (x: 'step' | 'seconds'): Trace[] => runs.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: r.label, x: r.evals[x], y: r.evals.valLoss, line: { color: color(r, i), width: 2 }, marker: { size: 4 } }));
+  const base = runs.find((r) => r.label === opts.baseline) ?? runs[0];
+  const target = base ? base.evals.valLoss[base.evals.valLoss.length - 1] : NaN;
+  const baseSeconds = base ? secondsToReach(base.evals, target) : null;
+  const speedups = runs.map((r) => {
+    const s = secondsToReach(r.evals, target);
+    return s === null || baseSeconds === null || s <= 0 ? null : baseSeconds / s;
+  });
+  const timeToLoss = barFigure(`Time to reach ${base?.label ?? 'the baseline'}'s final validation loss (${target.toFixed(3)})`, `speedup vs ${base?.label ?? 'baseline'} (×)`, runs.map((r) => r.label), [
+    { label: 'speedup', values: speedups, text: speedups.map((s) => (s === null ? 'not reached' : `${s.toFixed(2)}×`)) },
+  ]);
+  return {
+    timePerSample: { data: tps, layout: baseLayout('Training time per sample', 'optimizer step', 'time per sample (ms)') },
+    lossVsSteps: { data: loss('step'), layout: baseLayout('Validation MLM loss vs steps', 'optimizer step', 'validation MLM loss (nats/token)') },
+    lossVsTime: { data: loss('seconds'), layout: baseLayout('Validation MLM loss vs training time', 'training time (s)', 'validation MLM loss (nats/token)') },
+    timeToLoss,
+  };
+}
+
+/**
+ * Learning-rate robustness (paper §5.2): training-loss curves at several peak learning rates, one
+ * panel per variant; the same learning rate has the same colour in every panel.
+ */
+export function lrRobustnessFigure(curves: { variant: string; lr: number; step: number[]; loss: number[]; diverged?: boolean }[], yTitle = 'training MLM loss (nats/token)'): Figure {
+  const variants = [...new Set(curves.map((c) => c.variant))];
+  const lrs = [...new Set(curves.map((c) => c.lr))].sort((a, b) => a - b);
+  const { ids, layout } = panels(variants.length, variants, 'optimizer step', yTitle);
+  const seen = new Set<number>();
+  const data: Trace[] = curves.map((c) => {
+    const k = variants.indexOf(c.variant);
+    const first = !seen.has(c.lr);
+    seen.add(c.lr);
+    return {
+      type: 'scatter',
+      mode: 'lines',
+      name: `peak LR ${c.lr}`,
+      legendgroup: String(c.lr),
+      showlegend: first,
+      x: c.step,
+      y: c.loss,
+      line: { color: PALETTE[lrs.indexOf(c.lr) % PALETTE.length], dash: c.diverged ? 'dot' : 'solid', width: 2 },
+      xaxis: ids[k].x,
+      yaxis: ids[k].y,
+      hovertemplate: `${c.variant}, LR ${c.lr}${c.diverged ? ' (diverged)' : ''}<br>step %{x}: %{y:.3f}<extra></extra>`,
+    };
+  });
+  return { data, layout: { ...baseLayout('Training loss at several peak learning rates (dotted: diverged)', '', '', { width: 980, height: 480, margin: { l: 80, r: 30, t: 90, b: 60 } }), ...layout } };
+}
+
+/** Fine-tuning scores, grouped by task, one bar per variant (mean ± std over seeds), with an optional baseline. */
 export function finetuneFigure(rows: { task: string; variant: string; mean: number; std: number }[], baseline?: Record<string, number>): Figure {
   const tasks = [...new Set(rows.map((r) => r.task))];
   const variants = [...new Set(rows.map((r) => r.variant))];
-  const series = variants.map((v) => ({
-    label: v,
-    values: tasks.map((t) => rows.find((r) => r.task === t && r.variant === v)?.mean ?? 0),
-    errors: tasks.map((t) => rows.find((r) => r.task === t && r.variant === v)?.std ?? 0),
-  }));
-  if (baseline) series.push({ label: 'majority / mean baseline', values: tasks.map((t) => baseline[t] ?? 0), errors: tasks.map(() => 0) });
-  return barFigure('Fine-tuning: dev score by task (mean ± std over seeds)', 'score (×100)', tasks, series);
+  const cell = (t: string, v: string) => rows.find((r) => r.task === t && r.variant === v);
+  const series: { label: string; values: (number | null)[]; errors?: number[] }[] = variants.map((v) => ({ label: v, values: tasks.map((t) => cell(t, v)?.mean ?? null), errors: tasks.map((t) => cell(t, v)?.std ?? 0) }));
+  if (baseline) series.push({ label: 'majority / mean baseline', values: tasks.map((t) => baseline[t] ?? null) });
+  const fig = barFigure('Fine-tuning: dev score by task (mean ± std over seeds)', 'dev score (×100)', tasks, series, 'task');
+  fig.data.forEach((t) => {
+    if (t.name === 'majority / mean baseline') t.marker = { color: '#b0b0b0' };
+  });
+  return fig;
 }

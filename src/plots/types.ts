@@ -1,15 +1,31 @@
-/** Minimal Plotly figure types: plain data + layout objects, the JSON Plotly.js renders. */
+/**
+ * Minimal Plotly figure types: the plain JSON (data + layout) that Plotly.js renders and that
+ * JupyterLab's `application/vnd.plotly.v1+json` renderer reads. Only the fields the kit uses.
+ */
+export type Dash = 'solid' | 'dash' | 'dot' | 'dashdot';
+
+export interface Font {
+  family?: string;
+  size?: number;
+  color?: string;
+}
+
 export interface Trace {
   type: 'scatter' | 'bar' | 'heatmap';
   name?: string;
   x?: (number | string)[];
   y?: (number | string | null)[];
   z?: number[][];
+  text?: string[];
+  textposition?: 'auto' | 'outside' | 'inside' | 'none';
   mode?: 'lines' | 'markers' | 'lines+markers';
-  line?: { color?: string; dash?: 'solid' | 'dash' | 'dot'; width?: number };
-  marker?: { color?: string; size?: number; opacity?: number };
-  error_y?: { type: 'data'; array: number[]; visible: boolean };
+  line?: { color?: string; dash?: Dash; width?: number };
+  marker?: { color?: string | string[]; size?: number; opacity?: number; symbol?: string };
+  opacity?: number;
+  error_y?: { type: 'data'; array: number[]; visible: boolean; thickness?: number; width?: number };
   colorscale?: string;
+  zmin?: number;
+  zmax?: number;
   colorbar?: { title?: { text: string } };
   xaxis?: string;
   yaxis?: string;
@@ -19,29 +35,76 @@ export interface Trace {
 }
 
 export interface Axis {
-  title?: { text: string };
+  title?: { text: string; standoff?: number };
   type?: 'linear' | 'log';
   domain?: [number, number];
   anchor?: string;
+  matches?: string;
   range?: [number, number];
   dtick?: number;
+  tickformat?: string;
+  showgrid?: boolean;
+  gridcolor?: string;
+  zeroline?: boolean;
+  linecolor?: string;
+  showline?: boolean;
+  ticks?: '' | 'outside' | 'inside';
+  mirror?: boolean;
+  automargin?: boolean;
 }
 
+export interface Annotation {
+  text: string;
+  x: number;
+  y: number;
+  xref: string;
+  yref: string;
+  showarrow: boolean;
+  xanchor?: 'left' | 'center' | 'right';
+  yanchor?: 'top' | 'middle' | 'bottom';
+  font?: Font;
+}
+
+export interface Shape {
+  type: 'line';
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+  xref?: string;
+  yref?: string;
+  line?: { dash?: Dash; color?: string; width?: number };
+}
+
+/** Layout; subplots beyond the first use `xaxis2`, `yaxis2`, … */
 export interface Layout {
-  title?: { text: string };
+  title?: { text: string; font?: Font; x?: number };
   xaxis?: Axis;
   yaxis?: Axis;
-  xaxis2?: Axis;
-  yaxis2?: Axis;
+  [axis: `xaxis${number}`]: Axis | undefined;
+  [axis: `yaxis${number}`]: Axis | undefined;
   barmode?: 'group' | 'stack';
-  template?: string;
+  bargap?: number;
   width?: number;
   height?: number;
-  font?: { family?: string; size?: number };
-  legend?: { orientation?: 'h' | 'v'; x?: number; y?: number };
+  font?: Font;
+  paper_bgcolor?: string;
+  plot_bgcolor?: string;
+  colorway?: string[];
+  hovermode?: 'closest' | 'x unified' | 'x' | false;
+  legend?: {
+    orientation?: 'h' | 'v';
+    x?: number;
+    y?: number;
+    xref?: 'paper' | 'container';
+    yref?: 'paper' | 'container';
+    xanchor?: 'left' | 'center' | 'right';
+    yanchor?: 'top' | 'middle' | 'bottom';
+    font?: Font;
+  };
   margin?: { l?: number; r?: number; t?: number; b?: number };
-  annotations?: { text: string; x: number; y: number; xref: string; yref: string; showarrow: boolean; font?: { size?: number } }[];
-  shapes?: { type: 'line'; x0: number; x1: number; y0: number; y1: number; xref?: string; yref?: string; line?: { dash?: string; color?: string } }[];
+  annotations?: Annotation[];
+  shapes?: Shape[];
 }
 
 export interface Figure {

@@ -1,0 +1,248 @@
+/**
+ * Figure builders (trace counts, axis titles, values passed through, variant colours) and export
+ * (PNG signature, SVG text, self-contained HTML). Export tests skip, saying why, without Chromium.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  FigureExporter,
+  chromiumPath,
+  closeExporter,
+  exportFigure,
+  figureHtml,
+  haveChromium,
+} from '../src/plots/export';
+import {
+  VARIANT_COLORS,
+  barFigure,
+  depthRuleFigure,
+  expectedDepthFigure,
+  finetuneFigure,
+  gradNormFigure,
+  keepProbHeatmap,
+  lineFigure,
+  lrRobustnessFigure,
+  secondsToReach,
+  speedupFigures,
+  thetaFigure,
+  variantColor,
+} from '../src/plots/figures';
+import { Figure } from '../src/plots/types';
+import { figureSlug, htmlRows, markdownRows } from '../src/notebook';
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+const gradRuns = [
+  { label: 'PostLN', steps: [10, 200], norms: [[0.01, 0.1, 1], [0.02, 0.2, 0.9]] },
+  { label: 'PreLN', steps: [10, 200], norms: [[0.5, 0.5, 0.6], [0.4, 0.45, 0.5]] },
+];
+
+const speedupRuns = [
+  { label: 'PostLN', timePerSample: { step: [1, 2], ms: [10, 10] }, evals: { step: [100, 200, 300], seconds: [10, 20, 30], valLoss: [8, 7, 6] } },
+  { label: 'PreLN', timePerSample: { step: [1, 2], ms: [10, 10] }, evals: { step: [100, 200, 300], seconds: [10, 20, 30], valLoss: [7, 6, 5] } },
+  { label: 'PreLN+PLD', timePerSample: { step: [1, 2], ms: [10, 8], idealMs: [10, 7.5] }, evals: { step: [100, 200, 300], seconds: [8, 16, 24], valLoss: [7.5, 6.5, 5.5] } },
+];
+
+describe('figure builders', () => {
+  test('variant colours: one per variant, whatever the label spelling', () => {
+    assert.equal(variantColor('postln'), VARIANT_COLORS.PostLN);
+    assert.equal(variantColor('PostLN (baseline)'), VARIANT_COLORS.PostLN);
+    assert.equal(variantColor('PreLN'), VARIANT_COLORS.PreLN);
+    assert.equal(variantColor('preln-pld'), VARIANT_COLORS['PreLN+PLD']);
+    assert.equal(variantColor('PreLN+PLD lr 0.002'), VARIANT_COLORS['PreLN+PLD']);
+    assert.equal(variantColor('something else', '#123456'), '#123456');
+  });
+
+  test('gradNormFigure: one line per (variant, step), a log-y panel per variant, blocks 1..L', () => {
+    const f = gradNormFigure(gradRuns);
+    assert.equal(f.data.length, 4);
+    assert.deepEqual(f.data[0].x, [1, 2, 3]);
+    assert.deepEqual(f.data[1].y, [0.02, 0.2, 0.9]);
+    assert.equal(f.data[0].name, 'PostLN, step 10');
+    assert.equal(f.data[2].xaxis, 'x2');
+    assert.equal(f.layout.yaxis?.type, 'log');
+    assert.equal(f.layout.yaxis2?.type, 'log');
+    assert.equal(f.layout.yaxis2?.matches, 'y');
+    assert.match(f.layout.xaxis?.title?.text ?? '', /block/);
+    assert.match(f.layout.yaxis?.title?.text ?? '', /gradient L2 norm/);
+    assert.deepEqual(f.layout.annotations?.map((a) => a.text), ['<b>PostLN</b>', '<b>PreLN</b>']);
+  });
+
+  test('thetaFigure: a line per schedule plus the sampled points', () => {
+    const f = thetaFigure([{ label: 'a', t: [0, 1], theta: [1, 0.9] }, { label: 'b', t: [0, 1], theta: [1, 0.8] }], { label: 's', t: [0], value: [0.95] });
+    assert.equal(f.data.length, 3);
+    assert.equal(f.data[2].mode, 'markers');
+    assert.deepEqual(f.data[1].y, [1, 0.8]);
+    assert.match(f.layout.yaxis?.title?.text ?? '', /θ\(t\)/);
+    assert.match(f.layout.xaxis?.title?.text ?? '', /step/);
+  });
+
+  test('keepProbHeatmap: z is p[block][time], blocks numbered from 1', () => {
+    const p = [[1, 1], [1, 0.5]];
+    const f = keepProbHeatmap({ t: [0, 100], blocks: 2, p });
+    assert.equal(f.data.length, 1);
+    assert.equal(f.data[0].type, 'heatmap');
+    assert.deepEqual(f.data[0].z, p);
+    assert.deepEqual(f.data[0].y, [1, 2]);
+    assert.deepEqual(f.data[0].x, [0, 100]);
+  });
+
+  test('expectedDepthFigure: analytic line and sampled points per schedule', () => {
+    const f = expectedDepthFigure([{ label: 'a', t: [0, 1], expected: [12, 10], sampled: [12, 9] }, { label: 'b', t: [0, 1], expected: [12, 11] }], 12);
+    assert.equal(f.data.length, 3);
+    assert.deepEqual(f.data[1].y, [12, 9]);
+    assert.equal(f.data[0].line?.color, f.data[1].marker?.color);
+    assert.deepEqual(f.data.map((t) => t.showlegend !== false), [true, false, true], 'one legend entry per schedule');
+    assert.deepEqual(f.layout.yaxis?.range, [0, 12.5]);
+  });
+
+  test('depthRuleFigure: paper vs DeepSpeed lines by block', () => {
+    const f = depthRuleFigure([{ label: 'paper', p: [1, 0.75, 0.5] }, { label: 'DeepSpeed', p: [1, 1, 0.75], dash: 'dash' }]);
+    assert.equal(f.data.length, 2);
+    assert.deepEqual(f.data[1].x, [1, 2, 3]);
+    assert.equal(f.data[1].line?.dash, 'dash');
+  });
+
+  test('speedupFigures: time per sample (measured + ideal), loss vs steps and seconds, time-to-loss bar', () => {
+    const s = speedupFigures(speedupRuns);
+    assert.equal(s.timePerSample.data.length, 4);
+    assert.equal(s.timePerSample.data[3].name, 'PreLN+PLD (ideal)');
+    assert.equal(s.timePerSample.data[3].line?.dash, 'dash');
+    assert.match(s.timePerSample.layout.yaxis?.title?.text ?? '', /\(ms\)/);
+    assert.equal(s.lossVsSteps.data.length, 3);
+    assert.deepEqual(s.lossVsSteps.data[1].x, [100, 200, 300]);
+    assert.deepEqual(s.lossVsTime.data[2].x, [8, 16, 24]);
+    assert.match(s.lossVsTime.layout.xaxis?.title?.text ?? '', /\(s\)/);
+    // PostLN reaches 6 at 30 s; PreLN at 20 s (1.5×); PLD between 16 s (6.5) and 24 s (5.5): 20 s.
+    const bar = s.timeToLoss.data[0];
+    assert.deepEqual(bar.x, ['PostLN', 'PreLN', 'PreLN+PLD']);
+    assert.deepEqual(bar.y, [1, 1.5, 1.5]);
+    assert.deepEqual(bar.text, ['1.00×', '1.50×', '1.50×']);
+    assert.deepEqual(bar.marker?.color, [VARIANT_COLORS.PostLN, VARIANT_COLORS.PreLN, VARIANT_COLORS['PreLN+PLD']]);
+  });
+
+  test('secondsToReach interpolates and reports never-reached as null', () => {
+    assert.equal(secondsToReach({ step: [1, 2], seconds: [10, 20], valLoss: [8, 6] }, 7), 15);
+    assert.equal(secondsToReach({ step: [1], seconds: [10], valLoss: [8] }, 7), null);
+    const s = speedupFigures([speedupRuns[1], { ...speedupRuns[0], label: 'slow' }], { baseline: 'PreLN' });
+    assert.deepEqual(s.timeToLoss.data[0].text, ['1.00×', 'not reached']);
+  });
+
+  test('lrRobustnessFigure: a panel per variant, one colour per learning rate, diverged dotted', () => {
+    const f = lrRobustnessFigure([
+      { variant: 'PostLN', lr: 1e-4, step: [1, 2], loss: [9, 8] },
+      { variant: 'PostLN', lr: 1e-3, step: [1, 2], loss: [9, 12], diverged: true },
+      { variant: 'PreLN+PLD', lr: 1e-3, step: [1, 2], loss: [9, 7] },
+    ]);
+    assert.equal(f.data.length, 3);
+    assert.equal(f.data[2].xaxis, 'x2');
+    assert.equal(f.data[1].line?.color, f.data[2].line?.color);
+    assert.equal(f.data[1].line?.dash, 'dot');
+    assert.equal(f.data[2].showlegend, false);
+    assert.deepEqual(f.data[1].y, [9, 12]);
+  });
+
+  test('finetuneFigure: grouped bars per variant with error bars, baseline bar without', () => {
+    const f = finetuneFigure(
+      [
+        { task: 'spam', variant: 'PostLN', mean: 90, std: 1 },
+        { task: 'genre', variant: 'PostLN', mean: 40, std: 2 },
+        { task: 'spam', variant: 'PreLN+PLD', mean: 91, std: 0.5 },
+        { task: 'genre', variant: 'PreLN+PLD', mean: 42, std: 3 },
+      ],
+      { spam: 60, genre: 20 },
+    );
+    assert.equal(f.layout.barmode, 'group');
+    assert.equal(f.data.length, 3);
+    assert.deepEqual(f.data[1].x, ['spam', 'genre']);
+    assert.deepEqual(f.data[1].y, [91, 42]);
+    assert.deepEqual(f.data[1].error_y?.array, [0.5, 3]);
+    assert.equal(f.data[2].error_y, undefined);
+    assert.deepEqual(f.data[2].y, [60, 20]);
+    assert.match(f.layout.yaxis?.title?.text ?? '', /score/);
+  });
+
+  test('lineFigure and barFigure: generic charts pass values and titles through', () => {
+    const l = lineFigure('T', 'x (s)', 'y (ms)', [{ label: 'PreLN', x: [1, 2], y: [3, 4] }], { logY: true });
+    assert.equal(l.layout.yaxis?.type, 'log');
+    assert.equal(l.layout.xaxis?.title?.text, 'x (s)');
+    assert.equal(l.data[0].line?.color, VARIANT_COLORS.PreLN);
+    const lr = lineFigure('T', 'step', 'loss (nats)', [{ label: 'PostLN lr 1e-4', x: [1], y: [1] }, { label: 'PostLN lr 1e-3', x: [1], y: [2] }, { label: 'PreLN', x: [1], y: [3] }]);
+    assert.deepEqual(lr.data.map((t) => [t.line?.color, t.line?.dash]), [[VARIANT_COLORS.PostLN, 'solid'], [VARIANT_COLORS.PostLN, 'dash'], [VARIANT_COLORS.PreLN, 'solid']]);
+    const b = barFigure('B', 'speedup (×)', ['a', 'b'], [{ label: 'one', values: [1, null] }]);
+    assert.deepEqual(b.data[0].y, [1, null]);
+  });
+
+  test('figures are plain JSON (round-trip unchanged)', () => {
+    const f = gradNormFigure(gradRuns);
+    assert.deepEqual(JSON.parse(JSON.stringify(f)), f);
+  });
+});
+
+describe('notebook table helpers', () => {
+  test('markdown and HTML tables, figure slugs', () => {
+    const rows = [{ variant: 'PreLN', loss: 1.23456, steps: 10, note: null }];
+    assert.equal(markdownRows(rows), '| variant | loss | steps | note |\n|---|---|---|---|\n| PreLN | 1.235 | 10 |  |');
+    assert.match(htmlRows(rows), /<th>loss<\/th>.*<td style="text-align:right">1.235<\/td>/);
+    assert.equal(figureSlug({ data: [], layout: { title: { text: 'Validation MLM loss vs steps' } } }), 'validation-mlm-loss-vs-steps');
+  });
+});
+
+describe('figure export', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pld-plots-'));
+  after(async () => {
+    await closeExporter();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const fig: Figure = speedupFigures(speedupRuns).lossVsSteps;
+
+  test('HTML is self-contained: plotly.js inlined, no remote script, the figure data in the page', async () => {
+    const files = await exportFigure(fig, path.join(dir, 'html-only'), { formats: ['html'] });
+    assert.deepEqual(files, [path.join(dir, 'html-only.html')]);
+    const html = fs.readFileSync(files[0], 'utf8');
+    assert.doesNotMatch(html, /<script[^>]+src=/i);
+    assert.ok(html.length > 3_000_000, 'plotly.js is inlined');
+    assert.match(html, /"name":"PreLN\+PLD"/);
+    assert.ok(html.includes('"y":[7.5,6.5,5.5]'), 'the values are in the page');
+    assert.ok(html.includes(JSON.stringify(fig.layout.title)), 'the layout is in the page');
+    assert.equal(figureHtml(fig, 'a<b').match(/<title>(.*)<\/title>/)?.[1], 'a&#60;b');
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');
+  });
+
+  const skip = haveChromium() ? false : `headless Chromium not found at ${chromiumPath()}: run \`bash scripts/setup.sh test\` (or apt-get install chromium) to test PNG/SVG export`;
+
+  test('PNG and SVG through one headless Chromium; a missing browser is one clear line', { skip, timeout: 120_000 }, async () => {
+    const ex = await FigureExporter.launch();
+    try {
+      const written = await ex.export(fig, path.join(dir, 'loss'), { formats: ['png', 'svg', 'html'] });
+      assert.deepEqual(written.map((f) => path.basename(f)), ['loss.png', 'loss.svg', 'loss.html']);
+      const png = fs.readFileSync(path.join(dir, 'loss.png'));
+      assert.deepEqual([...png.subarray(0, 8)], PNG_SIGNATURE);
+      assert.ok(png.length > 10_000, `PNG has content (${png.length} bytes)`);
+      assert.equal(png.readUInt32BE(16), 2 * 760, 'PNG width = layout width × scale 2');
+      const svg = fs.readFileSync(path.join(dir, 'loss.svg'), 'utf8');
+      assert.match(svg, /^<svg/);
+      assert.match(svg, /Validation MLM loss vs steps/);
+      // Same browser, second figure, explicit size.
+      const heat = await ex.render(keepProbHeatmap({ t: [0, 1], blocks: 2, p: [[1, 1], [1, 0.5]] }), 'png', { width: 400, height: 300, scale: 1 });
+      assert.equal(heat.readUInt32BE(16), 400);
+      assert.equal(heat.readUInt32BE(20), 300);
+    } finally {
+      await ex.close();
+    }
+    await assert.rejects(FigureExporter.launch({ executablePath: path.join(dir, 'no-chromium') }), (e: Error) => {
+      assert.match(e.message, /^headless Chromium not found at .*no-chromium; run `bash scripts\/setup.sh` or apt-get install chromium$/);
+      return true;
+    });
+  });
+
+  test('exportFigure writes PNG and SVG through the shared browser, at the requested size', { skip, timeout: 120_000 }, async () => {
+    const a = await exportFigure(fig, path.join(dir, 'a'), { formats: ['png'] });
+    const b = await exportFigure(gradNormFigure(gradRuns), path.join(dir, 'b'), { formats: ['svg'], width: 500, height: 300 });
+    assert.ok(fs.statSync(a[0]).size > 0);
+    assert.match(fs.readFileSync(b[0], 'utf8'), /^<svg[^>]*width="500"/);
+  });
+});
