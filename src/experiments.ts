@@ -9,6 +9,7 @@ import { PretrainResult, pretrain, defaultOutDir, Manifest, StepRecord, EvalReco
 import { PresetName, RunOverrides, Variant, resolveConfig, parsePreset } from './train/config';
 import { readJsonl } from './train/runlog';
 import { kitRoot } from './paths';
+import { SpeedupRun, secondsToReach } from './plots/figures';
 import { FinetuneResult, finetune, FinetuneConfig } from './finetune';
 
 export interface ExperimentOptions {
@@ -75,21 +76,11 @@ export function gradNormSeries(label: string, r: PretrainResult): GradNormSeries
 }
 
 /**
- * Time-to-same-loss speedup: the training seconds the baseline needs to first reach its own final
- * validation loss, divided by the seconds `other` needs to reach that loss (linear interpolation
- * between evaluations). Infinity-safe: returns null if `other` never gets there.
+ * Time-to-same-loss: the training seconds a run needs to first reach `target` validation loss
+ * (linear interpolation between evaluations), or null if it never does.
  */
 export function timeToLoss(evals: EvalRecord[], target: number): number | null {
-  for (let i = 0; i < evals.length; i++) {
-    if (evals[i].valLoss <= target) {
-      if (i === 0) return evals[0].trainSeconds;
-      const a = evals[i - 1];
-      const b = evals[i];
-      const f = (a.valLoss - target) / (a.valLoss - b.valLoss);
-      return a.trainSeconds + f * (b.trainSeconds - a.trainSeconds);
-    }
-  }
-  return null;
+  return secondsToReach({ step: evals.map((e) => e.step), seconds: evals.map((e) => e.trainSeconds), valLoss: evals.map((e) => e.valLoss) }, target);
 }
 
 export function speedupToSameLoss(baseline: PretrainResult, other: PretrainResult): { target: number; baselineSeconds: number; otherSeconds: number | null; speedup: number | null } {
@@ -139,6 +130,14 @@ export const NOTEBOOK_PLANS: Record<PresetName, NotebookPlan> = {
   base: { lrSweep: { postln: [1e-3], 'preln-pld': [3e-3] }, finetune: {}, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
 };
 
+/** Median of each trailing window of `window` points: damps spikes from other processes sharing the CPU. */
+export function rollingMedian(xs: number[], window: number): number[] {
+  return xs.map((_, i) => {
+    const w = xs.slice(Math.max(0, i - window + 1), i + 1).sort((a, b) => a - b);
+    return w.length % 2 ? w[(w.length - 1) / 2] : (w[w.length / 2 - 1] + w[w.length / 2]) / 2;
+  });
+}
+
 /** Moving average over `window` points. */
 export function smooth(xs: number[], window: number): number[] {
   const out: number[] = [];
@@ -164,7 +163,26 @@ export function timePerSample(run: PretrainResult, baseline: PretrainResult, win
   const steps = skip(run);
   return {
     step: steps.map((s) => s.step),
-    measured: smooth(steps.map((s) => 1000 / s.samplesPerSec), window),
+    measured: rollingMedian(steps.map((s) => 1000 / s.samplesPerSec), window),
     ideal: steps.map((s) => (base * s.expectedBlocks) / L),
   };
+}
+
+/** Pretraining runs as the speedup figures' input; the PLD run also gets its ideal time per sample. */
+export function speedupRuns(runs: { label: string; run: PretrainResult }[], fullDepthBaseline: PretrainResult): SpeedupRun[] {
+  return runs.map(({ label, run }) => {
+    const t = timePerSample(run, fullDepthBaseline);
+    const drops = run.config.schedule.thetaBar < 1;
+    return {
+      label,
+      timePerSample: { step: t.step, ms: t.measured, ...(drops ? { idealMs: t.ideal } : {}) },
+      evals: { step: run.evals.map((e) => e.step), seconds: run.evals.map((e) => e.trainSeconds), valLoss: run.evals.map((e) => e.valLoss) },
+    };
+  });
+}
+
+/** Median training milliseconds per sample over a run (warm-up steps excluded): robust to CPU contention. */
+export function medianMsPerSample(run: PretrainResult): number {
+  const ms = run.steps.slice(Math.min(5, Math.floor(run.steps.length / 4))).map((s) => 1000 / s.samplesPerSec).sort((a, b) => a - b);
+  return ms.length % 2 ? ms[(ms.length - 1) / 2] : (ms[ms.length / 2 - 1] + ms[ms.length / 2]) / 2;
 }
