@@ -125,9 +125,9 @@ export interface NotebookPlan {
 }
 
 export const NOTEBOOK_PLANS: Record<PresetName, NotebookPlan> = {
-  quick: { lrSweep: { postln: [1e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 300, maxDev: 100, epochs: 2, seeds: [1], lrs: [3e-3] }, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
-  small: { lrSweep: { postln: [1e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 1000, maxDev: 400, epochs: 3, seeds: [1, 2], lrs: [3e-3] }, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
-  base: { lrSweep: { postln: [1e-3], 'preln-pld': [3e-3] }, finetune: {}, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
+  quick: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 300, maxDev: 100, epochs: 2, seeds: [1], lrs: [3e-3] }, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
+  small: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 1000, maxDev: 400, epochs: 3, seeds: [1, 2], lrs: [3e-3] }, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
+  base: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: {}, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
 };
 
 /** Median of each trailing window of `window` points: damps spikes from other processes sharing the CPU. */
