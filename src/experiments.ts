@@ -98,20 +98,24 @@ export async function lrSweep(variant: Variant, lrs: number[], o: ExperimentOpti
 }
 
 /** Fine-tunes the baseline and PLD checkpoints on the offline suite (and GLUE tasks given a directory). */
+/** Display names of the variants in figures and tables. */
+export const VARIANT_LABELS: Record<Variant, string> = { postln: 'PostLN', preln: 'PreLN', 'preln-pld': 'PreLN+PLD' };
+
 export async function finetuneComparison(runs: PretrainResult[], o: ExperimentOptions & { tasks: string[]; glueDir?: string; config?: Partial<FinetuneConfig> }): Promise<FinetuneResult[]> {
   const results: FinetuneResult[] = [];
   for (const r of runs) {
+    const label = `${VARIANT_LABELS[r.config.variant]} (lr ${r.config.optim.lr})`;
     const out = path.join(r.out, o.glueDir ? 'finetune-glue' : 'finetune');
     const cached = path.join(out, 'results.json');
     if (!freshRequested(o) && fs.existsSync(cached)) {
       const prev = JSON.parse(fs.readFileSync(cached, 'utf8')) as FinetuneResult;
       const tasks = prev.summary.map((s) => s.task.toLowerCase());
       if (o.tasks.every((t) => tasks.includes(t.toLowerCase()))) {
-        results.push(prev);
+        results.push({ ...prev, label });
         continue;
       }
     }
-    results.push(await finetune({ checkpoint: r.out, tasks: o.tasks, glueDir: o.glueDir, config: o.config, out, quiet: o.quiet, stream: process.stdout }));
+    results.push({ ...(await finetune({ checkpoint: r.out, tasks: o.tasks, glueDir: o.glueDir, config: o.config, out, quiet: o.quiet, stream: process.stdout })), label });
   }
   return results;
 }

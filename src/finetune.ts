@@ -72,6 +72,8 @@ export interface TaskSummary {
 export interface FinetuneResult {
   checkpoint: string;
   variant: string;
+  /** How tables name this checkpoint (e.g. 'PostLN (lr 0.0001)'); the variant when unset. */
+  label?: string;
   rows: FinetuneRow[];
   summary: TaskSummary[];
   /** Average of the task scores (GLUE-score style). */
@@ -280,7 +282,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
 
 /** One row per task: score mean ± std over seeds, against the trivial baseline. */
 export function summaryTable(results: FinetuneResult[]): { task: string; variant: string; mean: number; std: number; baseline: number; bestLr: number }[] {
-  return results.flatMap((r) => r.summary.map((s) => ({ task: s.task, variant: r.variant, mean: s.mean, std: s.std, baseline: s.baseline, bestLr: s.bestLr })));
+  return results.flatMap((r) => r.summary.map((s) => ({ task: s.task, variant: r.label ?? r.variant, mean: s.mean, std: s.std, baseline: s.baseline, bestLr: s.bestLr })));
 }
 
 export function markdownTable(results: FinetuneResult[]): string {
@@ -288,7 +290,7 @@ export function markdownTable(results: FinetuneResult[]): string {
   const head = `| model | ${tasks.join(' | ')} | average |\n|---|${tasks.map(() => '---:').join('|')}|---:|`;
   const base = results[0]?.summary;
   const baseRow = base ? `| majority / mean baseline | ${tasks.map((t) => base.find((s) => s.task === t)?.baseline.toFixed(1) ?? '').join(' | ')} | ${glueScore(base.map((s) => s.baseline)).toFixed(1)} |` : '';
-  const lines = results.map((r) => `| ${r.variant} | ${tasks.map((t) => {
+  const lines = results.map((r) => `| ${r.label ?? r.variant} | ${tasks.map((t) => {
     const s = r.summary.find((x) => x.task === t);
     return s ? `${s.mean.toFixed(1)} ± ${s.std.toFixed(1)}` : '';
   }).join(' | ')} | ${r.average.toFixed(1)} |`);
