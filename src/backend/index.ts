@@ -114,7 +114,8 @@ async function activate(name: BackendName, threads: number | undefined, skipped:
 
 /**
  * Picks and initialises the backend. Idempotent for the same choice; asking for a different
- * backend later switches (tensors made on the old one stay there, so do it before building models).
+ * backend, or wasm with another thread count, later switches: tensors made before are lost on a
+ * wasm rebuild, so do it before building models.
  */
 export async function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
   const env = process.env.PLD_BACKEND;
