@@ -2,6 +2,7 @@
  * Multi-threaded wasm (src/backend/wasm-threads.ts). Every case runs in a child process with a
  * timeout and no `process.exit`: a pthread worker left ref'd would keep it alive and fail the test.
  */
+import { maxRelErr } from './helpers';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -64,17 +65,6 @@ function configChild(mode: 'cpu' | number): ChildOut {
     else info = await initWasm({ threads: ${JSON.stringify(mode)} });
     process.stdout.write(JSON.stringify({ info, backend: tf.getBackend(), threads: threadsNow(), ...products() }));
   `);
-}
-
-function maxRelErr(a: number[], b: number[]): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / Math.max(den, 1e-12);
 }
 
 let cached: { t2: ChildOut; t1: ChildOut; cpu: ChildOut } | undefined;

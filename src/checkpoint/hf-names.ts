@@ -18,6 +18,8 @@
  * (nor `.decoder.bias`, which transformers ties to `cls.predictions.bias`) and does not write
  * them, as `save_pretrained` does not write tied copies into safetensors either.
  */
+import type { ModelConfig } from '../model/config';
+
 export interface BertShapeConfig {
   vocabSize: number;
   hidden: number;
@@ -180,21 +182,9 @@ export function fromTorchLayout(name: string, shape: readonly number[], data: Fl
   return relayout(name, shape, data, 'fromTorchLayout');
 }
 
-/** The kit's model config fields `hfBertConfig` needs. */
-export interface HfConfigSource {
-  vocabSize: number;
-  hidden: number;
-  layers: number;
-  heads: number;
-  intermediate: number;
-  maxPositions: number;
-  typeVocab: number;
-  norm: 'post' | 'pre';
-  hiddenDropout?: number;
-  attentionDropout?: number;
-  initStd?: number;
-  layerNormEps?: number;
-}
+/** The kit's model config fields `hfBertConfig` needs (the dropouts, init and eps default to BERT's). */
+export type HfConfigSource = Pick<ModelConfig, 'vocabSize' | 'hidden' | 'layers' | 'heads' | 'intermediate' | 'maxPositions' | 'typeVocab' | 'norm'> &
+  Partial<Pick<ModelConfig, 'hiddenDropout' | 'attentionDropout' | 'initStd' | 'layerNormEps'>>;
 
 /**
  * A transformers `config.json` for a PostLN model (BertForMaskedLM, or
