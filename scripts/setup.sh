@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh clone; fast (about a second) when everything is already there.
-#   bash scripts/setup.sh test     npm packages, Debian's Jupyter + Chromium, the tslab kernel
+#   bash scripts/setup.sh test     Debian's Jupyter, Chromium and OpenBLAS, npm packages, the native
+#                                  kernels, the tslab kernel
 #   bash scripts/setup.sh figures  the same
-#   bash scripts/setup.sh kernel   npm packages, Jupyter's kernel machinery, the tslab kernel
+#   bash scripts/setup.sh kernel   Jupyter's kernel machinery, OpenBLAS, npm packages, the native
+#                                  kernels, the tslab kernel
 # Debian packages are installed with apt-get (as root, or through sudo) only when missing.
 set -euo pipefail
 mode="${1:-test}"
@@ -12,20 +14,14 @@ cd "$root"
 say() { echo "setup: $*"; }
 die() { echo "setup: $*" >&2; exit 1; }
 
-# 1. npm packages: `npm ci` when node_modules is missing or older than package-lock.json.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "npm packages missing or stale: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed (see above); check access to the npm registry"
-else
-  say "npm packages up to date"
-fi
-
-# 2. Debian packages: Jupyter runs the notebooks headless, Chromium renders figures to PNG/SVG,
-#    Liberation fonts make the text of figures look the same on every machine.
+# 1. Debian packages: Jupyter runs the notebooks headless, Chromium renders figures to PNG/SVG,
+#    Liberation fonts make the text of figures look the same on every machine, OpenBLAS's headers
+#    (and pkg-config) let npm build the kit's native kernels (native/). First, so that the npm
+#    install below can build them.
 if [ "$mode" = kernel ]; then
-  pkgs=(jupyter-client python3-ipykernel)
+  pkgs=(jupyter-client python3-ipykernel libopenblas-dev pkg-config)
 else
-  pkgs=(jupyter-nbconvert jupyter-client python3-nbclient python3-ipykernel chromium fonts-liberation)
+  pkgs=(jupyter-nbconvert jupyter-client python3-nbclient python3-ipykernel chromium fonts-liberation libopenblas-dev pkg-config)
 fi
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 missing=()
@@ -49,6 +45,29 @@ else
   "${sudo[@]}" apt-get update -qq >/dev/null || die "apt-get update failed; check network access to the Debian mirror"
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed; run it by hand to see why"
+fi
+
+# 2. npm packages: `npm ci` when node_modules is missing or older than package-lock.json.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm packages missing or stale: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed (see above); check access to the npm registry"
+else
+  say "npm packages up to date"
+fi
+
+# 2b. The native kernels (optional for users, required by the tests): npm builds them while
+#     installing; build them again when the addon is missing (OpenBLAS arrived after the npm
+#     install) or older than its source.
+addon=native/build/Release/pld_native.node
+if [ ! -f "$addon" ] || [ native/src/addon.cc -nt "$addon" ] || [ native/binding.gyp -nt "$addon" ]; then
+  say "building the native kernels (npm rebuild pld-native)"
+  if ! npm rebuild pld-native --loglevel=error >/dev/null 2>&1 || [ ! -f "$addon" ]; then
+    msg="the native kernels did not build; install g++ and libopenblas-dev, then run: npm rebuild pld-native"
+    [ "$mode" = test ] && die "$msg (the tests check them)"
+    say "warning: $msg (training falls back to the slower wasm kernels)"
+  fi
+else
+  say "native kernels built"
 fi
 
 # 3. The tslab kernel, registered with Debian's Python (the first python3 on PATH may lack

@@ -124,6 +124,7 @@ async function cmdInfo(args: string[]): Promise<void> {
   console.log(`backend:  ${describeBackend(b)}`);
   console.log(`package:  ${b.package}`);
   console.log(`gpu:      ${b.gpu ? 'yes' : 'no'}`);
+  if (b.backend === 'wasm') console.log(`kernels:  ${b.native ? `native: ${b.native.blas}, ${b.native.threads} thread(s)` : 'wasm only (PLD_NATIVE=0 or the addon is not built)'}`);
   console.log(`node:     ${process.version}`);
   if (b.skipped.length) console.log(`skipped:  ${b.skipped.join('; ')}`);
 }

@@ -16,7 +16,14 @@ test('wasm and cpu backends initialise and report what was chosen', async () => 
   assert.equal(w.tfjsVersion, '4.22.0');
   assert.ok(w.threads >= 1);
   assert.equal(backendInfo(), w);
-  assert.match(describeBackend(w), /^wasm \(no GPU, (SIMD, )?\d+ threads?, tfjs 4\.22\.0\)$/);
+  // The native kernels are built by `npm test`'s set-up (libopenblas-dev + node-gyp).
+  assert.ok(w.native, 'native kernels are loaded');
+  assert.match(w.native.blas, /^OpenBLAS \d+\.\d+/);
+  assert.equal(w.native.threads, w.threads);
+  assert.match(describeBackend(w), /^wasm \(no GPU, (SIMD, )?\d+ threads?, matMul in OpenBLAS \d+\.\d+\.\d+ \w+, tfjs 4\.22\.0\)$/);
+  const plain = await initBackend({ backend: 'wasm', threads: 1, native: false });
+  assert.equal(plain.native, null);
+  assert.match(describeBackend(plain), /^wasm \(no GPU, (SIMD, )?1 thread, tfjs 4\.22\.0\)$/);
   const c = await initBackend({ backend: 'cpu' });
   assert.equal(tf.getBackend(), 'cpu');
   assert.equal(c.threads, 1);
@@ -42,4 +49,10 @@ test('automatic choice falls back to wasm here and says why; bad names are rejec
   assert.equal(bad.stderr.trim(), "pld info: unknown backend 'webgpu' in PLD_BACKEND; use one of tensorflow, wasm, cpu");
   const threads = spawnSync(process.execPath, [CLI, 'info'], { encoding: 'utf8', env: { ...process.env, PLD_THREADS: 'many' } });
   assert.equal(threads.stderr.trim(), "pld info: PLD_THREADS must be a whole number >= 1, got 'many'");
+  const native = spawnSync(process.execPath, [CLI, 'info'], { encoding: 'utf8', env: { ...process.env, PLD_NATIVE: 'yes' } });
+  assert.equal(native.status, 1);
+  assert.equal(native.stderr.trim(), "pld info: PLD_NATIVE must be 1 (use the native kernels when built) or 0 (wasm kernels only), got 'yes'");
+  const off = spawnSync(process.execPath, [CLI, 'info'], { encoding: 'utf8', env: { ...process.env, PLD_BACKEND: '', PLD_NATIVE: '0' } });
+  assert.equal(off.status, 0, off.stderr);
+  assert.match(off.stdout, /^backend: {2}wasm \(no GPU, SIMD, \d+ threads?, tfjs 4\.22\.0\)$/m);
 });

@@ -1,12 +1,14 @@
 /**
- * The wasm fixes in src/model/ops.ts give the same numbers as the pure-JS cpu backend running
- * tfjs's own ops and gradients (relative error < 1e-4 on random inputs).
+ * The wasm backend with the kit's kernels (src/backend/wasm-kernels.ts: native OpenBLAS and
+ * fused kernels, or the wasm-only fixes) and the ops of src/model/ops.ts give the same numbers
+ * as the pure-JS cpu backend running tfjs's own ops and gradients (relative error < 1e-4 on
+ * random inputs).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, BackendName } from '../src/backend';
-import { gatherRows, matmul } from '../src/model/ops';
+import { gatherRows } from '../src/model/ops';
 import { createBert, disposeBert, activeParamNames } from '../src/model/bert';
 import { mlmLoss } from '../src/train/mlm';
 import { Gates } from '../src/schedule';
@@ -18,28 +20,56 @@ function randn(rng: Rng, shape: number[]): tf.Tensor {
   return tf.tensor(Float32Array.from({ length: n }, () => rng.normal()), shape);
 }
 
-async function on<T>(backend: BackendName, f: () => T): Promise<T> {
-  await initBackend({ backend, threads: 1 });
+async function on<T>(backend: BackendName, f: () => T, native?: boolean): Promise<T> {
+  await initBackend({ backend, threads: 1, native });
   return f();
 }
 
 const ARR = (t: tf.Tensor): Float32Array => t.dataSync() as Float32Array;
 
-test('matmul gradient with explicit transposes equals tf.matMul gradient (2-D and 4-D batched)', async () => {
-  for (const [sa, sb] of [[[7, 5], [5, 3]], [[2, 3, 6, 4], [2, 3, 4, 5]]] as const) {
-    const run = (mine: boolean): Float32Array[] =>
+const WASM_PATHS = [
+  { label: 'wasm + native kernels', native: true },
+  { label: 'wasm kernels only', native: false },
+] as const;
+
+test('tf.matMul and tf.fused.matMul on wasm (transposed, batched, broadcast) and their gradients equal the cpu backend', async () => {
+  // Broadcast batches: forward only (tfjs-core's BatchMatMul gradient does not reduce a broadcast operand).
+  const cases: { a: number[]; b: number[]; ta: boolean; tb: boolean; bias?: boolean; noGrad?: boolean }[] = [
+    { a: [7, 5], b: [5, 3], ta: false, tb: false },
+    { a: [5, 7], b: [3, 5], ta: true, tb: true },
+    { a: [2, 3, 6, 4], b: [2, 3, 5, 4], ta: false, tb: true },
+    { a: [2, 3, 4, 6], b: [2, 3, 4, 5], ta: true, tb: false },
+    { a: [2, 3, 6, 4], b: [4, 5], ta: false, tb: false, noGrad: true },
+    { a: [6, 4], b: [3, 5, 4], ta: false, tb: true, noGrad: true },
+    { a: [9, 6], b: [6, 4], ta: false, tb: false, bias: true },
+    { a: [9, 6], b: [4, 6], ta: false, tb: true, bias: true },
+  ];
+  for (const c of cases) {
+    const run = (): Float32Array[] =>
       tf.tidy(() => {
         const rng = new Rng(1);
-        const a = randn(rng, [...sa]);
-        const b = randn(rng, [...sb]);
-        const w = randn(rng, [...sa.slice(0, -1), sb[sb.length - 1]]);
-        const f = (x: tf.Tensor, y: tf.Tensor): tf.Scalar => tf.sum(tf.mul(mine ? matmul(x, y) : tf.matMul(x, y), w));
-        const [ga, gb] = tf.grads(f)([a, b]);
-        return [ARR(ga), ARR(gb)];
+        const a = randn(rng, c.a);
+        const b = randn(rng, c.b);
+        const bias = randn(rng, [c.tb ? c.b[c.b.length - 2] : c.b[c.b.length - 1]]);
+        const f = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor): tf.Tensor =>
+          c.bias
+            ? tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, transposeA: c.ta, transposeB: c.tb, bias: z })
+            : tf.add(tf.matMul(x, y, c.ta, c.tb), tf.mul(tf.sum(z), 0));
+        const y0 = f(a, b, bias);
+        const w = randn(rng, y0.shape);
+        if (c.noGrad) return [ARR(y0)];
+        const grads = tf.grads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) => tf.sum(tf.mul(f(x, y, z), w)))([a, b, bias]);
+        return [ARR(y0), ...grads.map(ARR)];
       });
-    const want = await on('cpu', () => run(false));
-    const got = await on('wasm', () => run(true));
-    for (let i = 0; i < 2; i++) assert.ok(maxRelErr(got[i], want[i]) < 1e-4, `shape ${sa} grad ${i}: ${maxRelErr(got[i], want[i])}`);
+    const want = await on('cpu', run);
+    for (const p of WASM_PATHS) {
+      await initBackend({ backend: 'wasm', threads: 1, native: p.native });
+      const got = run();
+      for (let i = 0; i < want.length; i++) {
+        const e = maxRelErr(got[i], want[i]);
+        assert.ok(e < 1e-5, `${p.label}: ${JSON.stringify(c)} output ${i}: rel err ${e}`);
+      }
+    }
   }
 });
 
@@ -79,17 +109,19 @@ for (const norm of ['pre', 'post'] as const) {
       return { loss, grads: out };
     };
     const want = await on('cpu', run);
-    const got = await on('wasm', run);
-    assert.ok(Math.abs(got.loss - want.loss) / want.loss < 1e-5, `loss ${got.loss} vs ${want.loss}`);
-    assert.equal(got.grads.size, want.grads.size);
-    for (const [n, g] of want.grads) {
-      if (n.endsWith('attention.self.key.bias')) {
-        // Analytically zero (softmax is shift-invariant per query row): both must be ~0.
-        for (const x of [...g, ...(got.grads.get(n) as Float32Array)]) assert.ok(Math.abs(x) < 1e-5, `${n}: ${x}`);
-        continue;
+    for (const p of WASM_PATHS) {
+      const got = await on('wasm', run, p.native);
+      assert.ok(Math.abs(got.loss - want.loss) / want.loss < 1e-5, `${p.label}: loss ${got.loss} vs ${want.loss}`);
+      assert.equal(got.grads.size, want.grads.size);
+      for (const [n, g] of want.grads) {
+        if (n.endsWith('attention.self.key.bias')) {
+          // Analytically zero (softmax is shift-invariant per query row): both must be ~0.
+          for (const x of [...g, ...(got.grads.get(n) as Float32Array)]) assert.ok(Math.abs(x) < 1e-5, `${p.label}: ${n}: ${x}`);
+          continue;
+        }
+        const e = maxRelErr(got.grads.get(n) as Float32Array, g);
+        assert.ok(e < 1e-4, `${p.label}: ${n}: rel err ${e}`);
       }
-      const e = maxRelErr(got.grads.get(n) as Float32Array, g);
-      assert.ok(e < 1e-4, `${n}: rel err ${e}`);
     }
   });
 }

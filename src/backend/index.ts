@@ -6,6 +6,9 @@
  *               `@tensorflow/tfjs-node` (CPU). Both download libtensorflow when installed, so they
  *               are optional: the first is an optionalDependency, the second the user adds.
  *   wasm        `@tensorflow/tfjs-backend-wasm` (XNNPACK, SIMD). Always installed; the default here.
+ *               The kit registers kernels for it (wasm-kernels.ts): matMuls in OpenBLAS and fused
+ *               elementwise kernels through its native addon when that is built (native.ts),
+ *               else a transpose-then-XNNPACK fix for transposed matMuls.
  *   cpu         tfjs's pure-JS kernels: ~40× slower than wasm, kept as the numeric reference.
  *
  * Chosen by the `backend` argument, else `PLD_BACKEND`, else the first that works of:
@@ -14,6 +17,8 @@
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import { initWasm } from './wasm-threads';
+import { NativeInfo, loadNativeKernels } from './native';
+import { installWasmKernels } from './wasm-kernels';
 
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -27,6 +32,8 @@ export interface BackendInfo {
   /** Threads the backend computes with (wasm: its pthread pool; cpu: 1). */
   threads: number;
   simd: boolean;
+  /** wasm: the OpenBLAS behind its matMul kernels, or null when they run in wasm (see `skipped`). */
+  native: NativeInfo | null;
   /** Why an automatic choice skipped the faster backends (empty when asked for explicitly). */
   skipped: string[];
 }
@@ -35,6 +42,11 @@ export interface BackendOptions {
   backend?: BackendName;
   /** wasm threads; default: the cores available (PLD_THREADS overrides). */
   threads?: number;
+  /**
+   * wasm: compute matMuls in OpenBLAS through the native addon (default: when it is built;
+   * PLD_NATIVE=0 turns it off, e.g. to measure the wasm kernels alone).
+   */
+  native?: boolean;
 }
 
 let current: BackendInfo | undefined;
@@ -47,6 +59,12 @@ export function backendInfo(): BackendInfo | undefined {
 function parseBackendName(v: string, from: string): BackendName {
   if ((BACKENDS as readonly string[]).includes(v)) return v as BackendName;
   throw new Error(`unknown backend '${v}' in ${from}; use one of ${BACKENDS.join(', ')}`);
+}
+
+function parseNative(v: string | undefined): boolean | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v === '1' || v === '0') return v === '1';
+  throw new Error(`PLD_NATIVE must be 1 (use the native kernels when built) or 0 (wasm kernels only), got '${v}'`);
 }
 
 function parseThreads(v: string | undefined): number | undefined {
@@ -84,8 +102,8 @@ const INSTALL_HINT: Record<BackendName, string> = {
   cpu: 'reinstall dependencies with `npm ci`',
 };
 
-async function activate(name: BackendName, threads: number | undefined, skipped: string[]): Promise<BackendInfo> {
-  const base = { tfjsVersion: tf.version.tfjs, skipped };
+async function activate(name: BackendName, threads: number | undefined, native: boolean | undefined, skipped: string[]): Promise<BackendInfo> {
+  const base = { tfjsVersion: tf.version.tfjs, native: null, skipped };
   if (name === 'tensorflow') {
     let pkg = '';
     const tried: string[] = [];
@@ -105,7 +123,17 @@ async function activate(name: BackendName, threads: number | undefined, skipped:
   }
   if (name === 'wasm') {
     const w = await initWasm({ threads });
-    return { ...base, backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, threads: w.threads, simd: w.simd };
+    const nat = native === false ? { ok: false as const, why: 'native kernels turned off (PLD_NATIVE=0)' } : loadNativeKernels();
+    if (!nat.ok && native === true) throw new Error(`native kernels asked for but unavailable: ${nat.why}`);
+    if (nat.ok) {
+      // Same thread count as the wasm pool: the two never compute at the same time.
+      nat.kernels.setThreads(w.threads);
+      installWasmKernels('native', nat.kernels);
+    } else {
+      installWasmKernels('xnnpack', null);
+      if (native === undefined) skipped.push(nat.why);
+    }
+    return { ...base, backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, threads: w.threads, simd: w.simd, native: nat.ok ? nat.kernels.info() : null };
   }
   await tf.setBackend('cpu');
   await tf.ready();
@@ -122,17 +150,23 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
   const requested = opts.backend ?? (env ? parseBackendName(env, 'PLD_BACKEND') : undefined);
   if (opts.backend !== undefined) parseBackendName(opts.backend, 'the backend option');
   const threads = opts.threads ?? parseThreads(process.env.PLD_THREADS);
-  if (current && (requested === undefined || requested === current.backend) && (threads === undefined || threads === current.threads)) {
+  const native = opts.native ?? parseNative(process.env.PLD_NATIVE);
+  if (
+    current &&
+    (requested === undefined || requested === current.backend) &&
+    (threads === undefined || threads === current.threads) &&
+    (native === undefined || current.backend !== 'wasm' || native === (current.native !== null))
+  ) {
     return current;
   }
   if (requested) {
-    current = await activate(requested, threads, []);
+    current = await activate(requested, threads, native, []);
     return current;
   }
   const skipped: string[] = [];
   for (const name of ['tensorflow', 'wasm', 'cpu'] as const) {
     try {
-      const info = await activate(name, threads, skipped);
+      const info = await activate(name, threads, native, skipped);
       if (name === 'tensorflow' && !info.gpu && info.package.endsWith('-gpu')) {
         // tfjs-node-gpu without a visible GPU still runs (on CPU); keep it, it beats wasm.
         skipped.push('no GPU visible: @tensorflow/tfjs-node-gpu runs on the CPU');
@@ -146,10 +180,12 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
   throw new Error(`no tfjs backend could be initialised (${skipped.join('; ')}); reinstall dependencies with \`npm ci\``);
 }
 
-/** One line for logs: `wasm (SIMD, 2 threads, tfjs 4.22.0)`. */
+/** One line for logs: `wasm (no GPU, SIMD, 2 threads, matMul in OpenBLAS 0.3.21 SkylakeX, tfjs 4.22.0)`. */
 export function describeBackend(b: BackendInfo): string {
   const bits = [b.gpu ? 'GPU' : 'no GPU'];
   if (b.simd) bits.push('SIMD');
-  bits.push(`${b.threads} thread${b.threads === 1 ? '' : 's'}`, `tfjs ${b.tfjsVersion}`);
+  bits.push(`${b.threads} thread${b.threads === 1 ? '' : 's'}`);
+  if (b.native) bits.push(`matMul in ${b.native.blas.split(' ').slice(0, 2).join(' ')} ${b.native.core}`);
+  bits.push(`tfjs ${b.tfjsVersion}`);
   return `${b.backend} (${bits.join(', ')})`;
 }

@@ -11,7 +11,7 @@ import { Rng } from '../rng';
 import { Gates, fullDepth } from '../schedule';
 import { bertParameterShapes } from '../checkpoint/hf-names';
 import { ModelConfig, validateModelConfig } from './config';
-import { dropout, gatherRows, gelu, layerNorm, linear, matmul, transposeLast } from './ops';
+import { dropout, gatherRows, gelu, layerNorm, linear, maskedSoftmax } from './ops';
 
 export interface Bert {
   readonly config: ModelConfig;
@@ -133,17 +133,17 @@ export function encode(model: Bert, input: EncoderInput, opts: ForwardOptions): 
   x = layerNorm(x, P('bert.embeddings.LayerNorm.weight'), P('bert.embeddings.LayerNorm.bias'), c.layerNormEps);
   x = drop(x, c.hiddenDropout);
 
-  // Additive attention bias: 0 where attended, −10000 at padding (BERT), [batch, 1, 1, seq].
-  const maskBias = tf.mul(tf.sub(1, tf.cast(input.attentionMask, 'float32')), -10000).reshape([B, 1, 1, S]);
+  // Additive attention bias: 0 where attended, −10000 at padding (BERT), [batch, seq].
+  const maskBias = tf.mul(tf.sub(1, tf.cast(input.attentionMask, 'float32')), -10000) as tf.Tensor2D;
 
   const attention = (h: tf.Tensor, pre: string): tf.Tensor => {
     const split = (t: tf.Tensor, perm: number[]): tf.Tensor => t.reshape([B, S, nh, dh]).transpose(perm);
     const q = split(linear(h, P(pre + 'attention.self.query.weight'), P(pre + 'attention.self.query.bias')), [0, 2, 1, 3]); // [B, nh, S, dh]
-    const kT = split(linear(h, P(pre + 'attention.self.key.weight'), P(pre + 'attention.self.key.bias')), [0, 2, 3, 1]); // [B, nh, dh, S]
+    const k = split(linear(h, P(pre + 'attention.self.key.weight'), P(pre + 'attention.self.key.bias')), [0, 2, 1, 3]); // [B, nh, S, dh]
     const v = split(linear(h, P(pre + 'attention.self.value.weight'), P(pre + 'attention.self.value.bias')), [0, 2, 1, 3]); // [B, nh, S, dh]
-    const scores = tf.add(tf.mul(matmul(q, kT), 1 / Math.sqrt(dh)), maskBias); // [B, nh, S, S]
-    const probs = drop(tf.softmax(scores), c.attentionDropout);
-    const ctx = matmul(probs, v).transpose([0, 2, 1, 3]).reshape([B, S, H]);
+    const scores = tf.matMul(q, k, false, true) as tf.Tensor4D; // [B, nh, S, S]
+    const probs = drop(maskedSoftmax(scores, maskBias, 1 / Math.sqrt(dh)), c.attentionDropout);
+    const ctx = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, S, H]);
     return drop(linear(ctx, P(pre + 'attention.output.dense.weight'), P(pre + 'attention.output.dense.bias')), c.hiddenDropout);
   };
   const ffn = (h: tf.Tensor, pre: string): tf.Tensor => {
@@ -190,9 +190,9 @@ export function mlmLogits(model: Bert, seqOut: tf.Tensor3D, maskedPositions: tf.
   const h = gatherRows(flat, maskedPositions); // [M, H]
   let t = gelu(linear(h, param(model, 'cls.predictions.transform.dense.weight'), param(model, 'cls.predictions.transform.dense.bias')));
   t = layerNorm(t, param(model, 'cls.predictions.transform.LayerNorm.weight'), param(model, 'cls.predictions.transform.LayerNorm.bias'), c.layerNormEps);
-  // Tied decoder: logits = t @ Eᵀ + b, with the explicit transpose (see ops.ts).
-  const decoder = transposeLast(param(model, 'bert.embeddings.word_embeddings.weight'));
-  return tf.add(matmul(t, decoder), param(model, 'cls.predictions.bias')) as tf.Tensor2D;
+  // Tied decoder: logits = t @ Eᵀ + b.
+  const E = param(model, 'bert.embeddings.word_embeddings.weight') as tf.Tensor2D; // [V, H]
+  return tf.fused.matMul({ a: t as tf.Tensor2D, b: E, transposeB: true, bias: param(model, 'cls.predictions.bias') }) as tf.Tensor2D;
 }
 
 /** Mean cross-entropy of integer labels under logits [N, C]. */

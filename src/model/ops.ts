@@ -1,50 +1,28 @@
 /**
- * The few tensor ops the model needs, written so that their *gradients* run fast and at all on
- * every tfjs backend. Each fix lives here once, for everyone:
+ * The few tensor ops the model needs beyond tfjs's own, written so that their *gradients* run
+ * fast and at all on every tfjs backend. Each fix lives here once, for everyone:
  *
- *  - `matmul`: tfjs's own MatMul gradient calls matMul with transpose flags, which the wasm
- *    backend runs 10–20× slower than an explicit transpose followed by a plain matMul.
  *  - `gatherRows`: tf.gather's gradient needs the UnsortedSegmentSum kernel, which wasm lacks;
  *    ScatterNd (which sums duplicate indices) computes the same gradient and exists everywhere.
  *  - attention keeps every transpose 4-D ([batch, heads, seq, dim]); 5-D transposes are slow on wasm.
+ *
+ * Matrix products are plain tf.matMul / tf.fused.matMul: the wasm backend's slow transposed and
+ * batched products are fixed once in its kernels (src/backend/wasm-kernels.ts).
+ *
+ * LayerNorm, GELU, dropout and the attention softmax run as one fused kernel each (forward and
+ * backward) where the backend has them (src/backend/fused.ts: wasm with the native addon), and
+ * as the same formula in tfjs ops elsewhere.
  */
 import * as tf from '@tensorflow/tfjs';
-
-/** Swap the last two axes (a 2-, 3- or 4-D transpose). */
-export function transposeLast(x: tf.Tensor): tf.Tensor {
-  const r = x.rank;
-  const perm = [...Array(r).keys()];
-  [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
-  return tf.transpose(x, perm);
-}
-
-/**
- * a @ b for 2-D or batched (same leading dims) operands, with a gradient that uses explicit
- * transposes instead of matMul's transpose flags: dA = dY @ Bᵀ, dB = Aᵀ @ dY.
- */
-export function matmul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  // tf.customGrad passes inputs and the save function in one rest array.
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, y, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    save([x, y]);
-    return {
-      value: tf.matMul(x, y),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ys] = saved;
-        return [tf.matMul(dy, transposeLast(ys)), tf.matMul(transposeLast(xs), dy)];
-      },
-    };
-  });
-  return f(a, b);
-}
+import { FUSED, hasFused, runFused } from '../backend/fused';
 
 /** x @ W + b over the last axis of x ([..., in] → [..., out]); W is stored [in, out]. */
 export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.rank - 1] as number;
   const outDim = w.shape[1] as number;
   const lead = x.shape.slice(0, -1);
-  const y = matmul(x.reshape([-1, inDim]), w);
-  return tf.add(y, b).reshape([...lead, outDim]);
+  const y = tf.fused.matMul({ a: x.reshape([-1, inDim]) as tf.Tensor2D, b: w as tf.Tensor2D, bias: b });
+  return y.reshape([...lead, outDim]);
 }
 
 /**
@@ -69,16 +47,34 @@ export function gatherRows(table: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2
 
 /** LayerNorm over the last axis: γ·(x − μ)/√(σ² + ε) + β. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  if (hasFused(FUSED.layerNorm)) return runFused(FUSED.layerNorm, { x, gamma, beta }, { eps })[0];
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
 }
 
 /** BERT's exact GELU: x·Φ(x) = 0.5·x·(1 + erf(x/√2)). */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (hasFused(FUSED.gelu)) return runFused(FUSED.gelu, { x })[0];
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }
 
-/** Inverted dropout with an explicit seed (from the run's Rng), identity when rate = 0. */
+/**
+ * Inverted dropout with an explicit seed (from the run's Rng), identity when rate = 0. The fused
+ * kernel draws its mask from a hash of (seed, index) and tf.dropout from tfjs's seeded generator:
+ * both are reproducible from the seed, but their masks differ.
+ */
 export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
-  return rate > 0 ? tf.dropout(x, rate, undefined, seed) : x;
+  if (rate === 0) return x;
+  if (hasFused(FUSED.dropout)) return runFused(FUSED.dropout, { x }, { rate, seed })[0];
+  return tf.dropout(x, rate, undefined, seed);
+}
+
+/**
+ * Attention probabilities softmax(scale·scores + bias) over the keys: scores [B, heads, S, S],
+ * bias [B, S] (0 where attended, −10000 at padding, as BERT), broadcast over heads and queries.
+ */
+export function maskedSoftmax(scores: tf.Tensor4D, bias: tf.Tensor2D, scale: number): tf.Tensor4D {
+  if (hasFused(FUSED.maskedSoftmax)) return runFused(FUSED.maskedSoftmax, { scores, bias }, { scale })[0] as tf.Tensor4D;
+  const [B, , , S] = scores.shape;
+  return tf.softmax(tf.add(tf.mul(scores, scale), bias.reshape([B, 1, 1, S]))) as tf.Tensor4D;
 }

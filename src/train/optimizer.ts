@@ -10,6 +10,7 @@
  *   θ ← θ − lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε)
  */
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, hasFused, runFused } from '../backend/fused';
 
 export interface AdamWConfig {
   beta1: number;
@@ -51,6 +52,15 @@ export class AdamW {
       const bc1 = 1 - Math.pow(beta1, s.step);
       const bc2 = 1 - Math.pow(beta2, s.step);
       const wd = this.decay.has(name) ? weightDecay : 0;
+      if (hasFused(FUSED.adamw)) {
+        // One pass over p, m, v and g (src/backend/fused.ts) instead of a dozen kernels.
+        const [p1, m1, v1] = runFused(FUSED.adamw, { p, m: s.m, v: s.v, g: g0 }, { lr, beta1, beta2, eps, weightDecay: wd, bc1, bc2, gradScale });
+        s.m.assign(m1);
+        s.v.assign(v1);
+        p.assign(p1);
+        tf.dispose([p1, m1, v1]);
+        continue;
+      }
       tf.tidy(() => {
         const g = gradScale === 1 ? g0 : tf.mul(g0, gradScale);
         const m = tf.add(tf.mul(s.m, beta1), tf.mul(g, 1 - beta1));

@@ -1,0 +1,88 @@
+/**
+ * Fused kernels: one pass over memory for a formula tfjs would run as a dozen kernels. This
+ * file is their contract — names, inputs, outputs, attributes — and their gradients. A backend
+ * that registers them (wasm with the kit's native addon: wasm-kernels.ts) runs them; everywhere
+ * else src/model/ops.ts and src/train/optimizer.ts run the same formula as composed tfjs ops, and
+ * the tests check that both agree. DeepSpeed fuses the same operations for the same reason (its
+ * transformer kernels: LayerNorm, GELU, softmax, dropout; FusedAdam).
+ *
+ *   layerNorm      {x [..., C], gamma [C], beta [C]} {eps}     → [y, mean [rows], rstd [rows]]
+ *   layerNormGrad  {dy, x, gamma, mean, rstd}                   → [dx, dgamma, dbeta]
+ *   gelu           {x}                                          → y = x·Φ(x)
+ *   geluGrad       {x, dy}                                      → dx
+ *   dropout        {x} {rate, seed}                             → x·mask/(1 − rate); the mask is a
+ *                  pure function of (seed, element index), so the gradient is the same kernel on dy
+ *   maskedSoftmax  {scores [B, heads, S, S], bias [B, S]} {scale} → softmax(scale·scores + bias)
+ *   softmaxGrad    {y, dy} {scale}                              → scale·y·(dy − Σ dy·y)
+ *   adamw          {p, m, v, g} {lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale} → [p, m, v]
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export const FUSED = {
+  layerNorm: 'PldLayerNorm',
+  layerNormGrad: 'PldLayerNormGrad',
+  gelu: 'PldGelu',
+  geluGrad: 'PldGeluGrad',
+  dropout: 'PldDropout',
+  maskedSoftmax: 'PldMaskedSoftmax',
+  softmaxGrad: 'PldSoftmaxGrad',
+  adamw: 'PldAdamW',
+} as const;
+
+export interface AdamWAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Bias corrections 1 − β1ᵗ and 1 − β2ᵗ. */
+  bc1: number;
+  bc2: number;
+  /** Multiplies the gradient first (global-norm clipping). */
+  gradScale: number;
+}
+
+/** True when the active backend has this fused kernel. */
+export function hasFused(kernel: string): boolean {
+  return tf.getKernel(kernel, tf.getBackend()) !== undefined;
+}
+
+/** Runs a fused kernel; its outputs as an array. */
+export function runFused(kernel: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor[] {
+  const out = tf.engine().runKernel(kernel, inputs, attrs);
+  return Array.isArray(out) ? out : [out];
+}
+
+// Gradients. Each computes all of its kernel's outputs at once, outside the per-input closures:
+// tfjs runs each closure in its own tidy, which would dispose the others' results.
+tf.registerGradient({
+  kernelName: FUSED.layerNorm,
+  inputsToSave: ['x', 'gamma'],
+  outputsToSave: [false, true, true],
+  gradFunc: (dy, saved) => {
+    const [x, gamma, mean, rstd] = saved;
+    const [dx, dgamma, dbeta] = runFused(FUSED.layerNormGrad, { dy: (Array.isArray(dy) ? dy[0] : dy), x, gamma, mean, rstd });
+    return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
+  },
+});
+
+tf.registerGradient({
+  kernelName: FUSED.gelu,
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved) => ({ x: () => runFused(FUSED.geluGrad, { x: saved[0], dy: dy as tf.Tensor })[0] }),
+});
+
+tf.registerGradient({
+  kernelName: FUSED.dropout,
+  gradFunc: (dy, _saved, attrs) => ({ x: () => runFused(FUSED.dropout, { x: dy as tf.Tensor }, attrs)[0] }),
+});
+
+tf.registerGradient({
+  kernelName: FUSED.maskedSoftmax,
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => ({
+    scores: () => runFused(FUSED.softmaxGrad, { y: saved[0], dy: dy as tf.Tensor }, { scale: attrs.scale })[0],
+    // The bias is the padding mask, a constant: no gradient flows into it.
+    bias: () => tf.zeros(saved[0].shape.slice(0, 1).concat(saved[0].shape.slice(-1))),
+  }),
+});
