@@ -9,7 +9,7 @@ both sides do the same arithmetic.
 
 Input (argv[1]): JSON {layers, hidden, heads, intermediate, vocabSize, maxPositions, norm,
 hiddenDropout, attentionDropout, batchSize, seqLen, threads, warmup, steps, phaseReps}.
-Output: {torch, threads, msPerStep: [...], phases: {attention, ffn, embeddingsHead, optimizer}}.
+Output: {torch, threads, params, msPerStep: [...], phases: {attention, ffn, embeddingsHead, optimizer}}.
 """
 import json
 import math
@@ -200,7 +200,8 @@ def main():
         train_step(model, opt, batch)
         ms.append((time.perf_counter() - t0) * 1000)
     phases = phase_times(model, opt, batch, c, c["phaseReps"])
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "msPerStep": ms, "phases": phases}))
+    params = sum(p.numel() for p in model.parameters())
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "params": params, "msPerStep": ms, "phases": phases}))
 
 
 if __name__ == "__main__":

@@ -1,15 +1,24 @@
 /**
- * Training-throughput benchmark: ms per step of PostLN, PreLN and PreLN with fixed θ, against the
- * ideal speedup 1 / E[fraction of blocks run]. Not a test: it prints a table (`npm run bench`).
+ * `npm run bench` / `pld bench`: two measurements, printed as Markdown tables. Not tests.
+ *
+ *  1. Throughput (src/throughput.ts): one MLM training step of the reference configuration and
+ *     of the `small` preset's model, for each thread count: tfjs wasm with the native kernels,
+ *     tfjs wasm with its own kernels only (the kit before the native kernels), and PyTorch when
+ *     it is installed; ms/step, tokens/s, GMAC/s, the phase split and the ratio to PyTorch.
+ *  2. PLD speedup: ms per step of PostLN, PreLN and PreLN with fixed θ on a 12-block model,
+ *     against the ideal speedup 1 / E[fraction of blocks run].
  */
 import * as tf from '@tensorflow/tfjs';
-import { BackendInfo, describeBackend, initBackend } from './backend';
-import { ModelConfig } from './model/config';
+import { BackendInfo, BackendName, describeBackend, initBackend } from './backend';
+import { ModelConfig, BERT_BASE } from './model/config';
 import { createBert, disposeBert } from './model/bert';
 import { AdamW, ADAMW_DEFAULTS } from './train/optimizer';
-import { MlmBatch, mlmTrainStep } from './train/mlm';
+import { mlmTrainStep } from './train/mlm';
 import { ScheduleConfig, NO_DROP, expectedFraction, sampleGates } from './schedule';
 import { Rng } from './rng';
+import { loadNativeKernels } from './backend/native';
+import { defaultWasmThreads } from './backend/wasm-threads';
+import { EngineTiming, REFERENCE_STEP, ThroughputSetup, TimingOptions, Unavailable, findTorchPython, smallPresetStep, syntheticBatch, throughputTable, timeTfjs, timeTorch } from './throughput';
 
 export interface BenchCase {
   label: string;
@@ -51,23 +60,10 @@ export const BENCH_CASES: BenchCase[] = [
   })),
 ];
 
-/** A synthetic MLM batch with BERT's 15 % masking, for timing only. */
-export function syntheticBatch(rng: Rng, vocabSize: number, batchSize: number, seqLen: number): MlmBatch {
-  const n = batchSize * seqLen;
-  const inputIds = new Int32Array(n);
-  const positions: number[] = [];
-  const labels: number[] = [];
-  for (let i = 0; i < n; i++) {
-    inputIds[i] = 5 + rng.int(vocabSize - 5);
-    if (rng.next() < 0.15) {
-      positions.push(i);
-      labels.push(inputIds[i]);
-      inputIds[i] = 4;
-    }
-  }
-  return { inputIds, attentionMask: new Int32Array(n).fill(1), maskedPositions: Int32Array.from(positions), maskedLabels: Int32Array.from(labels), batchSize, seqLen };
-}
+/** The PLD speedup benchmark's model: 12 blocks (the paper's depth), hidden 128. */
+export const PLD_BENCH_MODEL: ModelConfig = { ...BERT_BASE, vocabSize: 8192, hidden: 128, heads: 4, intermediate: 512, layers: 12, maxPositions: 128 };
 
+/** PLD speedup on the active backend (initBackend first). */
 export async function runBench(o: { model: ModelConfig; batchSize: number; seqLen: number; steps: number; warmup: number; log?: (s: string) => void }): Promise<BenchResult> {
   const backend = await initBackend();
   const log = o.log ?? ((): void => undefined);
@@ -79,7 +75,7 @@ export async function runBench(o: { model: ModelConfig; batchSize: number; seqLe
     const model = createBert({ ...o.model, norm: c.norm }, rng);
     const opt = new AdamW(ADAMW_DEFAULTS, model.decay);
     const batch = syntheticBatch(rng, o.model.vocabSize, o.batchSize, o.seqLen);
-    let total = 0;
+    const ms: number[] = [];
     let blocks = 0;
     for (let t = 0; t < o.warmup + o.steps; t++) {
       const gates = sampleGates(c.schedule, o.model.layers, t, rng);
@@ -87,13 +83,15 @@ export async function runBench(o: { model: ModelConfig; batchSize: number; seqLe
       mlmTrainStep(model, opt, batch, { gates, rng, lr: 1e-4, clipNorm: 1, step: t });
       const dt = performance.now() - t0;
       if (t >= o.warmup) {
-        total += dt;
+        ms.push(dt);
         blocks += gates.keep.filter(Boolean).length;
       }
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
     }
-    times.set(c.label, { ms: total / o.steps, blocks: blocks / o.steps });
-    log(`${c.label}: ${(total / o.steps).toFixed(1)} ms/step`);
+    // Mean, not median: with dropped blocks the step time varies with the gates drawn.
+    const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
+    times.set(c.label, { ms: mean, blocks: blocks / o.steps });
+    log(`${c.label}: ${mean.toFixed(1)} ms/step`);
     opt.dispose();
     disposeBert(model);
   }
@@ -107,11 +105,11 @@ export async function runBench(o: { model: ModelConfig; batchSize: number; seqLe
   return { backend, model: o.model, batchSize: o.batchSize, seqLen: o.seqLen, steps: o.steps, rows, tensorsAlive: tf.memory().numTensors, peakRssMb: peakRss / 2 ** 20 };
 }
 
-/** The result as a Markdown table (what the README records). */
+/** The PLD speedup result as a Markdown table (what the README records). */
 export function benchTable(r: BenchResult): string {
   const m = r.model;
   const head = [
-    `backend ${describeBackend(r.backend)}; model L=${m.layers} H=${m.hidden} heads=${m.heads} FFN=${m.intermediate} vocab=${m.vocabSize}; batch ${r.batchSize} × seq ${r.seqLen}; ${r.steps} timed steps`,
+    `**PLD speedup**: backend ${describeBackend(r.backend)}; model L=${m.layers} H=${m.hidden} heads=${m.heads} FFN=${m.intermediate} vocab=${m.vocabSize}; batch ${r.batchSize} × seq ${r.seqLen}; ${r.steps} timed steps`,
     '',
     '| case | ms/step | samples/s | blocks run | ideal speedup | measured speedup | measured/ideal |',
     '|---|---:|---:|---:|---:|---:|---:|',
@@ -121,3 +119,59 @@ export function benchTable(r: BenchResult): string {
   );
   return [...head, ...rows, '', `tensors alive after the runs: ${r.tensorsAlive}; peak RSS ${r.peakRssMb.toFixed(0)} MiB`].join('\n');
 }
+
+export interface BenchOptions {
+  /** Backend for the PLD speedup table and the tfjs throughput rows (default: the chain's choice). */
+  backend?: BackendName;
+  /** Thread counts of the throughput tables (default: 1 and the cores available). */
+  threads: number[];
+  /** Timed steps per measurement. */
+  steps: number;
+  /** Skip the PyTorch rows. */
+  torch: boolean;
+  which: 'all' | 'throughput' | 'pld';
+  log: (s: string) => void;
+}
+
+/** Throughput rows of one setup: every tfjs variant at each thread count, then PyTorch. */
+async function throughputRows(s: ThroughputSetup, o: BenchOptions, python: { python: string } | { unavailable: string }): Promise<string> {
+  const timing: TimingOptions = { steps: o.steps, warmup: 2, phaseReps: 3 };
+  const rows: (EngineTiming | Unavailable)[] = [];
+  let masked = 0;
+  let last: BackendInfo | undefined;
+  for (const threads of o.threads) {
+    const variants = (o.backend ?? 'wasm') === 'wasm' ? [true, false] : [undefined];
+    for (const native of variants) {
+      const b = await initBackend({ backend: o.backend ?? 'wasm', threads, native });
+      o.log(`${s.label}: ${describeBackend(b)} ...`);
+      const t = timeTfjs(s, b, timing);
+      o.log(`  ${t.engine}, ${t.threads} thread(s): ${t.msPerStep.toFixed(1)} ms/step`);
+      rows.push(t);
+      masked = t.maskedTokens;
+      if (native !== false) last = b;
+    }
+    if (o.torch) {
+      const t = 'python' in python ? timeTorch(s, threads, timing, python.python) : { engine: 'PyTorch', unavailable: python.unavailable };
+      o.log(`  ${t.engine}: ${'unavailable' in t ? t.unavailable : `${t.msPerStep.toFixed(1)} ms/step`}`);
+      rows.push(t);
+    }
+  }
+  return throughputTable(s, rows, masked, last as BackendInfo);
+}
+
+/** Runs the benchmarks and returns the Markdown report. */
+export async function runBenchmarks(o: BenchOptions): Promise<string> {
+  const parts: string[] = [];
+  if (o.which !== 'pld') {
+    const python = o.torch ? findTorchPython() : { unavailable: 'skipped (--no-torch)' };
+    for (const s of [REFERENCE_STEP, smallPresetStep()]) parts.push(await throughputRows(s, o, python));
+  }
+  if (o.which !== 'throughput') {
+    // The default backend, with the native kernels when they are built (the rows above switched them).
+    await initBackend({ backend: o.backend, threads: defaultWasmThreads(), native: loadNativeKernels().ok ? true : undefined });
+    const r = await runBench({ model: PLD_BENCH_MODEL, batchSize: 16, seqLen: 64, steps: o.steps, warmup: 3, log: o.log });
+    parts.push(benchTable(r));
+  }
+  return parts.join('\n\n');
+}
+

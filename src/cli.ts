@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
  * `pld`: the kit's command line. Each subcommand is a thin wrapper over an exported function
- * (pretrain, finetune, runBench, initBackend), so scripts and notebooks get the same behaviour.
+ * (pretrain, finetune, runBenchmarks, initBackend), so scripts and notebooks get the same behaviour.
  * Every failure is one line on stderr and a non-zero exit.
  */
 import { BACKENDS, BackendName, describeBackend, initBackend } from './backend';
-import { benchTable, runBench } from './bench';
+import { runBenchmarks } from './bench';
+import { defaultWasmThreads } from './backend/wasm-threads';
 import { PRESETS, VARIANTS, RunOverrides, checkOverrides, readConfigFile, resolveConfig } from './train/config';
 import { pretrain } from './train/pretrain';
 import { finetuneCommand, FINETUNE_HELP } from './finetune-cli';
@@ -77,16 +78,27 @@ const INFO_HELP = `pld info [--backend B] [--threads N]
 
 Prints the backend the kit would use, whether a GPU is used, and versions.`;
 
-const BENCH_HELP = `pld bench [--steps N] [--backend B] [--threads N]
+const BENCH_HELP = `pld bench [--steps N] [--threads LIST] [--backend B] [--only throughput|pld] [--no-torch]
 
-Times PostLN, PreLN and PreLN with fixed θ ∈ {1, 0.75, 0.5} on the small preset's model and prints
-the measured speedup against the ideal 1 / E[fraction of blocks run].`;
+Prints Markdown tables (progress goes to stderr):
+  throughput  one MLM training step of the reference configuration (PreLN, 4 blocks, hidden 128,
+              seq 128, batch 16, vocab 1000) and of the small preset's model: ms/step, tokens/s,
+              GMAC/s and the time per phase, for tfjs wasm with the native kernels, tfjs wasm with
+              its own kernels only, and PyTorch when \`import torch\` works (PLD_PYTHON picks the
+              interpreter), at each thread count, with the ratio to PyTorch.
+  pld         PostLN, PreLN and PreLN with fixed θ ∈ {1, 0.75, 0.5} on a 12-block model: measured
+              speedup of dropping blocks against the ideal 1 / E[fraction of blocks run].
+  --steps N         timed steps per measurement (default 10)
+  --threads LIST    thread counts for the throughput tables, e.g. 1,2 (default: 1 and all cores)
+  --backend B       tensorflow | wasm | cpu (default: best available; env PLD_BACKEND)
+  --only WHICH      throughput or pld (default: both)
+  --no-torch        skip the PyTorch rows`;
 
 const HELP = `pld — Progressive Layer Dropping reproduction kit
 
   pld pretrain   pretrain a PostLN / PreLN / PreLN+PLD BERT      (pld pretrain --help)
   pld finetune   fine-tune checkpoints on GLUE or the offline suite (pld finetune --help)
-  pld bench      training-throughput table                        (pld bench --help)
+  pld bench      throughput and PLD-speedup tables                 (pld bench --help)
   pld info       backend, devices, versions`;
 
 async function cmdPretrain(args: string[]): Promise<void> {
@@ -129,14 +141,22 @@ async function cmdInfo(args: string[]): Promise<void> {
   if (b.skipped.length) console.log(`skipped:  ${b.skipped.join('; ')}`);
 }
 
+function threadList(v: string | undefined): number[] {
+  if (v === undefined) return [...new Set([1, defaultWasmThreads()])];
+  const list = v.split(',').map((x) => Number(x.trim()));
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--threads must be a comma-separated list of whole numbers >= 1, got '${v}'`);
+  return list;
+}
+
 async function cmdBench(args: string[]): Promise<void> {
-  const f = parseFlags(args, { steps: 'value', backend: 'value', threads: 'value', help: 'switch' });
+  const f = parseFlags(args, { steps: 'value', backend: 'value', threads: 'value', only: 'value', 'no-torch': 'switch', help: 'switch' });
   if (f.has('help')) return void console.log(BENCH_HELP);
-  await initBackend({ backend: backendFlag(f), threads: num(f, 'threads') });
-  const model = resolveConfig('preln', 'small').model;
-  const train = resolveConfig('preln', 'small').train;
-  const r = await runBench({ model, batchSize: train.batchSize, seqLen: train.seqLen, steps: num(f, 'steps') ?? 10, warmup: 2, log: (s) => console.error(s) });
-  console.log(benchTable(r));
+  const only = str(f, 'only') ?? 'all';
+  if (only !== 'all' && only !== 'throughput' && only !== 'pld') throw new Error(`--only must be throughput or pld, got '${only}'`);
+  const steps = num(f, 'steps') ?? 10;
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a whole number >= 1, got '${str(f, 'steps')}'`);
+  const report = await runBenchmarks({ backend: backendFlag(f), threads: threadList(str(f, 'threads')), steps, torch: !f.has('no-torch'), which: only, log: (s) => console.error(s) });
+  console.log(report);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -102,80 +102,98 @@ export interface ForwardOptions {
   rng?: Rng;
 }
 
-/** Encoder output [batch, seq, hidden]. */
-export function encode(model: Bert, input: EncoderInput, opts: ForwardOptions): tf.Tensor3D {
+/** Dropout for one forward pass. */
+export type Drop = (x: tf.Tensor, rate: number) => tf.Tensor;
+
+/** Dropout seeded from `opts.rng` when training; the identity at evaluation. */
+export function dropper(opts: ForwardOptions): Drop {
+  return (x, rate) => {
+    if (!opts.training || rate === 0) return x;
+    if (!opts.rng) throw new Error('training with dropout needs an rng in the forward options');
+    return dropout(x, rate, opts.rng.nextUint32());
+  };
+}
+
+/** Additive attention bias [batch, seq]: 0 where attended, −10000 at padding (BERT). */
+export function attentionBias(attentionMask: tf.Tensor2D): tf.Tensor2D {
+  return tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), -10000) as tf.Tensor2D;
+}
+
+/** Embeddings [batch, seq, hidden]: token + position + segment, LayerNorm, dropout (BERT; PreLN keeps this LN too). */
+export function embeddings(model: Bert, input: EncoderInput, drop: Drop): tf.Tensor3D {
   const c = model.config;
-  const P = (name: string): tf.Variable => param(model, name);
   const [B, S] = input.inputIds.shape;
   if (S > c.maxPositions) throw new Error(`sequence length ${S} exceeds model.maxPositions ${c.maxPositions}`);
-  const training = opts.training;
-  // Evaluation always runs every block with no rescale (paper §4).
-  const gates = training && opts.gates ? opts.gates : fullDepth(c.layers);
-  const rng = opts.rng;
-  const drop = (x: tf.Tensor, rate: number): tf.Tensor => {
-    if (!training || rate === 0) return x;
-    if (!rng) throw new Error('training with dropout needs an rng in the forward options');
-    return dropout(x, rate, rng.nextUint32());
-  };
-  const H = c.hidden;
-  const nh = c.heads;
-  const dh = H / nh;
-
-  // Embeddings: token + position + segment, LayerNorm, dropout (as in BERT; PreLN keeps this LN too).
+  const P = (name: string): tf.Tensor2D => param(model, `bert.embeddings.${name}`) as tf.Tensor2D;
   const ids = input.inputIds.reshape([-1]) as tf.Tensor1D;
   const types = (input.tokenTypeIds ?? tf.zerosLike(input.inputIds)).reshape([-1]) as tf.Tensor1D;
   const positions = tf.tile(tf.range(0, S, 1, 'int32'), [B]) as tf.Tensor1D;
-  let x: tf.Tensor = tf.addN([
-    gatherRows(P('bert.embeddings.word_embeddings.weight') as tf.Tensor2D, ids),
-    gatherRows(P('bert.embeddings.position_embeddings.weight') as tf.Tensor2D, positions),
-    gatherRows(P('bert.embeddings.token_type_embeddings.weight') as tf.Tensor2D, types),
-  ]).reshape([B, S, H]);
-  x = layerNorm(x, P('bert.embeddings.LayerNorm.weight'), P('bert.embeddings.LayerNorm.bias'), c.layerNormEps);
-  x = drop(x, c.hiddenDropout);
+  const x = tf.addN([gatherRows(P('word_embeddings.weight'), ids), gatherRows(P('position_embeddings.weight'), positions), gatherRows(P('token_type_embeddings.weight'), types)]);
+  return drop(layerNorm(x.reshape([B, S, c.hidden]), P('LayerNorm.weight'), P('LayerNorm.bias'), c.layerNormEps), c.hiddenDropout) as tf.Tensor3D;
+}
 
-  // Additive attention bias: 0 where attended, −10000 at padding (BERT), [batch, seq].
-  const maskBias = tf.mul(tf.sub(1, tf.cast(input.attentionMask, 'float32')), -10000) as tf.Tensor2D;
+/** f_ATTN of block i: multi-head self-attention and its output projection, [B, S, H] → [B, S, H]. */
+export function selfAttention(model: Bert, h: tf.Tensor3D, i: number, bias: tf.Tensor2D, drop: Drop): tf.Tensor3D {
+  const c = model.config;
+  const [B, S, H] = h.shape;
+  const nh = c.heads;
+  const dh = H / nh;
+  const P = (name: string): tf.Variable => param(model, `${blockPrefix(i)}attention.${name}`);
+  // [B, S, H] → [B, nh, S, dh]: every transpose stays 4-D (5-D transposes are slow on wasm).
+  const heads = (name: string): tf.Tensor4D => linear(h, P(`self.${name}.weight`), P(`self.${name}.bias`)).reshape([B, S, nh, dh]).transpose([0, 2, 1, 3]);
+  const q = heads('query');
+  const k = heads('key');
+  const v = heads('value');
+  const scores = tf.matMul(q, k, false, true) as tf.Tensor4D; // q·kᵀ [B, nh, S, S]
+  const probs = drop(maskedSoftmax(scores, bias, 1 / Math.sqrt(dh)), c.attentionDropout);
+  const ctx = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, S, H]); // [B, S, H]
+  return drop(linear(ctx, P('output.dense.weight'), P('output.dense.bias')), c.hiddenDropout) as tf.Tensor3D;
+}
 
-  const attention = (h: tf.Tensor, pre: string): tf.Tensor => {
-    const split = (t: tf.Tensor, perm: number[]): tf.Tensor => t.reshape([B, S, nh, dh]).transpose(perm);
-    const q = split(linear(h, P(pre + 'attention.self.query.weight'), P(pre + 'attention.self.query.bias')), [0, 2, 1, 3]); // [B, nh, S, dh]
-    const k = split(linear(h, P(pre + 'attention.self.key.weight'), P(pre + 'attention.self.key.bias')), [0, 2, 1, 3]); // [B, nh, S, dh]
-    const v = split(linear(h, P(pre + 'attention.self.value.weight'), P(pre + 'attention.self.value.bias')), [0, 2, 1, 3]); // [B, nh, S, dh]
-    const scores = tf.matMul(q, k, false, true) as tf.Tensor4D; // [B, nh, S, S]
-    const probs = drop(maskedSoftmax(scores, maskBias, 1 / Math.sqrt(dh)), c.attentionDropout);
-    const ctx = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, S, H]);
-    return drop(linear(ctx, P(pre + 'attention.output.dense.weight'), P(pre + 'attention.output.dense.bias')), c.hiddenDropout);
-  };
-  const ffn = (h: tf.Tensor, pre: string): tf.Tensor => {
-    const inner = gelu(linear(h, P(pre + 'intermediate.dense.weight'), P(pre + 'intermediate.dense.bias')));
-    return drop(linear(inner, P(pre + 'output.dense.weight'), P(pre + 'output.dense.bias')), c.hiddenDropout);
-  };
-  const ln1 = (t: tf.Tensor, pre: string): tf.Tensor =>
-    layerNorm(t, P(pre + 'attention.output.LayerNorm.weight'), P(pre + 'attention.output.LayerNorm.bias'), c.layerNormEps);
-  const ln2 = (t: tf.Tensor, pre: string): tf.Tensor =>
-    layerNorm(t, P(pre + 'output.LayerNorm.weight'), P(pre + 'output.LayerNorm.bias'), c.layerNormEps);
+/** f_FFN of block i: dense → GELU → dense, [B, S, H] → [B, S, H]. */
+export function feedForward(model: Bert, h: tf.Tensor3D, i: number, drop: Drop): tf.Tensor3D {
+  const P = (name: string): tf.Variable => param(model, blockPrefix(i) + name);
+  const inner = gelu(linear(h, P('intermediate.dense.weight'), P('intermediate.dense.bias')));
+  return drop(linear(inner, P('output.dense.weight'), P('output.dense.bias')), model.config.hiddenDropout) as tf.Tensor3D;
+}
 
+/** Block i's LayerNorm in front of (PreLN) or after (PostLN) the given sublayer. */
+export function blockNorm(model: Bert, t: tf.Tensor, i: number, sublayer: 'attention' | 'ffn'): tf.Tensor3D {
+  const name = blockPrefix(i) + (sublayer === 'attention' ? 'attention.output.LayerNorm' : 'output.LayerNorm');
+  return layerNorm(t, param(model, `${name}.weight`), param(model, `${name}.bias`), model.config.layerNormEps) as tf.Tensor3D;
+}
+
+/** Encoder output [batch, seq, hidden]. */
+export function encode(model: Bert, input: EncoderInput, opts: ForwardOptions): tf.Tensor3D {
+  const c = model.config;
+  // Evaluation always runs every block with no rescale (paper §4).
+  const gates = opts.training && opts.gates ? opts.gates : fullDepth(c.layers);
+  const drop = dropper(opts);
+  const bias = attentionBias(input.attentionMask);
+  let x = embeddings(model, input, drop);
   for (let i = 0; i < c.layers; i++) {
     // G = 0: the block is the identity and nothing in it is computed.
     if (!gates.keep[i]) continue;
-    const pre = blockPrefix(i);
     const p = gates.scale[i];
     // Rescale only the branches, never the residual (paper eq. for the Switchable-Transformer).
-    const branch = (t: tf.Tensor): tf.Tensor => (p === 1 ? t : tf.div(t, p));
+    const branch = (t: tf.Tensor3D): tf.Tensor3D => (p === 1 ? t : tf.div(t, p));
     if (c.norm === 'pre') {
       // h = x + G·f_ATTN(LN(x))/p ;  out = h + G·f_FFN(LN(h))/p
-      const h = tf.add(x, branch(attention(ln1(x, pre), pre)));
-      x = tf.add(h, branch(ffn(ln2(h, pre), pre)));
+      const h = tf.add(x, branch(selfAttention(model, blockNorm(model, x, i, 'attention'), i, bias, drop))) as tf.Tensor3D;
+      x = tf.add(h, branch(feedForward(model, blockNorm(model, h, i, 'ffn'), i, drop)));
     } else {
       // PostLN (original BERT): h = LN(x + f_ATTN(x)) ; out = LN(h + f_FFN(h)).
-      const h = ln1(tf.add(x, branch(attention(x, pre))), pre);
-      x = ln2(tf.add(h, branch(ffn(h, pre))), pre);
+      const h = blockNorm(model, tf.add(x, branch(selfAttention(model, x, i, bias, drop))), i, 'attention');
+      x = blockNorm(model, tf.add(h, branch(feedForward(model, h, i, drop))), i, 'ffn');
     }
   }
-  if (c.norm === 'pre') {
-    x = layerNorm(x, P('bert.encoder.FinalLayerNorm.weight'), P('bert.encoder.FinalLayerNorm.bias'), c.layerNormEps);
-  }
-  return x as tf.Tensor3D;
+  if (c.norm === 'pre') x = finalNorm(model, x);
+  return x;
+}
+
+/** PreLN's LayerNorm after the last block. */
+export function finalNorm(model: Bert, x: tf.Tensor3D): tf.Tensor3D {
+  return layerNorm(x, param(model, 'bert.encoder.FinalLayerNorm.weight'), param(model, 'bert.encoder.FinalLayerNorm.bias'), model.config.layerNormEps) as tf.Tensor3D;
 }
 
 /**
@@ -207,11 +225,7 @@ export function clsLogits(model: Bert, seqOut: tf.Tensor3D, opts: ForwardOptions
   if (model.numLabels < 1) throw new Error('this model was built without a classification head (numLabels = 0)');
   const [B, , H] = seqOut.shape;
   const first = seqOut.slice([0, 0, 0], [B, 1, H]).reshape([B, H]);
-  let pooled = tf.tanh(linear(first, param(model, 'bert.pooler.dense.weight'), param(model, 'bert.pooler.dense.bias')));
-  if (opts.training && model.config.hiddenDropout > 0) {
-    if (!opts.rng) throw new Error('training with dropout needs an rng in the forward options');
-    pooled = dropout(pooled, model.config.hiddenDropout, opts.rng.nextUint32());
-  }
+  const pooled = dropper(opts)(tf.tanh(linear(first, param(model, 'bert.pooler.dense.weight'), param(model, 'bert.pooler.dense.bias'))), model.config.hiddenDropout);
   return linear(pooled, param(model, 'classifier.weight'), param(model, 'classifier.bias')) as tf.Tensor2D;
 }
 

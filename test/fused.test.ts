@@ -1,0 +1,189 @@
+/**
+ * The native kernels (src/backend/wasm-kernels.ts, native/src/addon.cc) against tfjs's cpu
+ * backend running the composed formulas of src/model/ops.ts and src/train/optimizer.ts: values and
+ * gradients, dropout's statistics, the kernel replacements' fallbacks, memory, and the addon's
+ * own argument checks.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend';
+import { FUSED, hasFused } from '../src/backend/fused';
+import { loadNativeKernels } from '../src/backend/native';
+import { dropout, gelu, layerNorm, maskedSoftmax } from '../src/model/ops';
+import { AdamW, ADAMW_DEFAULTS } from '../src/train/optimizer';
+import { Rng } from '../src/rng';
+import { maxRelErr } from './helpers';
+
+function randn(rng: Rng, shape: number[], scale = 1): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: n }, () => rng.normal() * scale), shape);
+}
+
+const ARR = (t: tf.Tensor): Float32Array => t.dataSync() as Float32Array;
+
+/** Runs `f` on cpu (composed ops) and on wasm with the native kernels; returns both. */
+async function cpuAndNative<T>(f: () => T): Promise<{ want: T; got: T }> {
+  await initBackend({ backend: 'cpu' });
+  const want = f();
+  await initBackend({ backend: 'wasm', threads: 1, native: true });
+  return { want, got: f() };
+}
+
+function assertClose(got: Float32Array[], want: Float32Array[], tol: number, what: string): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    assert.equal(got[i].length, want[i].length, `${what} output ${i}: length`);
+    const e = maxRelErr(got[i], want[i]);
+    assert.ok(e < tol, `${what} output ${i}: rel err ${e}`);
+  }
+}
+
+test('the native path registers every fused kernel on wasm, and only there', async () => {
+  await initBackend({ backend: 'wasm', threads: 1, native: true });
+  for (const k of Object.values(FUSED)) assert.ok(hasFused(k), `${k} on wasm + native`);
+  await initBackend({ backend: 'wasm', threads: 1, native: false });
+  for (const k of Object.values(FUSED)) assert.ok(!hasFused(k), `${k} absent on wasm only`);
+  await initBackend({ backend: 'cpu' });
+  for (const k of Object.values(FUSED)) assert.ok(!hasFused(k), `${k} absent on cpu`);
+});
+
+test('fused LayerNorm, GELU and masked softmax: values and gradients equal the composed ops', async () => {
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const rng = new Rng(3);
+      const x = randn(rng, [3, 5, 24], 2);
+      const gamma = randn(rng, [24]);
+      const beta = randn(rng, [24]);
+      const w = randn(rng, [3, 5, 24]);
+      const ln = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar => tf.sum(tf.mul(layerNorm(a, g, b, 1e-12), w));
+      const lnGrads = tf.grads(ln)([x, gamma, beta]);
+      const gx = randn(rng, [4, 33], 3);
+      const gw = randn(rng, [4, 33]);
+      const geluGrad = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(gelu(a), gw)))(gx);
+      // Attention scores with padding: the last 2 keys of batch 1 are masked out.
+      const scores = randn(rng, [2, 3, 6, 6], 4) as tf.Tensor4D;
+      const bias = tf.tensor2d([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -10000, -10000], [2, 6]);
+      const sw = randn(rng, [2, 3, 6, 6]);
+      const sm = (s: tf.Tensor): tf.Scalar => tf.sum(tf.mul(maskedSoftmax(s as tf.Tensor4D, bias, 0.35), sw));
+      const smGrad = tf.grad(sm)(scores);
+      return [ARR(layerNorm(x, gamma, beta, 1e-12)), ...lnGrads.map(ARR), ARR(gelu(gx)), ARR(geluGrad), ARR(maskedSoftmax(scores, bias, 0.35)), ARR(smGrad)];
+    });
+  const { want, got } = await cpuAndNative(run);
+  assertClose(got, want, 2e-5, 'fused ops');
+  // Padded keys get (numerically) zero probability.
+  const probs = got[6];
+  for (let q = 0; q < 18; q++) for (const key of [4, 5]) assert.ok(probs[108 + q * 6 + key] < 1e-30);
+});
+
+test('fused AdamW over several steps, with clipping scale and decay, equals the composed update', async () => {
+  const run = (): Float32Array[] => {
+    const rng = new Rng(4);
+    const params = new Map<string, tf.Variable>([
+      ['w', tf.variable(randn(rng, [7, 5]), true, `fused-adam-w-${tf.getBackend()}`)],
+      ['w.bias', tf.variable(randn(rng, [5]), true, `fused-adam-b-${tf.getBackend()}`)],
+    ]);
+    const opt = new AdamW({ ...ADAMW_DEFAULTS, weightDecay: 0.1 }, new Set(['w']));
+    for (let t = 0; t < 4; t++) {
+      const grads = new Map<string, tf.Tensor>([
+        ['w', randn(rng, [7, 5])],
+        ['w.bias', randn(rng, [5])],
+      ]);
+      // Step 2 leaves the bias out (its block dropped): it must stay exactly as it was.
+      if (t === 2) grads.delete('w.bias');
+      opt.apply(params, grads, 1e-2, t === 1 ? 0.4 : 1);
+      tf.dispose([...grads.values()]);
+    }
+    const out = [...params.values()].map(ARR);
+    const st = opt.state.get('w.bias');
+    const stepsOfBias = st ? st.step : -1;
+    opt.dispose();
+    for (const v of params.values()) v.dispose();
+    return [...out, Float32Array.of(stepsOfBias)];
+  };
+  const { want, got } = await cpuAndNative(run);
+  assert.equal(got[2][0], 3, 'the bias received 3 of the 4 updates');
+  assertClose(got, want, 1e-5, 'AdamW');
+});
+
+test('fused dropout: keeps 1 − rate of the elements scaled by 1/(1 − rate), reproducible, and its gradient is the same mask', async () => {
+  await initBackend({ backend: 'wasm', threads: 1, native: true });
+  const n = 200_000;
+  const x = tf.ones([n]);
+  const y = dropout(x, 0.1, 12345);
+  const v = ARR(y);
+  let kept = 0;
+  for (const e of v) {
+    if (e !== 0) {
+      kept++;
+      assert.ok(Math.abs(e - 1 / 0.9) < 1e-6);
+    }
+  }
+  // Binomial(200000, 0.9): std 134 elements; 5 std.
+  assert.ok(Math.abs(kept - 0.9 * n) < 5 * Math.sqrt(n * 0.09), `kept ${kept}`);
+  assert.deepEqual(ARR(dropout(x, 0.1, 12345)), v, 'same seed, same mask');
+  const other = ARR(dropout(x, 0.1, 54321));
+  let differ = 0;
+  for (let i = 0; i < n; i++) differ += (other[i] === 0) !== (v[i] === 0) ? 1 : 0;
+  assert.ok(differ > 0.1 * n, `another seed gives another mask (${differ} differ)`);
+  const w = tf.randomNormal([n], 0, 1, 'float32', 7);
+  const g = ARR(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(dropout(a, 0.1, 12345), w)))(x));
+  const wv = ARR(w);
+  for (let i = 0; i < n; i += 101) assert.ok(Math.abs(g[i] - (v[i] === 0 ? 0 : wv[i] / 0.9)) < 1e-5, `grad at ${i}`);
+  assert.equal(dropout(x, 0, 1), x, 'rate 0 is the identity');
+  tf.dispose([x, y, w]);
+});
+
+test('kernel replacements: Sum and GatherV2 fast paths and fallbacks equal cpu; Identity shares memory without leaking', async () => {
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const rng = new Rng(5);
+      const x = randn(rng, [3, 4, 5]);
+      const table = randn(rng, [6, 4]);
+      const ids = tf.tensor1d([5, 0, 0, 3], 'int32');
+      const ids2 = tf.tensor2d([1, 2, 2, 1, 0, 5], [2, 3], 'int32');
+      return [
+        tf.sum(x, 0), tf.sum(x, [0, 1]), tf.sum(x, -1), tf.sum(x, [1, 2], true), tf.sum(x, 1), tf.sum(x),
+        tf.gather(table, ids), tf.gather(table, ids2), tf.gather(table, tf.tensor1d([1, 3], 'int32'), 1),
+      ].map(ARR);
+    });
+  const { want, got } = await cpuAndNative(run);
+  assertClose(got, want, 1e-6, 'Sum/GatherV2');
+  // A bad index is an error, not a read outside the table.
+  const table = tf.zeros([6, 4]);
+  assert.throws(() => tf.gather(table, tf.tensor1d([2, 6], 'int32')), /pld_native\.gatherRows: index 6 at position 1 is outside the table's 6 rows/);
+  // Identity (tfjs-core's save-for-backward clone) shares the data; disposing both frees it.
+  // (tf.memory() counts bytes per tensor object; the backend's buffers are what is shared.)
+  const buffers = (): number => tf.backend().numDataIds();
+  const before = buffers();
+  const a = tf.ones([1000]);
+  const b = tf.clone(a);
+  assert.equal(buffers() - before, 1, 'a clone adds no buffer');
+  a.dispose();
+  assert.deepEqual([...ARR(b).slice(0, 3)], [1, 1, 1], 'the clone outlives the original');
+  b.dispose();
+  table.dispose();
+  assert.equal(buffers(), before - 1, 'both freed (and the table)');
+});
+
+test('the addon checks its arguments: wrong types and short arrays throw named errors', () => {
+  const nat = loadNativeKernels();
+  assert.ok(nat.ok, nat.ok ? '' : nat.why);
+  const k = nat.kernels;
+  const f = (n: number): Float32Array => new Float32Array(n);
+  assert.throws(() => k.gemm(f(6), f(6), f(3), 1, 2, 2, 3, false, false, 0, 0, null), { name: 'RangeError', message: 'pld_native.gemm: c has 3 elements, needs 4' });
+  assert.throws(() => k.gemm(f(5), f(6), f(4), 1, 2, 2, 3, false, false, 0, 0, null), { name: 'RangeError', message: 'pld_native.gemm: a has 5 elements, needs 6' });
+  assert.throws(() => k.gemm(f(6), f(6), f(4), 1, 2, 2, 3, false, false, 0, 0, f(3)), { name: 'RangeError', message: 'pld_native.gemm: bias must have n elements' });
+  assert.throws(() => k.gelu(new Float64Array(4) as unknown as Float32Array, f(4)), { name: 'TypeError', message: 'pld_native.gelu: x must be a Float32Array' });
+  assert.throws(() => k.dropout(f(4), f(4), 1, 3), { name: 'RangeError', message: 'pld_native.dropout: rate must be in [0, 1)' });
+  assert.throws(() => k.layerNorm(f(8), f(4), f(4), f(8), f(1), f(2), 2, 4, 1e-5), { name: 'RangeError', message: 'pld_native.layerNorm: mean has 1 elements, needs 2' });
+  assert.throws(() => (k.sum as unknown as (...a: unknown[]) => void)(f(4)), { name: 'RangeError', message: 'pld_native.sum: takes 5 arguments, got 1' });
+  // And computes: a 2×3 · 3×2 product with bias, and its transposed-operand form.
+  const a = Float32Array.from([1, 2, 3, 4, 5, 6]);
+  const b = Float32Array.from([1, 0, 0, 1, 1, 1]);
+  const c = f(4);
+  k.gemm(a, b, c, 1, 2, 2, 3, false, false, 0, 0, Float32Array.from([10, 20]));
+  assert.deepEqual([...c], [14, 25, 20, 31]);
+  k.gemm(Float32Array.from([1, 4, 2, 5, 3, 6]), b, c, 1, 2, 2, 3, true, false, 0, 0, null);
+  assert.deepEqual([...c], [4, 5, 10, 11]);
+});
