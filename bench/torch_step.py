@@ -9,7 +9,12 @@ both sides do the same arithmetic.
 
 Input (argv[1]): JSON {layers, hidden, heads, intermediate, vocabSize, maxPositions, norm,
 hiddenDropout, attentionDropout, batchSize, seqLen, threads, warmup, steps, phaseReps}.
-Output: {torch, threads, params, msPerStep: [...], phases: {attention, ffn, embeddingsHead, optimizer}}.
+Output: {torch, threads, params, msPerStep: [...], cpuPerWall, phases: {attention, ffn, embeddingsHead, optimizer}}.
+
+Threads: the caller sets OPENBLAS_NUM_THREADS=1 and OMP_NUM_THREADS=threads. torch.set_num_threads
+sets PyTorch's own (OpenMP) pool but not OpenBLAS's, which otherwise starts one thread per core:
+"1 thread" then ran on 2 cores here (181 % CPU), and 2 + 2 threads oversubscribed 2 cores
+(~2× slower than either alone). One BLAS thread inside PyTorch's pool was its fastest setting.
 """
 import json
 import math
@@ -195,13 +200,16 @@ def main():
     for _ in range(c["warmup"]):
         train_step(model, opt, batch)
     ms = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(c["steps"]):
         t0 = time.perf_counter()
         train_step(model, opt, batch)
         ms.append((time.perf_counter() - t0) * 1000)
+    # CPU seconds of all the process's threads per wall second: how many cores were really busy.
+    cpu_per_wall = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     phases = phase_times(model, opt, batch, c, c["phaseReps"])
     params = sum(p.numel() for p in model.parameters())
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "params": params, "msPerStep": ms, "phases": phases}))
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "params": params, "msPerStep": ms, "cpuPerWall": cpu_per_wall, "phases": phases}))
 
 
 if __name__ == "__main__":

@@ -69,6 +69,8 @@ export interface EngineTiming {
   phases: Phases;
   /** Trainable parameters of the model timed (the two engines must agree). */
   params: number;
+  /** Process CPU time over wall time during the timed steps: the cores really busy. */
+  cpuPerWall: number;
 }
 
 export interface Unavailable {
@@ -188,17 +190,22 @@ export function timeTfjs(s: ThroughputSetup, backend: BackendInfo, o: TimingOpti
   const batch = syntheticBatch(rng, s.model.vocabSize, s.batchSize, s.seqLen);
   const gates = fullDepth(s.model.layers);
   const ms: number[] = [];
-  for (let t = 0; t < o.warmup + o.steps; t++) {
+  for (let t = 0; t < o.warmup; t++) mlmTrainStep(model, opt, batch, { gates, rng, lr: 1e-4, clipNorm: 1, step: t });
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  for (let t = o.warmup; t < o.warmup + o.steps; t++) {
     const t0 = performance.now();
     mlmTrainStep(model, opt, batch, { gates, rng, lr: 1e-4, clipNorm: 1, step: t });
-    if (t >= o.warmup) ms.push(performance.now() - t0);
+    ms.push(performance.now() - t0);
   }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuPerWall = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
   const phases = phaseTimes(model, opt, batch, s, o.phaseReps);
   const params = [...model.params.values()].reduce((n, v) => n + v.size, 0);
   opt.dispose();
   disposeBert(model);
   const engine = backend.backend === 'wasm' ? `tfjs wasm${backend.native ? ' + native kernels' : ' kernels only'}` : `tfjs ${backend.backend}`;
-  return { engine, threads: backend.threads, msPerStep: median(ms), phases, params, maskedTokens: batch.maskedPositions.length };
+  return { engine, threads: backend.threads, msPerStep: median(ms), cpuPerWall, phases, params, maskedTokens: batch.maskedPositions.length };
 }
 
 /** The first Python that can `import torch`: PLD_PYTHON, then python3 on PATH, then Debian's. */
@@ -216,10 +223,12 @@ export function timeTorch(s: ThroughputSetup, threads: number, o: TimingOptions,
   const script = path.join(kitRoot(), 'bench', 'torch_step.py');
   if (!fs.existsSync(script)) return { engine: 'PyTorch', unavailable: `${script} is missing` };
   const arg = { ...s.model, batchSize: s.batchSize, seqLen: s.seqLen, threads, warmup: o.warmup, steps: o.steps, phaseReps: o.phaseReps };
-  const r = spawnSync(python, [script, JSON.stringify(arg)], { encoding: 'utf8', timeout: 30 * 60_000, maxBuffer: 1 << 24 });
+  // One BLAS thread inside PyTorch's own pool of `threads` (see torch_step.py's docstring).
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+  const r = spawnSync(python, [script, JSON.stringify(arg)], { encoding: 'utf8', env, timeout: 30 * 60_000, maxBuffer: 1 << 24 });
   if (r.status !== 0) return { engine: 'PyTorch', unavailable: `torch_step.py failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})` };
-  const out = JSON.parse(r.stdout) as { torch: string; threads: number; params: number; msPerStep: number[]; phases: Phases };
-  return { engine: `PyTorch ${out.torch}`, threads: out.threads, msPerStep: median(out.msPerStep), phases: out.phases, params: out.params };
+  const out = JSON.parse(r.stdout) as { torch: string; threads: number; params: number; msPerStep: number[]; cpuPerWall: number; phases: Phases };
+  return { engine: `PyTorch ${out.torch}`, threads: out.threads, msPerStep: median(out.msPerStep), cpuPerWall: out.cpuPerWall, phases: out.phases, params: out.params };
 }
 
 /** One setup's rows as a Markdown table; ratios are against the PyTorch row of the same thread count. */
@@ -230,19 +239,19 @@ export function throughputTable(s: ThroughputSetup, rows: (EngineTiming | Unavai
   const lines = [
     `**${s.label}**: ${f(macs / 1e9, 2)} GMAC per step (matrix products, forward × 3); ${describeBackend(backend)}`,
     '',
-    '| engine | threads | ms/step | tokens/s | GMAC/s | attention ms | FFN ms | emb + head ms | optimizer ms | rest ms | × PyTorch |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| engine | threads | CPU/wall | ms/step | tokens/s | GMAC/s | attention ms | FFN ms | emb + head ms | optimizer ms | rest ms | × PyTorch |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     if ('unavailable' in r) {
-      lines.push(`| ${r.engine} | | not measured: ${r.unavailable} | | | | | | | | |`);
+      lines.push(`| ${r.engine} | | | not measured: ${r.unavailable} | | | | | | | | |`);
       continue;
     }
     const torch = rows.find((t): t is EngineTiming => !('unavailable' in t) && t.engine.startsWith('PyTorch') && t.threads === r.threads);
     const p = r.phases;
     const rest = r.msPerStep - (p.attention + p.ffn + p.embeddingsHead + p.optimizer);
     const ratio = torch ? `${f(r.msPerStep / torch.msPerStep, 2)}×` : '—';
-    lines.push(`| ${r.engine} | ${r.threads} | ${f(r.msPerStep)} | ${f((tokens * 1000) / r.msPerStep, 0)} | ${f(macs / 1e6 / r.msPerStep)} | ${f(p.attention)} | ${f(p.ffn)} | ${f(p.embeddingsHead)} | ${f(p.optimizer)} | ${f(rest)} | ${ratio} |`);
+    lines.push(`| ${r.engine} | ${r.threads} | ${f(r.cpuPerWall, 2)} | ${f(r.msPerStep)} | ${f((tokens * 1000) / r.msPerStep, 0)} | ${f(macs / 1e6 / r.msPerStep)} | ${f(p.attention)} | ${f(p.ffn)} | ${f(p.embeddingsHead)} | ${f(p.optimizer)} | ${f(rest)} | ${ratio} |`);
   }
   return lines.join('\n');
 }

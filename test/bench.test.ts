@@ -25,15 +25,15 @@ test('MACs of the reference step: 3 × (blocks × (4·S·H² + 2·S²·H + 2·S�
 test('throughput table: ratios against the PyTorch row of the same thread count; unavailable engines say why', async () => {
   const backend = await initBackend({ backend: 'wasm', threads: 1 });
   const phases = { attention: 10, ffn: 20, embeddingsHead: 5, optimizer: 1 };
-  const row = (engine: string, threads: number, ms: number): EngineTiming => ({ engine, threads, msPerStep: ms, phases, params: 1 });
+  const row = (engine: string, threads: number, ms: number): EngineTiming => ({ engine, threads, msPerStep: ms, phases, params: 1, cpuPerWall: 0.98 });
   const md = throughputTable(TINY, [row('tfjs x', 1, 60), row('PyTorch 9', 1, 40), row('tfjs x', 2, 50), { engine: 'PyTorch', unavailable: 'no torch' }], 3, backend);
   const lines = md.split('\n');
   assert.match(lines[0], /^\*\*tiny\*\*: [\d.]+ GMAC per step/);
-  assert.equal(lines[4].split('|').slice(1, 4).join('|'), ' tfjs x | 1 | 60.0 ');
+  assert.equal(lines[4].split('|').slice(1, 5).join('|'), ' tfjs x | 1 | 0.98 | 60.0 ');
   assert.match(lines[4], /\| 10\.0 \| 20\.0 \| 5\.0 \| 1\.0 \| 24\.0 \| 1\.50× \|$/);
   assert.match(lines[5], /\| 1\.00× \|$/);
   assert.match(lines[6], /\| — \|$/, 'no PyTorch row at 2 threads: no ratio');
-  assert.equal(lines[7], '| PyTorch | | not measured: no torch | | | | | | | | |');
+  assert.equal(lines[7], '| PyTorch | | | not measured: no torch | | | | | | | | |');
 });
 
 test('timing tfjs: positive step and phase times, both kernel paths, no tensors left behind', async () => {
@@ -62,6 +62,7 @@ test('the PyTorch step is the same model (same parameter count) when torch is in
   assert.ok(!('unavailable' in theirs), 'unavailable' in theirs ? theirs.unavailable : '');
   assert.equal(theirs.params, mine.params);
   assert.equal(theirs.threads, 1);
+  assert.ok(theirs.cpuPerWall < 1.3, `PyTorch at 1 thread kept ${theirs.cpuPerWall} cores busy`);
   assert.ok(theirs.msPerStep > 0 && theirs.phases.optimizer > 0);
 });
 
