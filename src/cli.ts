@@ -88,7 +88,7 @@ Prints Markdown tables (progress goes to stderr):
               interpreter), at each thread count, with the ratio to PyTorch.
   pld         PostLN, PreLN and PreLN with fixed θ ∈ {1, 0.75, 0.5} on a 12-block model: measured
               speedup of dropping blocks against the ideal 1 / E[fraction of blocks run].
-  --steps N         timed steps per measurement (default 10)
+  --steps N         timed steps per measurement (default 20)
   --threads LIST    thread counts for the throughput tables, e.g. 1,2 (default: 1 and all cores)
   --backend B       tensorflow | wasm | cpu (default: best available; env PLD_BACKEND)
   --only WHICH      throughput or pld (default: both)
@@ -153,7 +153,7 @@ async function cmdBench(args: string[]): Promise<void> {
   if (f.has('help')) return void console.log(BENCH_HELP);
   const only = str(f, 'only') ?? 'all';
   if (only !== 'all' && only !== 'throughput' && only !== 'pld') throw new Error(`--only must be throughput or pld, got '${only}'`);
-  const steps = num(f, 'steps') ?? 10;
+  const steps = num(f, 'steps') ?? 20;
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a whole number >= 1, got '${str(f, 'steps')}'`);
   const report = await runBenchmarks({ backend: backendFlag(f), threads: threadList(str(f, 'threads')), steps, torch: !f.has('no-torch'), which: only, log: (s) => console.error(s) });
   console.log(report);

@@ -16,7 +16,7 @@
  */
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
-import { initWasm } from './wasm-threads';
+import { defaultWasmThreads, initWasm } from './wasm-threads';
 import { NativeInfo, loadNativeKernels } from './native';
 import { installWasmKernels } from './wasm-kernels';
 
@@ -29,7 +29,7 @@ export interface BackendInfo {
   package: string;
   gpu: boolean;
   tfjsVersion: string;
-  /** Threads the backend computes with (wasm: its pthread pool; cpu: 1). */
+  /** Threads the backend computes with (wasm: OpenBLAS's with the native kernels, else its pthread pool; cpu: 1). */
   threads: number;
   simd: boolean;
   /** wasm: the OpenBLAS behind its matMul kernels, or null when they run in wasm (see `skipped`). */
@@ -40,7 +40,7 @@ export interface BackendInfo {
 
 export interface BackendOptions {
   backend?: BackendName;
-  /** wasm threads; default: the cores available (PLD_THREADS overrides). */
+  /** Compute threads (wasm: OpenBLAS's, or the wasm pool's without the native kernels); default: the cores available (PLD_THREADS overrides). */
   threads?: number;
   /**
    * wasm: compute matMuls in OpenBLAS through the native addon (default: when it is built;
@@ -122,18 +122,22 @@ async function activate(name: BackendName, threads: number | undefined, native: 
     return { ...base, backend: 'tensorflow', package: pkg, gpu, threads: os.availableParallelism(), simd: false };
   }
   if (name === 'wasm') {
-    const w = await initWasm({ threads });
     const nat = native === false ? { ok: false as const, why: 'native kernels turned off (PLD_NATIVE=0)' } : loadNativeKernels();
     if (!nat.ok && native === true) throw new Error(`native kernels asked for but unavailable: ${nat.why}`);
     if (nat.ok) {
-      // Same thread count as the wasm pool: the two never compute at the same time.
-      nat.kernels.setThreads(w.threads);
+      // The threads go to OpenBLAS, which does the heavy work; the wasm build runs on one thread.
+      // A wasm pool beside it only spins on the same cores (measured on 2 cores, wasm + OpenBLAS
+      // threads: 2 + 2 took 172 and 176 ms for the bench's two steps, 1 + 2 took 170 and 143 ms).
+      const w = await initWasm({ threads: 1 });
+      nat.kernels.setThreads(threads ?? defaultWasmThreads());
       installWasmKernels('native', nat.kernels);
-    } else {
-      installWasmKernels('xnnpack', null);
-      if (native === undefined) skipped.push(nat.why);
+      const info = nat.kernels.info();
+      return { ...base, backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, threads: info.threads, simd: w.simd, native: info };
     }
-    return { ...base, backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, threads: w.threads, simd: w.simd, native: nat.ok ? nat.kernels.info() : null };
+    const w = await initWasm({ threads });
+    installWasmKernels('xnnpack', null);
+    if (native === undefined) skipped.push(nat.why);
+    return { ...base, backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, threads: w.threads, simd: w.simd, native: null };
   }
   await tf.setBackend('cpu');
   await tf.ready();
