@@ -139,13 +139,16 @@ def train_step(model, opt, batch):
 
 
 def synthetic_batch(c, gen):
+    """Random tokens, 15 % masked, sequence b ending in (b mod 4)·S/8 padding positions (as src/throughput.ts)."""
     B, S, V = c["batchSize"], c["seqLen"], c["vocabSize"]
-    ids = torch.randint(5, V, (B, S), generator=gen)
-    masked = torch.rand(B * S, generator=gen) < 0.15
+    pad = torch.tensor([(b % 4) * S // 8 for b in range(B)])
+    mask = (torch.arange(S).expand(B, S) < (S - pad).unsqueeze(1)).long()
+    ids = torch.randint(5, V, (B, S), generator=gen) * mask
+    masked = (torch.rand(B * S, generator=gen) < 0.15) & (mask.flatten() == 1)
     positions = masked.nonzero().flatten()
     labels = ids.flatten()[positions].clone()
     ids.view(-1)[positions] = 4
-    return ids, torch.ones(B, S, dtype=torch.long), positions, labels
+    return ids, mask, positions, labels
 
 
 def timed(fn, reps):

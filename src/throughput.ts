@@ -78,13 +78,23 @@ export interface Unavailable {
   unavailable: string;
 }
 
-/** A synthetic MLM batch with BERT's 15 % masking, for timing only. */
+/**
+ * A synthetic MLM batch for timing: random tokens, BERT's 15 % masking, and padding like real
+ * packed batches have: sequence b ends in (b mod 4)·seq/8 padding positions (19 % on average).
+ * bench/torch_step.py builds its batch by the same rule. Padding matters for speed: masked keys
+ * must give exact zeros, not subnormals, in the attention probabilities (see native/src/addon.cc).
+ */
 export function syntheticBatch(rng: Rng, vocabSize: number, batchSize: number, seqLen: number): MlmBatch {
   const n = batchSize * seqLen;
   const inputIds = new Int32Array(n);
+  const attentionMask = new Int32Array(n);
   const positions: number[] = [];
   const labels: number[] = [];
   for (let i = 0; i < n; i++) {
+    const b = Math.floor(i / seqLen);
+    const real = i % seqLen < seqLen - Math.floor(((b % 4) * seqLen) / 8);
+    if (!real) continue; // [PAD] = 0, mask 0
+    attentionMask[i] = 1;
     inputIds[i] = 5 + rng.int(vocabSize - 5);
     if (rng.next() < 0.15) {
       positions.push(i);
@@ -92,7 +102,7 @@ export function syntheticBatch(rng: Rng, vocabSize: number, batchSize: number, s
       inputIds[i] = 4;
     }
   }
-  return { inputIds, attentionMask: new Int32Array(n).fill(1), maskedPositions: Int32Array.from(positions), maskedLabels: Int32Array.from(labels), batchSize, seqLen };
+  return { inputIds, attentionMask, maskedPositions: Int32Array.from(positions), maskedLabels: Int32Array.from(labels), batchSize, seqLen };
 }
 
 /**
