@@ -6,7 +6,7 @@
 // OpenBLAS on the same core uses AVX2/AVX-512 FMA (~40-60 GMAC/s). The elementwise work of a
 // transformer step (LayerNorm, GELU, dropout, softmax, AdamW and their gradients) is a dozen
 // tfjs kernels per formula, each a full pass over memory; here each is one pass, vectorised by
-// the compiler (-O3 -march=native), as in DeepSpeed's fused transformer kernels and FusedAdam.
+// the compiler (-O3, see PLD_VECTORISED), as in DeepSpeed's fused transformer kernels and FusedAdam.
 //
 // Operands are Float32Array views on the wasm heap, so nothing is copied: the kernels read and
 // write tfjs's own memory. Every function checks that the ranges it touches lie inside the
@@ -19,7 +19,9 @@
 #include <cstring>
 #include <string>
 
-namespace {
+// A named namespace, not an anonymous one: GCC 12 emits target_clones of internal-linkage
+// functions twice (assembler "symbol already defined").
+namespace pld_native {
 
 // ---------------------------------------------------------------------------------------------
 // Argument parsing: Args reads positional arguments and remembers the first error, which is
@@ -190,6 +192,15 @@ inline uint32_t Mix(uint32_t seed, uint32_t i) {
   return h;
 }
 
+// The elementwise kernels are compiled three times, for AVX-512 (x86-64-v4), AVX2 + FMA
+// (x86-64-v3) and baseline x86-64, and the loader picks the best this CPU runs (GCC's function
+// multi-versioning), so a build copied to an older machine still runs. OpenBLAS dispatches itself.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PLD_VECTORISED __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define PLD_VECTORISED
+#endif
+
 // Highest element index + 1 that `count` matrices of `rows`×`cols` at `stride` apart touch.
 size_t Extent(int64_t count, int64_t stride, int64_t rows, int64_t cols) {
   if (count == 0 || rows == 0 || cols == 0) return 0;
@@ -197,7 +208,139 @@ size_t Extent(int64_t count, int64_t stride, int64_t rows, int64_t cols) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Kernels
+// The elementwise kernels: plain loops over raw arrays (the N-API wrappers below check the sizes).
+
+PLD_VECTORISED void LayerNormRows(const float* x, const float* g, const float* be, float* y, float* mu, float* rs, int64_t rows, int64_t cols, float eps) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < cols; j++) s += xr[j];
+    const float mean = s / cols;
+    float ss = 0.f;
+#pragma omp simd reduction(+ : ss)
+    for (int64_t j = 0; j < cols; j++) ss += (xr[j] - mean) * (xr[j] - mean);
+    const float rstd = 1.f / std::sqrt(ss / cols + eps);
+    for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - mean) * rstd * g[j] + be[j];
+    mu[r] = mean;
+    rs[r] = rstd;
+  }
+}
+
+PLD_VECTORISED void LayerNormGradRows(const float* dy, const float* x, const float* g, const float* mu, const float* rs, float* dx, float* dg, float* db, int64_t rows, int64_t cols) {
+  std::memset(dg, 0, sizeof(float) * cols);
+  std::memset(db, 0, sizeof(float) * cols);
+  for (int64_t r = 0; r < rows; r++) {
+    const float* dyr = dy + r * cols;
+    const float* xr = x + r * cols;
+    float* dxr = dx + r * cols;
+    const float mean = mu[r], rstd = rs[r];
+    float sg = 0.f, sgx = 0.f;
+#pragma omp simd reduction(+ : sg, sgx)
+    for (int64_t j = 0; j < cols; j++) {
+      const float xh = (xr[j] - mean) * rstd;
+      const float gh = dyr[j] * g[j];
+      sg += gh;
+      sgx += gh * xh;
+      dg[j] += dyr[j] * xh;
+      db[j] += dyr[j];
+    }
+    sg /= cols;
+    sgx /= cols;
+    for (int64_t j = 0; j < cols; j++) {
+      const float xh = (xr[j] - mean) * rstd;
+      dxr[j] = rstd * (dyr[j] * g[j] - sg - xh * sgx);
+    }
+  }
+}
+
+PLD_VECTORISED void GeluKernel(const float* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.f + Erf(x[i] * kInvSqrt2));
+}
+
+PLD_VECTORISED void GeluGradKernel(const float* x, const float* dy, float* dx, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const float v = x[i];
+    const float cdf = 0.5f * (1.f + Erf(v * kInvSqrt2));
+    const float pdf = kInvSqrt2Pi * ExpNeg(-0.5f * v * v);
+    dx[i] = dy[i] * (cdf + v * pdf);
+  }
+}
+
+PLD_VECTORISED void DropoutKernel(const float* x, float* y, size_t n, uint32_t threshold, float scale, uint32_t seed) {
+  for (size_t i = 0; i < n; i++) {
+    const bool keep = (Mix(seed, static_cast<uint32_t>(i)) >> 8) >= threshold;
+    y[i] = keep ? x[i] * scale : 0.f;
+  }
+}
+
+PLD_VECTORISED void MaskedSoftmaxRows(const float* sc, const float* bias, float* y, int64_t rows, int64_t rowsPerBatch, int64_t seq, float scale) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* sr = sc + r * seq;
+    const float* br = bias + (r / rowsPerBatch) * seq;
+    float* yr = y + r * seq;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < seq; j++) {
+      yr[j] = scale * sr[j] + br[j];
+      mx = yr[j] > mx ? yr[j] : mx;
+    }
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < seq; j++) {
+      yr[j] = ExpNeg(yr[j] - mx);
+      s += yr[j];
+    }
+    const float inv = 1.f / s;
+    for (int64_t j = 0; j < seq; j++) yr[j] *= inv;
+  }
+}
+
+PLD_VECTORISED void SoftmaxGradRows(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, float scale) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* yr = y + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dxr = dx + r * cols;
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < cols; j++) s += dyr[j] * yr[j];
+    for (int64_t j = 0; j < cols; j++) dxr[j] = scale * yr[j] * (dyr[j] - s);
+  }
+}
+
+PLD_VECTORISED void SumKernel(const float* x, float* out, int64_t outer, int64_t inner, bool leading) {
+  if (leading) {
+    std::memset(out, 0, sizeof(float) * inner);
+    for (int64_t i = 0; i < outer; i++) {
+      const float* xr = x + i * inner;
+      for (int64_t j = 0; j < inner; j++) out[j] += xr[j];
+    }
+    return;
+  }
+  for (int64_t i = 0; i < outer; i++) {
+    const float* xr = x + i * inner;
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < inner; j++) s += xr[j];
+    out[i] = s;
+  }
+}
+
+PLD_VECTORISED void AdamWKernel(const float* p, const float* m, const float* v, const float* g, float* po, float* mo, float* vo, size_t n,
+                                float lr, float b1, float b2, float eps, float wd, float bc1, float bc2, float gs) {
+  const float decay = 1.f - lr * wd;
+  for (size_t i = 0; i < n; i++) {
+    const float gi = g[i] * gs;
+    const float mi = m[i] * b1 + gi * (1.f - b1);
+    const float vi = v[i] * b2 + gi * gi * (1.f - b2);
+    mo[i] = mi;
+    vo[i] = vi;
+    po[i] = p[i] * decay - (mi / bc1) / (std::sqrt(vi / bc2) + eps) * lr;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// N-API functions: read and check the arguments, then run a kernel.
 
 // gemm(a, b, c, batch, m, n, k, transA, transB, strideA, strideB, bias)
 //   c[i] = op(a[i]) · op(b[i]) (+ bias on every row), i < batch, row-major;
@@ -274,21 +417,7 @@ napi_value LayerNorm(napi_env env, napi_callback_info cb) {
   args.Need(mu, rows, "mean");
   args.Need(rs, rows, "rstd");
   if (!args.ok() || cols == 0) return nullptr;
-  for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x.data + r * cols;
-    float* yr = y.data + r * cols;
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < cols; j++) s += xr[j];
-    const float mean = s / cols;
-    float ss = 0.f;
-#pragma omp simd reduction(+ : ss)
-    for (int64_t j = 0; j < cols; j++) ss += (xr[j] - mean) * (xr[j] - mean);
-    const float rstd = 1.f / std::sqrt(ss / cols + eps);
-    for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - mean) * rstd * g.data[j] + be.data[j];
-    mu.data[r] = mean;
-    rs.data[r] = rstd;
-  }
+  LayerNormRows(x.data, g.data, be.data, y.data, mu.data, rs.data, rows, cols, eps);
   return nullptr;
 }
 
@@ -304,31 +433,7 @@ napi_value LayerNormGrad(napi_env env, napi_callback_info cb) {
   args.Need(mu, rows, "mean");
   args.Need(rs, rows, "rstd");
   if (!args.ok()) return nullptr;
-  std::memset(dg.data, 0, sizeof(float) * cols);
-  std::memset(db.data, 0, sizeof(float) * cols);
-  if (cols == 0) return nullptr;
-  for (int64_t r = 0; r < rows; r++) {
-    const float* dyr = dy.data + r * cols;
-    const float* xr = x.data + r * cols;
-    float* dxr = dx.data + r * cols;
-    const float mean = mu.data[r], rstd = rs.data[r];
-    float sg = 0.f, sgx = 0.f;
-#pragma omp simd reduction(+ : sg, sgx)
-    for (int64_t j = 0; j < cols; j++) {
-      const float xh = (xr[j] - mean) * rstd;
-      const float gh = dyr[j] * g.data[j];
-      sg += gh;
-      sgx += gh * xh;
-      dg.data[j] += dyr[j] * xh;
-      db.data[j] += dyr[j];
-    }
-    sg /= cols;
-    sgx /= cols;
-    for (int64_t j = 0; j < cols; j++) {
-      const float xh = (xr[j] - mean) * rstd;
-      dxr[j] = rstd * (dyr[j] * g.data[j] - sg - xh * sgx);
-    }
-  }
+  LayerNormGradRows(dy.data, x.data, g.data, mu.data, rs.data, dx.data, dg.data, db.data, rows, cols);
   return nullptr;
 }
 
@@ -338,8 +443,7 @@ napi_value Gelu(napi_env env, napi_callback_info cb) {
   F32 x = args.Array("x"), y = args.Array("y");
   args.Need(y, x.length, "y");
   if (!args.ok()) return nullptr;
-  const size_t n = x.length;
-  for (size_t i = 0; i < n; i++) y.data[i] = 0.5f * x.data[i] * (1.f + Erf(x.data[i] * kInvSqrt2));
+  GeluKernel(x.data, y.data, x.length);
   return nullptr;
 }
 
@@ -350,13 +454,7 @@ napi_value GeluGrad(napi_env env, napi_callback_info cb) {
   args.Need(dy, x.length, "dy");
   args.Need(dx, x.length, "dx");
   if (!args.ok()) return nullptr;
-  const size_t n = x.length;
-  for (size_t i = 0; i < n; i++) {
-    const float v = x.data[i];
-    const float cdf = 0.5f * (1.f + Erf(v * kInvSqrt2));
-    const float pdf = kInvSqrt2Pi * ExpNeg(-0.5f * v * v);
-    dx.data[i] = dy.data[i] * (cdf + v * pdf);
-  }
+  GeluGradKernel(x.data, dy.data, dx.data, x.length);
   return nullptr;
 }
 
@@ -373,13 +471,7 @@ napi_value Dropout(napi_env env, napi_callback_info cb) {
   if (!args.ok()) return nullptr;
   // Keep when the top 24 bits of the hash are >= rate·2²⁴ (exactly representable in float).
   const uint32_t threshold = static_cast<uint32_t>(std::ceil(rate * 16777216.0));
-  const float scale = static_cast<float>(1.0 / (1.0 - rate));
-  const uint32_t s = static_cast<uint32_t>(seed);
-  const size_t n = x.length;
-  for (size_t i = 0; i < n; i++) {
-    const bool keep = (Mix(s, static_cast<uint32_t>(i)) >> 8) >= threshold;
-    y.data[i] = keep ? x.data[i] * scale : 0.f;
-  }
+  DropoutKernel(x.data, y.data, x.length, threshold, static_cast<float>(1.0 / (1.0 - rate)), static_cast<uint32_t>(seed));
   return nullptr;
 }
 
@@ -395,25 +487,7 @@ napi_value MaskedSoftmax(napi_env env, napi_callback_info cb) {
   args.Need(y, batch * heads * seq * seq, "y");
   args.Need(bias, batch * seq, "bias");
   if (!args.ok()) return nullptr;
-  const int64_t rows = batch * heads * seq;
-  for (int64_t r = 0; r < rows; r++) {
-    const float* sr = sc.data + r * seq;
-    const float* br = bias.data + (r / (heads * seq)) * seq;
-    float* yr = y.data + r * seq;
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < seq; j++) {
-      yr[j] = scale * sr[j] + br[j];
-      mx = yr[j] > mx ? yr[j] : mx;
-    }
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < seq; j++) {
-      yr[j] = ExpNeg(yr[j] - mx);
-      s += yr[j];
-    }
-    const float inv = 1.f / s;
-    for (int64_t j = 0; j < seq; j++) yr[j] *= inv;
-  }
+  MaskedSoftmaxRows(sc.data, bias.data, y.data, batch * heads * seq, heads * seq, seq, scale);
   return nullptr;
 }
 
@@ -426,15 +500,7 @@ napi_value SoftmaxGrad(napi_env env, napi_callback_info cb) {
   const float scale = static_cast<float>(args.Num("scale"));
   for (auto* a : {&y, &dy, &dx}) args.Need(*a, rows * cols, "y/dy/dx");
   if (!args.ok()) return nullptr;
-  for (int64_t r = 0; r < rows; r++) {
-    const float* yr = y.data + r * cols;
-    const float* dyr = dy.data + r * cols;
-    float* dxr = dx.data + r * cols;
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < cols; j++) s += dyr[j] * yr[j];
-    for (int64_t j = 0; j < cols; j++) dxr[j] = scale * yr[j] * (dyr[j] - s);
-  }
+  SoftmaxGradRows(y.data, dy.data, dx.data, rows, cols, scale);
   return nullptr;
 }
 
@@ -448,21 +514,7 @@ napi_value Sum(napi_env env, napi_callback_info cb) {
   args.Need(x, outer * inner, "x");
   args.Need(out, leading ? inner : outer, "out");
   if (!args.ok()) return nullptr;
-  if (leading) {
-    std::memset(out.data, 0, sizeof(float) * inner);
-    for (int64_t i = 0; i < outer; i++) {
-      const float* xr = x.data + i * inner;
-      for (int64_t j = 0; j < inner; j++) out.data[j] += xr[j];
-    }
-  } else {
-    for (int64_t i = 0; i < outer; i++) {
-      const float* xr = x.data + i * inner;
-      float s = 0.f;
-#pragma omp simd reduction(+ : s)
-      for (int64_t j = 0; j < inner; j++) s += xr[j];
-      out.data[i] = s;
-    }
-  }
+  SumKernel(x.data, out.data, outer, inner, leading);
   return nullptr;
 }
 
@@ -481,16 +533,7 @@ napi_value AdamW(napi_env env, napi_callback_info cb) {
   const float gs = static_cast<float>(args.Num("gradScale"));
   for (auto* a : {&m, &v, &g, &po, &mo, &vo}) args.Need(*a, p.length, "m/v/g/pOut/mOut/vOut");
   if (!args.ok()) return nullptr;
-  const float decay = 1.f - lr * wd;
-  const size_t n = p.length;
-  for (size_t i = 0; i < n; i++) {
-    const float gi = g.data[i] * gs;
-    const float mi = m.data[i] * b1 + gi * (1.f - b1);
-    const float vi = v.data[i] * b2 + gi * gi * (1.f - b2);
-    mo.data[i] = mi;
-    vo.data[i] = vi;
-    po.data[i] = p.data[i] * decay - (mi / bc1) / (std::sqrt(vi / bc2) + eps) * lr;
-  }
+  AdamWKernel(p.data, m.data, v.data, g.data, po.data, mo.data, vo.data, p.length, lr, b1, b2, eps, wd, bc1, bc2, gs);
   return nullptr;
 }
 
@@ -535,6 +578,6 @@ napi_value Init(napi_env env, napi_value exports) {
   return exports;
 }
 
-}  // namespace
+}  // namespace pld_native
 
-NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
+NAPI_MODULE(NODE_GYP_MODULE_NAME, pld_native::Init)
