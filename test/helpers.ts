@@ -2,6 +2,7 @@
 import { ModelConfig } from '../src/model/config';
 import { MlmBatch } from '../src/train/mlm';
 import { Rng } from '../src/rng';
+import { syntheticBatch } from '../src/throughput';
 
 export function tinyConfig(over: Partial<ModelConfig> = {}): ModelConfig {
   return {
@@ -10,28 +11,11 @@ export function tinyConfig(over: Partial<ModelConfig> = {}): ModelConfig {
   };
 }
 
-/** Random batch; the last `pad` positions of each sequence are padding. */
+/** Random batch, 30 % masked; the last `pad` positions of each sequence are padding. */
 export function randomBatch(rng: Rng, c: ModelConfig, batchSize: number, seqLen: number, pad = 2): MlmBatch {
-  const n = batchSize * seqLen;
-  const inputIds = new Int32Array(n);
-  const attentionMask = new Int32Array(n);
-  const positions: number[] = [];
-  const labels: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const real = i % seqLen < seqLen - pad;
-    inputIds[i] = real ? 5 + rng.int(c.vocabSize - 5) : 0;
-    attentionMask[i] = real ? 1 : 0;
-    if (real && rng.next() < 0.3) {
-      positions.push(i);
-      labels.push(inputIds[i]);
-      inputIds[i] = 4; // [MASK]
-    }
-  }
-  if (positions.length === 0) {
-    positions.push(1);
-    labels.push(inputIds[1]);
-  }
-  return { inputIds, attentionMask, maskedPositions: Int32Array.from(positions), maskedLabels: Int32Array.from(labels), batchSize, seqLen };
+  const b = syntheticBatch(rng, c.vocabSize, batchSize, seqLen, { maskRate: 0.3, padding: () => pad });
+  if (b.maskedPositions.length > 0) return b;
+  return { ...b, maskedPositions: Int32Array.of(1), maskedLabels: Int32Array.of(b.inputIds[1]) };
 }
 
 export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {

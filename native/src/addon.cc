@@ -27,15 +27,13 @@ namespace pld_native {
 // Argument parsing: Args reads positional arguments and remembers the first error, which is
 // thrown once as a JavaScript TypeError/RangeError.
 
-struct F32 {
-  float* data = nullptr;
+template <typename T>
+struct View {
+  T* data = nullptr;
   size_t length = 0;
 };
-
-struct I32 {
-  int32_t* data = nullptr;
-  size_t length = 0;
-};
+using F32 = View<float>;
+using I32 = View<int32_t>;
 
 class Args {
  public:
@@ -46,42 +44,9 @@ class Args {
   }
 
   // A Float32Array (on an ArrayBuffer or a SharedArrayBuffer); null/undefined when nullable.
-  F32 Array(const char* name, bool nullable = false) {
-    F32 out;
-    if (!ok_) return out;
-    napi_value v = argv_[next_++];
-    napi_valuetype t;
-    napi_typeof(env_, v, &t);
-    if (nullable && (t == napi_null || t == napi_undefined)) return out;
-    bool is_ta = false;
-    napi_is_typedarray(env_, v, &is_ta);
-    napi_typedarray_type type = napi_int8_array;
-    void* data = nullptr;
-    if (is_ta) napi_get_typedarray_info(env_, v, &type, &out.length, &data, nullptr, nullptr);
-    if (!is_ta || type != napi_float32_array) {
-      Fail(std::string(name) + " must be a Float32Array", true);
-      return F32();
-    }
-    out.data = static_cast<float*>(data);
-    return out;
-  }
+  F32 Array(const char* name, bool nullable = false) { return Typed<float>(name, napi_float32_array, "a Float32Array", nullable); }
 
-  I32 IntArray(const char* name) {
-    I32 out;
-    if (!ok_) return out;
-    napi_value v = argv_[next_++];
-    bool is_ta = false;
-    napi_is_typedarray(env_, v, &is_ta);
-    napi_typedarray_type type = napi_int8_array;
-    void* data = nullptr;
-    if (is_ta) napi_get_typedarray_info(env_, v, &type, &out.length, &data, nullptr, nullptr);
-    if (!is_ta || type != napi_int32_array) {
-      Fail(std::string(name) + " must be an Int32Array", true);
-      return I32();
-    }
-    out.data = static_cast<int32_t*>(data);
-    return out;
-  }
+  I32 IntArray(const char* name) { return Typed<int32_t>(name, napi_int32_array, "an Int32Array", false); }
 
   int64_t Int(const char* name) {
     int64_t v = 0;
@@ -120,6 +85,27 @@ class Args {
   bool ok() const { return ok_; }
 
  private:
+  template <typename T>
+  View<T> Typed(const char* name, napi_typedarray_type want, const char* what, bool nullable) {
+    View<T> out;
+    if (!ok_) return out;
+    napi_value v = argv_[next_++];
+    napi_valuetype t;
+    napi_typeof(env_, v, &t);
+    if (nullable && (t == napi_null || t == napi_undefined)) return out;
+    bool is_ta = false;
+    napi_is_typedarray(env_, v, &is_ta);
+    napi_typedarray_type type = napi_int8_array;
+    void* data = nullptr;
+    if (is_ta) napi_get_typedarray_info(env_, v, &type, &out.length, &data, nullptr, nullptr);
+    if (!is_ta || type != want) {
+      Fail(std::string(name) + " must be " + what, true);
+      return View<T>();
+    }
+    out.data = static_cast<T*>(data);
+    return out;
+  }
+
   static constexpr size_t kMax = 16;
   napi_env env_;
   const char* fn_;
@@ -558,21 +544,25 @@ napi_value Info(napi_env env, napi_callback_info) {
   return obj;
 }
 
+constexpr napi_property_descriptor Method(const char* name, napi_callback fn) {
+  return {name, nullptr, fn, nullptr, nullptr, nullptr, napi_default, nullptr};
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
-      {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"gatherRows", nullptr, GatherRows, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"layerNormGrad", nullptr, LayerNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"geluGrad", nullptr, GeluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"maskedSoftmax", nullptr, MaskedSoftmax, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"softmaxGrad", nullptr, SoftmaxGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      Method("gemm", Gemm),
+      Method("gatherRows", GatherRows),
+      Method("layerNorm", LayerNorm),
+      Method("layerNormGrad", LayerNormGrad),
+      Method("gelu", Gelu),
+      Method("geluGrad", GeluGrad),
+      Method("dropout", Dropout),
+      Method("maskedSoftmax", MaskedSoftmax),
+      Method("softmaxGrad", SoftmaxGrad),
+      Method("sum", Sum),
+      Method("adamw", AdamW),
+      Method("setThreads", SetThreads),
+      Method("info", Info),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
