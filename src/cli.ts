@@ -70,7 +70,8 @@ Masked-language-model pretraining of one variant on the npm-installed corpora (B
   --corpus DIR       also read a folder of .txt files (one document each)
   --vocab FILE       BERT-format vocab.txt
   --backend B        tensorflow | wasm | cpu (default: best available; env PLD_BACKEND)
-  --threads N        wasm threads (default: all cores; env PLD_THREADS)
+  --threads N        compute threads: OpenBLAS with the native kernels, else the wasm pool
+                     (default: all cores; env PLD_THREADS)
   --quiet            no progress output
 Outputs: manifest.json, log.jsonl/csv (per step), eval.jsonl/csv (validation), checkpoint/.`;
 

@@ -19,7 +19,7 @@ over seeds, against each task's majority/mean baseline.
   --max-seq N         tokens per example (default ${FINETUNE_DEFAULTS.maxSeqLen})
   --max-train N       cap training examples per task     --max-dev N   cap dev examples
   --out DIR           where the comparison table goes (default: each run's finetune/ folder)
-  --backend B         tensorflow | wasm | cpu            --threads N   wasm threads
+  --backend B         tensorflow | wasm | cpu            --threads N   compute threads (PLD_THREADS)
   --quiet             no progress output`;
 
 type ParseFlags = (args: string[], known: Record<string, 'value' | 'switch'>) => Map<string, string | true>;
