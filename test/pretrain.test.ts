@@ -166,3 +166,19 @@ test('config merge order: defaults ← preset ← variant ← file ← flags', (
   assert.equal(resolveConfig('postln', 'small').optim.lr, 1e-4);
   assert.equal(resolveConfig('postln', 'small').model.layers, 12);
 });
+
+test('running out of wasm memory is one clear error; the manifest says the run failed', () => {
+  const dir = tmp();
+  const cfg = path.join(dir, 'huge.json');
+  // 3000 sequences of 32 tokens need more than the 4 GiB a wasm32 heap can hold.
+  fs.writeFileSync(cfg, JSON.stringify({ train: { batchSize: 3000, steps: 2 } }));
+  const out = path.join(dir, 'run');
+  const r = cli(['pretrain', '--variant', 'preln', '--preset', 'quick', '--config', cfg, '--out', out, '--quiet']);
+  assert.equal(r.code, 1);
+  // Emscripten prints its own "Aborted()" line first; the kit's line is the last one.
+  const last = r.stderr.split('\n').pop() as string;
+  assert.match(last, /^pld pretrain: the wasm backend ran out of memory \(its heap is at [34]\.\d of at most 4 GiB; .+\); lower the batch size or the sequence length, or install @tensorflow\/tfjs-node, which has no such limit\. Checkpoints already written are intact$/);
+  const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+  assert.equal(m.status, 'failed');
+  assert.match(m.error, /^the wasm backend ran out of memory/);
+});

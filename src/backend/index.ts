@@ -184,6 +184,27 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
   throw new Error(`no tfjs backend could be initialised (${skipped.join('; ')}); reinstall dependencies with \`npm ci\``);
 }
 
+/** Largest heap a wasm32 module can have; tfjs-backend-wasm grows its memory up to it. */
+const WASM_HEAP_MAX = 4 * 2 ** 30;
+
+/**
+ * Turns the wasm backend running out of memory into an error that says so and what to do. The
+ * package does not report it: an allocation past the 4 GB wasm32 limit fails inside a kernel and
+ * surfaces as a trap ("memory access out of bounds") or an Emscripten abort. Other errors, and
+ * errors on other backends, are returned unchanged.
+ */
+export function explainBackendError(e: unknown): unknown {
+  if (current?.backend !== 'wasm' || !(e instanceof Error)) return e;
+  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm; // library boundary
+  const heap = wasm?.HEAPU8?.buffer.byteLength ?? 0;
+  const trap = /memory access out of bounds|Aborted\(|Cannot enlarge memory|out of memory/i.test(e.message);
+  if (!trap || heap < 0.75 * WASM_HEAP_MAX) return e;
+  return new Error(
+    `the wasm backend ran out of memory (its heap is at ${(heap / 2 ** 30).toFixed(1)} of at most 4 GiB; ${e.message.split('\n')[0].replace(/\. Build with -sASSERTIONS.*$/, '')}); ` +
+      'lower the batch size or the sequence length, or install @tensorflow/tfjs-node, which has no such limit. Checkpoints already written are intact',
+  );
+}
+
 /** One line for logs: `wasm (no GPU, SIMD, 2 threads, matMul in OpenBLAS 0.3.21 SkylakeX, tfjs 4.22.0)`. */
 export function describeBackend(b: BackendInfo): string {
   const bits = [b.gpu ? 'GPU' : 'no GPU'];

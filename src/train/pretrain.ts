@@ -79,7 +79,8 @@ export interface PretrainResult {
 
 export interface Manifest {
   kind: 'pretrain';
-  status: 'running' | 'finished' | 'stopped' | 'diverged';
+  /** failed: an error other than divergence ended the run (`error` says which); its checkpoints are intact. */
+  status: 'running' | 'finished' | 'stopped' | 'diverged' | 'failed';
   variant: string;
   preset: string;
   seed: number;
@@ -211,7 +212,14 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       }
     }
   } catch (e) {
-    if (!(e instanceof NonFiniteError)) throw e;
+    if (!(e instanceof NonFiniteError)) {
+      // Record why the run ended before the error leaves (the last checkpoint stays as it was).
+      manifest.status = 'failed';
+      manifest.error = e instanceof Error ? e.message : String(e);
+      manifest.trainSeconds = trainSeconds;
+      writeManifest();
+      throw e;
+    }
     diverged = true;
     error = e.message;
     progress.line(`${cfg.variant}: ${e.message}`);

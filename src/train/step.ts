@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Bert, blockPrefix } from '../model/bert';
 import { AdamW } from './optimizer';
+import { explainBackendError } from '../backend';
 
 export interface StepOptions {
   /** Optimizer step index (0-based), for error messages. */
@@ -36,6 +37,14 @@ export class NonFiniteError extends Error {
  * they get no gradient and AdamW leaves them and their moments alone.
  */
 export function trainStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: string[], o: StepOptions): StepResult {
+  try {
+    return runStep(model, opt, lossFn, active, o);
+  } catch (e) {
+    throw explainBackendError(e);
+  }
+}
+
+function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: string[], o: StepOptions): StepResult {
   const byVarName = new Map<string, string>();
   const vars = active.map((name) => {
     const v = model.params.get(name);
