@@ -167,16 +167,13 @@ function matMulKernel(name: 'BatchMatMul' | '_FusedMatMul', native: NativeKernel
         return out;
       }
     }
-    if (!transA && !transB) {
-      const p = name === 'BatchMatMul' ? productOf(a, b, false, false) : null;
-      return p && p.batch > 1 ? slicedProduct(backend, a, b, p) : runOriginal(name, args);
-    }
-    // Explicit transposes, then the package's kernel without flags.
+    // Explicit transposes, then the package's kernel without flags, one 2-D product per batch entry.
     const ta = transA ? transposed(backend, a) : a;
     const tb = transB ? transposed(backend, b) : b;
     try {
       const p = name === 'BatchMatMul' ? productOf(ta, tb, false, false) : null;
       if (p && p.batch > 1) return slicedProduct(backend, ta, tb, p);
+      if (ta === a && tb === b) return runOriginal(name, args);
       return runOriginal(name, { ...args, inputs: { ...args.inputs, a: ta, b: tb }, attrs: { ...attrs, transposeA: false, transposeB: false } });
     } finally {
       if (ta !== a) backend.disposeData(ta.dataId);
