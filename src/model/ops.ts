@@ -4,7 +4,6 @@
  *
  *  - `gatherRows`: tf.gather's gradient needs the UnsortedSegmentSum kernel, which wasm lacks;
  *    ScatterNd (which sums duplicate indices) computes the same gradient and exists everywhere.
- *  - attention keeps every transpose 4-D ([batch, heads, seq, dim]); 5-D transposes are slow on wasm.
  *
  * Matrix products are plain tf.matMul / tf.fused.matMul: the wasm backend's slow transposed and
  * batched products are fixed once in its kernels (src/backend/wasm-kernels.ts).
