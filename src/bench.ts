@@ -16,7 +16,6 @@ import { AdamW, ADAMW_DEFAULTS } from './train/optimizer';
 import { mlmTrainStep } from './train/mlm';
 import { ScheduleConfig, NO_DROP, expectedFraction, sampleGates } from './schedule';
 import { Rng } from './rng';
-import { loadNativeKernels } from './backend/native';
 import { defaultWasmThreads } from './backend/wasm-threads';
 import { EngineTiming, REFERENCE_STEP, ThroughputSetup, TimingOptions, Unavailable, findTorchPython, smallPresetStep, syntheticBatch, throughputTable, timeTfjs, timeTorch } from './throughput';
 
@@ -167,8 +166,8 @@ export async function runBenchmarks(o: BenchOptions): Promise<string> {
     for (const s of [REFERENCE_STEP, smallPresetStep()]) parts.push(await throughputRows(s, o, python));
   }
   if (o.which !== 'throughput') {
-    // The default backend, with the native kernels when they are built (the rows above switched them).
-    await initBackend({ backend: o.backend, threads: defaultWasmThreads(), native: loadNativeKernels().ok ? true : undefined });
+    // The default backend and thread count (the rows above switched both).
+    await initBackend({ backend: o.backend, threads: defaultWasmThreads() });
     const r = await runBench({ model: PLD_BENCH_MODEL, batchSize: 16, seqLen: 64, steps: o.steps, warmup: 3, log: o.log });
     parts.push(benchTable(r));
   }

@@ -9,6 +9,7 @@ import { PretrainResult, pretrain, defaultOutDir, Manifest, StepRecord, EvalReco
 import { PresetName, RunOverrides, Variant, resolveConfig, parsePreset } from './train/config';
 import { readJsonl } from './train/runlog';
 import { kitRoot } from './paths';
+import { median } from './metrics';
 import { SpeedupRun, secondsToReach } from './plots/figures';
 import { FinetuneResult, finetune, FinetuneConfig } from './finetune';
 
@@ -187,6 +188,5 @@ export function speedupRuns(runs: { label: string; run: PretrainResult }[], full
 
 /** Median training milliseconds per sample over a run (warm-up steps excluded): robust to CPU contention. */
 export function medianMsPerSample(run: PretrainResult): number {
-  const ms = run.steps.slice(Math.min(5, Math.floor(run.steps.length / 4))).map((s) => 1000 / s.samplesPerSec).sort((a, b) => a - b);
-  return ms.length % 2 ? ms[(ms.length - 1) / 2] : (ms[ms.length / 2 - 1] + ms[ms.length / 2]) / 2;
+  return median(run.steps.slice(Math.min(5, Math.floor(run.steps.length / 4))).map((s) => 1000 / s.samplesPerSec));
 }

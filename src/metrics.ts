@@ -20,6 +20,13 @@ function checkPair(what: string, predictions: ArrayLike<number>, labels: ArrayLi
 }
 
 /** Percentage of exact matches. */
+/** Median of a list of numbers (the mean of the two middle values for an even count). */
+export function median(xs: ArrayLike<number>): number {
+  const a = Array.from(xs).sort((p, q) => p - q);
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
+}
+
 export function accuracy(predictions: ArrayLike<number>, labels: ArrayLike<number>): number {
   checkPair('accuracy', predictions, labels);
   let hits = 0;

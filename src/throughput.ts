@@ -17,6 +17,7 @@ import { MlmBatch, mlmTrainStep } from './train/mlm';
 import { resolveConfig } from './train/config';
 import { fullDepth } from './schedule';
 import { kitRoot } from './paths';
+import { median } from './metrics';
 import { Rng } from './rng';
 
 export interface ThroughputSetup {
@@ -120,12 +121,6 @@ export function syntheticBatch(
 export function stepMacs(s: ThroughputSetup, maskedTokens: number): number {
   const f = forwardMacs(s.model, s.seqLen, maskedTokens / s.batchSize);
   return 3 * s.batchSize * (s.model.layers * f.perBlock + f.head);
-}
-
-export function median(xs: number[]): number {
-  const a = [...xs].sort((p, q) => p - q);
-  const m = a.length >> 1;
-  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
 }
 
 /** Median ms of `reps` runs of f (after one untimed run). */

@@ -155,11 +155,14 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
   if (opts.backend !== undefined) parseBackendName(opts.backend, 'the backend option');
   const threads = opts.threads ?? parseThreads(process.env.PLD_THREADS);
   const native = opts.native ?? parseNative(process.env.PLD_NATIVE);
+  // On wasm the native kernels are the default whenever they are built, so a call that does not
+  // ask for either returns to them after one that turned them off.
+  const wantNative = native ?? loadNativeKernels().ok;
   if (
     current &&
     (requested === undefined || requested === current.backend) &&
     (threads === undefined || threads === current.threads) &&
-    (native === undefined || current.backend !== 'wasm' || native === (current.native !== null))
+    (current.backend !== 'wasm' || wantNative === (current.native !== null))
   ) {
     return current;
   }

@@ -1,8 +1,8 @@
 /**
  * The kit's native addon (`native/`, package `pld-native`): matrix products in OpenBLAS and
- * fused elementwise kernels for the wasm backend (registered by wasm-kernels.ts). It is an optional dependency built from
- * source on install (node-gyp, g++ and OpenBLAS's headers: Debian `libopenblas-dev`); where it is
- * missing the kit runs on the wasm backend's own kernels and says why.
+ * fused elementwise kernels for the wasm backend (registered by wasm-kernels.ts). It is an
+ * optional dependency built from source on install (node-gyp, g++ and OpenBLAS's headers: Debian
+ * `libopenblas-dev`); where it is missing the kit runs on the wasm backend's own kernels and says why.
  */
 
 export interface NativeInfo {

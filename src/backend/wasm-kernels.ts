@@ -56,10 +56,6 @@ function runOriginal(name: string, args: KernelArgs): TensorInfo {
   return original(name).kernelFunc(args) as TensorInfo;
 }
 
-function size(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 function input(inputs: Inputs, name: string, kernel: string): TensorInfo {
   const t = inputs[name];
   if (!t) throw new Error(`${kernel}: input ${name} is required`);
@@ -99,9 +95,9 @@ function productOf(a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolea
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
-  const batch = size(outer);
-  const batchA = size(outerA);
-  const batchB = size(outerB);
+  const batch = tf.util.sizeFromShape(outer);
+  const batchA = tf.util.sizeFromShape(outerA);
+  const batchB = tf.util.sizeFromShape(outerB);
   // One operand repeated over the other's batch is a stride of 0; other broadcasts fall back.
   if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return null;
   return { batch, m, n, k: kA, strideA: batchA === 1 ? 0 : m * kA, strideB: batchB === 1 ? 0 : kA * n, outShape: [...outer, m, n] };
@@ -197,8 +193,8 @@ function sumKernel(native: NativeKernels | null): tf.KernelFunc {
     const trailing = axes.length > 0 && axes[axes.length - 1] === r - 1;
     if (!contiguous || !(leading || trailing)) return runOriginal('Sum', args);
     const split = leading ? axes.length : r - axes.length;
-    const outer = size(x.shape.slice(0, split));
-    const inner = size(x.shape.slice(split));
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, split));
+    const inner = tf.util.sizeFromShape(x.shape.slice(split));
     const kept = x.shape.filter((_, i) => !axes.includes(i));
     const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept;
     const out = backend.makeOutput(outShape, 'float32');
@@ -215,7 +211,7 @@ function gatherKernel(native: NativeKernels | null): tf.KernelFunc {
     const { axis, batchDims } = (args.attrs ?? {}) as { axis: number; batchDims: number };
     if (!native || !x || !indices || x.dtype !== 'float32' || indices.dtype !== 'int32' || x.shape.length === 0) return runOriginal('GatherV2', args);
     if (tf.util.parseAxisParam(axis, x.shape)[0] !== 0 || (batchDims ?? 0) !== 0) return runOriginal('GatherV2', args);
-    const cols = size(x.shape.slice(1));
+    const cols = tf.util.sizeFromShape(x.shape.slice(1));
     const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], 'float32');
     const v = viewer(backend);
     native.gatherRows(v(x), backend.typedArrayFromHeap(indices) as Int32Array, v(out), cols);
@@ -239,7 +235,7 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
     [FUSED.layerNorm]: (backend, inputs, attrs) => {
       const [x, gamma, beta] = ['x', 'gamma', 'beta'].map((n) => input(inputs, n, FUSED.layerNorm));
       const cols = x.shape[x.shape.length - 1];
-      const rows = size(x.shape) / cols;
+      const rows = tf.util.sizeFromShape(x.shape) / cols;
       const y = backend.makeOutput(x.shape, 'float32');
       const mean = backend.makeOutput([rows], 'float32');
       const rstd = backend.makeOutput([rows], 'float32');
@@ -250,7 +246,7 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
     [FUSED.layerNormGrad]: (backend, inputs) => {
       const [dy, x, gamma, mean, rstd] = ['dy', 'x', 'gamma', 'mean', 'rstd'].map((n) => input(inputs, n, FUSED.layerNormGrad));
       const cols = x.shape[x.shape.length - 1];
-      const rows = size(x.shape) / cols;
+      const rows = tf.util.sizeFromShape(x.shape) / cols;
       const dx = backend.makeOutput(x.shape, 'float32');
       const dgamma = backend.makeOutput(gamma.shape, 'float32');
       const dbeta = backend.makeOutput(gamma.shape, 'float32');
@@ -295,7 +291,7 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
       const cols = y.shape[y.shape.length - 1];
       const dx = backend.makeOutput(y.shape, 'float32');
       const v = viewer(backend);
-      native.softmaxGrad(v(y), v(dy), v(dx), size(y.shape) / cols, cols, attrs.scale as number);
+      native.softmaxGrad(v(y), v(dy), v(dx), tf.util.sizeFromShape(y.shape) / cols, cols, attrs.scale as number);
       return dx;
     },
     [FUSED.adamw]: (backend, inputs, attrs) => {
