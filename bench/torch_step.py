@@ -1,6 +1,6 @@
 """The kit's MLM training step in PyTorch, for `npm run bench`'s side-by-side comparison.
 
-Optional tooling, never a runtime dependency: bench/throughput.ts runs this script when
+Optional tooling, never a runtime dependency: src/bench/throughput.ts runs this script when
 `import torch` works and reads one JSON object from stdout. The model mirrors src/model/bert.ts
 (PreLN or PostLN BERT, Hugging Face layout, exact GELU, dropout 0.1, MLM head on the masked
 positions only with a decoder tied to the word embeddings) and the step mirrors src/train/step.ts
@@ -139,7 +139,7 @@ def train_step(model, opt, batch):
 
 
 def synthetic_batch(c, gen):
-    """Random tokens, 15 % masked, sequence b ending in (b mod 4)·S/8 padding positions (as src/throughput.ts)."""
+    """Random tokens, 15 % masked, sequence b ending in (b mod 4)·S/8 padding positions (as src/bench/throughput.ts)."""
     B, S, V = c["batchSize"], c["seqLen"], c["vocabSize"]
     pad = torch.tensor([(b % 4) * S // 8 for b in range(B)])
     mask = (torch.arange(S).expand(B, S) < (S - pad).unsqueeze(1)).long()

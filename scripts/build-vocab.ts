@@ -6,7 +6,7 @@ import * as path from 'path';
 import { corpusStats, loadCorpus, splitDocuments } from '../src/data/corpus';
 import { saveVocab } from '../src/data/tokenizer';
 import { trainWordPiece } from '../src/data/wordpiece-trainer';
-import { kitRoot } from '../src/paths';
+import { kitRoot } from '../src/util/paths';
 
 const docs = loadCorpus({ sources: ['brown', 'sotu'] });
 const { train } = splitDocuments(docs, { validFraction: 0.05, seed: 0 });

@@ -13,8 +13,8 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { gitCommit, kitVersion } from '../src/manifest';
-import { kitRoot } from '../src/paths';
+import { gitCommit, kitVersion } from '../src/util/manifest';
+import { kitRoot } from '../src/util/paths';
 import { parsePreset } from '../src/train/config';
 import { plotlyVersion, writeFileAtomicSync } from '../src/plots/export';
 

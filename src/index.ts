@@ -1,9 +1,9 @@
 /**
  * The kit's public API. Scripts and notebooks import from here (notebooks: `../dist/src/index`).
  */
-export * from './rng';
+export * from './util/rng';
 export * from './schedule';
-export * from './schedule-report';
+export * from './experiments/schedule-series';
 export * from './backend';
 export * from './model/config';
 export * from './model/bert';
@@ -21,17 +21,19 @@ export * from './checkpoint/hf-names';
 export * from './data/corpus';
 export * from './data/tokenizer';
 export * from './data/wordpiece-trainer';
-export * from './data/mlm';
+export * from './data/masking';
 export * from './tasks/types';
 export * from './tasks/glue';
 export * from './tasks/offline';
-export * from './metrics';
-export * from './finetune';
-export * from './experiments';
-export * from './bench';
-export * from './manifest';
-export * from './paths';
+export * from './tasks/metrics';
+export * from './finetune/finetune';
+export * from './experiments/runs';
+export * from './experiments/analysis';
+export * from './experiments/plans';
+export * from './bench/bench';
+export * from './util/manifest';
+export * from './util/paths';
 export * from './plots/types';
 export * from './plots/figures';
 export * from './plots/export';
-export * from './notebook';
+export * from './plots/notebook';

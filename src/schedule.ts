@@ -14,7 +14,7 @@
  *  - LayerDrop (Fan 2019): `depth: 'uniform'` (p_l = θ for every block) and `rescale: false`;
  *  - stochastic depth (Huang 2016): γ = 0 with `depth: 'linear'` (survival decays linearly with depth).
  */
-import { Rng } from './rng';
+import { Rng } from './util/rng';
 
 /** How the keep probability varies across blocks. */
 export type DepthRule =

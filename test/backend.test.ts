@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo, describeBackend, initBackend } from '../src/backend';
 
-const CLI = path.join(__dirname, '..', 'src', 'cli.js');
+const CLI = path.join(__dirname, '..', 'src', 'cli', 'index.js');
 
 test('wasm and cpu backends initialise and report what was chosen', async () => {
   const w = await initBackend({ backend: 'wasm', threads: 1 });

@@ -8,9 +8,9 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
-import { EngineTiming, REFERENCE_STEP, ThroughputSetup, findTorchPython, stepMacs, throughputTable, timeTfjs, timeTorch } from '../src/throughput';
+import { EngineTiming, REFERENCE_STEP, ThroughputSetup, findTorchPython, stepMacs, throughputTable, timeTfjs, timeTorch } from '../src/bench/throughput';
 
-const CLI = path.join(__dirname, '..', 'src', 'cli.js');
+const CLI = path.join(__dirname, '..', 'src', 'cli', 'index.js');
 const TINY: ThroughputSetup = { label: 'tiny', model: { ...REFERENCE_STEP.model, layers: 2, hidden: 16, heads: 2, intermediate: 32, vocabSize: 60, maxPositions: 16 }, batchSize: 2, seqLen: 8 };
 const TIMING = { steps: 2, warmup: 1, phaseReps: 1 };
 

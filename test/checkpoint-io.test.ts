@@ -25,7 +25,7 @@ import {
   resolveCheckpointDir,
   writeDirAtomic,
   writeFileAtomic,
-} from '../src/checkpoint/atomic';
+} from '../src/util/atomic';
 import {
   bertParameterShapes,
   deepSpeedPreLnName,
@@ -37,7 +37,7 @@ import {
   transpose2d,
   BertShapeConfig,
 } from '../src/checkpoint/hf-names';
-import * as checkpointIndex from '../src/checkpoint/index';
+import * as checkpointIndex from '../src/checkpoint';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'pld-ckpt-'));
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -504,7 +504,7 @@ function checkGeneration(buf: Buffer, what: string): number {
 test('SIGKILL at random moments never leaves a torn file (writeFileAtomic)', async () => {
   const dir = tmp();
   const target = path.join(dir, 'big.bin');
-  const mod = path.join(__dirname, '..', 'src', 'checkpoint', 'atomic.js');
+  const mod = path.join(__dirname, '..', 'src', 'util', 'atomic.js');
   const script =
     `const a=require(${JSON.stringify(mod)});const fs=require('fs');` +
     `for(let g=Number(process.argv[1]);;g++){const b=Buffer.alloc(${SIZE},g%251);b.writeBigUInt64LE(BigInt(g),0);` +
@@ -524,7 +524,7 @@ test('SIGKILL at random moments never leaves a torn file (writeFileAtomic)', asy
 test('SIGKILL at random moments never leaves a torn checkpoint directory (writeDirAtomic)', async () => {
   const dir = tmp();
   const target = path.join(dir, 'ckpt');
-  const mod = path.join(__dirname, '..', 'src', 'checkpoint', 'atomic.js');
+  const mod = path.join(__dirname, '..', 'src', 'util', 'atomic.js');
   const script =
     `const a=require(${JSON.stringify(mod)});const fs=require('fs');` +
     `for(let g=Number(process.argv[1]);;g++){const b=Buffer.alloc(${SIZE},g%251);b.writeBigUInt64LE(BigInt(g),0);` +

@@ -5,9 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { WordPieceTokenizer, basicTokenize, saveVocab } from '../src/data/tokenizer';
 import { trainWordPiece } from '../src/data/wordpiece-trainer';
-import { PretrainBatcher, maskBatch, packSequences } from '../src/data/mlm';
+import { PretrainBatcher, maskBatch, packSequences } from '../src/data/masking';
 import { corpusStats, loadBrown, loadCorpus, loadSotu, splitDocuments, Document } from '../src/data/corpus';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'want', '##want', '##ed', 'wa', 'un', 'runn', '##ing', ',', 'the', 'cafe', '中', '国'];
 const tok = WordPieceTokenizer.fromTokens(VOCAB);

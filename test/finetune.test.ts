@@ -5,12 +5,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pretrain } from '../src/train/pretrain';
-import { encodeExample, finetune } from '../src/finetune';
+import { encodeExample, finetune } from '../src/finetune/finetune';
 import { WordPieceTokenizer } from '../src/data/tokenizer';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pld-ft-'));
 const run = path.join(dir, 'preln');
-const CLI = path.join(__dirname, '..', 'src', 'cli.js');
+const CLI = path.join(__dirname, '..', 'src', 'cli', 'index.js');
 const FIXTURES = path.join(__dirname, '..', '..', 'test', 'fixtures', 'glue');
 
 before(async () => {

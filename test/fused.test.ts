@@ -12,7 +12,7 @@ import { FUSED, hasFused } from '../src/backend/fused';
 import { loadNativeKernels } from '../src/backend/native';
 import { dropout, gelu, layerNorm, maskedSoftmax } from '../src/model/ops';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/optimizer';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 import { maxRelErr } from './helpers';
 
 function randn(rng: Rng, shape: number[], scale = 1): tf.Tensor {

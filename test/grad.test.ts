@@ -12,7 +12,7 @@ import { gatherRows } from '../src/model/ops';
 import { createBert, disposeBert, activeParamNames } from '../src/model/bert';
 import { mlmLoss } from '../src/train/mlm';
 import { Gates } from '../src/schedule';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 import { maxRelErr, randomBatch, tinyConfig } from './helpers';
 
 function randn(rng: Rng, shape: number[]): tf.Tensor {

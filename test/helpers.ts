@@ -1,8 +1,8 @@
 /** Shared test fixtures: a tiny model config and a random MLM batch. */
 import { ModelConfig } from '../src/model/config';
 import { MlmBatch } from '../src/train/mlm';
-import { Rng } from '../src/rng';
-import { syntheticBatch } from '../src/throughput';
+import { Rng } from '../src/util/rng';
+import { syntheticBatch } from '../src/bench/throughput';
 
 export function tinyConfig(over: Partial<ModelConfig> = {}): ModelConfig {
   return {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   accuracy, averageRanks, computeMetrics, constantBaseline, f1, glueScore, matthews, meanSquaredError, multiDevScore,
   pearson, spearman, taskScore,
-} from '../src/metrics';
+} from '../src/tasks/metrics';
 import { TaskSpec } from '../src/tasks/types';
 
 const close = (a: number | undefined, b: number, tol = 1e-9): void => assert.ok(a !== undefined && Math.abs(a - b) <= tol, `${a} vs ${b}`);

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { Bert, clsLogits, createBert, disposeBert, encode, mlmLogits } from '../src/model/bert';
 import { Gates, fullDepth } from '../src/schedule';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 import { ModelConfig } from '../src/model/config';
 import { maxRelErr, randomBatch, tinyConfig } from './helpers';
 

@@ -30,7 +30,7 @@ function notebook(...cells: string[]): string {
 }
 
 const FIGURE_CELL = [
-  `import { showFigure } from '${SRC}/notebook';`,
+  `import { showFigure } from '${SRC}/plots/notebook';`,
   `import { lineFigure } from '${SRC}/plots/figures';`,
   `await showFigure(lineFigure('Tiny figure', 'time (s)', 'loss (nats)', [{ label: 'PreLN', x: [1, 2, 3], y: [3, 1, 2] }]), 'tiny');`,
 ].join('\n');

@@ -25,13 +25,13 @@ import {
   keepProbHeatmap,
   lineFigure,
   lrRobustnessFigure,
-  secondsToReach,
   speedupFigures,
   thetaFigure,
   variantColor,
 } from '../src/plots/figures';
 import { Figure } from '../src/plots/types';
-import { figureSlug, htmlRows, markdownRows } from '../src/notebook';
+import { secondsToReach } from '../src/experiments/analysis';
+import { figureSlug, htmlRows, markdownRows } from '../src/plots/notebook';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 

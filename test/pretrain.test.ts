@@ -9,7 +9,7 @@ import { readJsonl } from '../src/train/runlog';
 import { readSafetensors } from '../src/checkpoint/safetensors';
 import { resolveConfig, readConfigFile } from '../src/train/config';
 
-const CLI = path.join(__dirname, '..', 'src', 'cli.js');
+const CLI = path.join(__dirname, '..', 'src', 'cli', 'index.js');
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'pld-pretrain-'));
 
 function cli(args: string[]): { code: number; stderr: string; stdout: string } {

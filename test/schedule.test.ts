@@ -4,7 +4,7 @@ import {
   NO_DROP, PLD_DEFAULT, ScheduleConfig, blockProbs, expectedBlocks, expectedFraction, fullDepth, keepProb,
   sampleGates, theta, thetaAt, validateSchedule,
 } from '../src/schedule';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 
 const close = (a: number, b: number, tol = 1e-9): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constantBaseline } from '../src/metrics';
-import { Rng } from '../src/rng';
+import { constantBaseline } from '../src/tasks/metrics';
+import { Rng } from '../src/util/rng';
 import { loadBrown, loadSotu } from '../src/data/corpus';
 import { emailBodyText, truncateAtWord } from '../src/tasks/email';
 import {

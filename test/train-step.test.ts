@@ -8,7 +8,7 @@ import { mlmTrainStep } from '../src/train/mlm';
 import { NonFiniteError, trainStep } from '../src/train/step';
 import { learningRate } from '../src/train/lr';
 import { Gates, PLD_DEFAULT, fullDepth, sampleGates } from '../src/schedule';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 import { randomBatch, tinyConfig } from './helpers';
 
 before(async () => {

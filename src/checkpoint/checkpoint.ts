@@ -1,5 +1,5 @@
 /**
- * A training checkpoint: a directory written atomically (see atomic.ts) holding
+ * A training checkpoint: a directory written atomically (see ../util/atomic.ts) holding
  *   weights.safetensors    model weights, Hugging Face BERT names, PyTorch [out, in] layout
  *   optimizer.safetensors  AdamW moments `exp_avg.<name>` / `exp_avg_sq.<name>` (kit layout)
  *   state.json             config, step, per-parameter optimizer steps, RNG and data-cursor state
@@ -10,10 +10,10 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { Bert } from '../model/bert';
 import { AdamW } from '../train/optimizer';
-import { RngState } from '../rng';
+import { RngState } from '../util/rng';
 import { encodeSafetensors, NamedTensor, readSafetensors } from './safetensors';
-import { resolveCheckpointDir, writeDirAtomic } from './atomic';
-import { kitVersion } from '../manifest';
+import { resolveCheckpointDir, writeDirAtomic } from '../util/atomic';
+import { kitVersion } from '../util/manifest';
 import { isLinearWeight, transpose2d } from './hf-names';
 
 export const CHECKPOINT_FORMAT = 1;

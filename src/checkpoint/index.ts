@@ -5,5 +5,5 @@
  * here, so this entry point can be used without loading tfjs. Format: docs/checkpoint-format.md.
  */
 export * from './safetensors';
-export * from './atomic';
+export * from '../util/atomic';
 export * from './hf-names';

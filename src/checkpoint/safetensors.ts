@@ -20,7 +20,7 @@
  * and covering the data section exactly. Every error is one line naming the file.
  */
 import * as fs from 'fs';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../util/atomic';
 
 export interface NamedTensor {
   name: string;

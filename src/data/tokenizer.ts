@@ -4,7 +4,7 @@
  * unchanged: one token per line, the id is the line number.
  */
 import * as fs from 'fs';
-import { writeFileAtomic } from '../checkpoint/atomic';
+import { writeFileAtomic } from '../util/atomic';
 
 /** The five tokens every BERT vocabulary has; the kit's own vocabularies put them at ids 0–4. */
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;

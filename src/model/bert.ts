@@ -7,7 +7,7 @@
  * its variables receive no gradient. Dense weights are stored [in, out] (x @ W).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../rng';
+import { Rng } from '../util/rng';
 import { Gates, fullDepth } from '../schedule';
 import { bertParameterShapes } from '../checkpoint/hf-names';
 import { ModelConfig, validateModelConfig } from './config';

@@ -4,6 +4,7 @@
  * blue, PreLN+PLD green), axis titles with units.
  */
 import { Axis, Dash, Figure, Layout, Trace } from './types';
+import { secondsToReach } from '../experiments/analysis';
 
 export const VARIANT_COLORS = { PostLN: '#d62728', PreLN: '#1f77b4', 'PreLN+PLD': '#2ca02c' } as const;
 
@@ -194,17 +195,6 @@ export interface SpeedupRun {
   timePerSample: { step: number[]; ms: number[]; idealMs?: number[] };
   /** Validation evaluations: step, training seconds so far (evaluation excluded), loss. */
   evals: { step: number[]; seconds: number[]; valLoss: number[] };
-}
-
-/** Training seconds at which a loss curve first reaches `target` (linear interpolation), or null. */
-export function secondsToReach(evals: SpeedupRun['evals'], target: number): number | null {
-  const { seconds: s, valLoss: l } = evals;
-  for (let i = 0; i < l.length; i++) {
-    if (l[i] > target) continue;
-    if (i === 0) return s[0];
-    return s[i - 1] + ((l[i - 1] - target) / (l[i - 1] - l[i])) * (s[i] - s[i - 1]);
-  }
-  return null;
 }
 
 export interface SpeedupFigures {

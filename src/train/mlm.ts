@@ -3,10 +3,10 @@
  * (PostLN, PreLN, PreLN+PLD differ only in model config and schedule).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../rng';
+import { Rng } from '../util/rng';
 import { Gates, fullDepth } from '../schedule';
 import { Bert, activeParamNames, crossEntropy, encode, mlmLogits } from '../model/bert';
-import { MlmBatchArrays } from '../data/mlm';
+import { MlmBatchArrays } from '../data/masking';
 import { AdamW } from './optimizer';
 import { StepResult, trainStep } from './step';
 

@@ -1,9 +1,9 @@
 /** Corpus → tokenizer → packed train/validation sequences for a run config (memoised per process). */
-import { Rng } from '../rng';
+import { Rng } from '../util/rng';
 import { corpusHash, corpusStats, loadCorpus, splitDocuments } from '../data/corpus';
 import { WordPieceTokenizer } from '../data/tokenizer';
-import { BatcherState, MlmBatchArrays, Packed, PretrainBatcher, fixedBatches, packSequences } from '../data/mlm';
-import { resolveKitPath } from '../paths';
+import { BatcherState, MlmBatchArrays, Packed, PretrainBatcher, fixedBatches, packSequences } from '../data/masking';
+import { resolveKitPath } from '../util/paths';
 import { RunConfig } from './config';
 
 export type { BatcherState };

@@ -3,7 +3,7 @@
  * `readJsonl` or danfojs (`dfd.DataFrame(readJsonl(path))`), plus a CSV copy written at the end.
  */
 import * as fs from 'fs';
-import { writeFileAtomic } from '../checkpoint/atomic';
+import { writeFileAtomic } from '../util/atomic';
 
 export type LogRecord = Record<string, number | string | boolean | null | (number | null)[]>;
 

@@ -2,9 +2,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** The repository root (dist/src/paths.js → two levels up). */
+/** The repository root (dist/src/util/paths.js → three levels up). */
 export function kitRoot(): string {
-  return path.resolve(__dirname, '..', '..');
+  return path.resolve(__dirname, '..', '..', '..');
 }
 
 /** A relative path that exists from the working directory is used as is; otherwise it is taken from the kit root. */

@@ -9,16 +9,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
-import { BackendInfo, describeBackend } from './backend';
-import { ModelConfig, forwardMacs } from './model/config';
-import { Bert, attentionBias, blockNorm, blockPrefix, createBert, crossEntropy, disposeBert, dropper, embeddings, feedForward, finalNorm, mlmLogits, selfAttention } from './model/bert';
-import { AdamW, ADAMW_DEFAULTS } from './train/optimizer';
-import { MlmBatch, mlmTrainStep } from './train/mlm';
-import { resolveConfig } from './train/config';
-import { fullDepth } from './schedule';
-import { kitRoot } from './paths';
-import { median } from './metrics';
-import { Rng } from './rng';
+import { BackendInfo, describeBackend } from '../backend';
+import { ModelConfig, forwardMacs } from '../model/config';
+import { Bert, attentionBias, blockNorm, blockPrefix, createBert, crossEntropy, disposeBert, dropper, embeddings, feedForward, finalNorm, mlmLogits, selfAttention } from '../model/bert';
+import { AdamW, ADAMW_DEFAULTS } from '../train/optimizer';
+import { MlmBatch, mlmTrainStep } from '../train/mlm';
+import { resolveConfig } from '../train/config';
+import { fullDepth } from '../schedule';
+import { kitRoot } from '../util/paths';
+import { median } from '../tasks/metrics';
+import { Rng } from '../util/rng';
 
 export interface ThroughputSetup {
   label: string;

@@ -1,7 +1,7 @@
 /**
  * `npm run bench` / `pld bench`: two measurements, printed as Markdown tables. Not tests.
  *
- *  1. Throughput (src/throughput.ts): one MLM training step of the reference configuration and
+ *  1. Throughput (src/bench/throughput.ts): one MLM training step of the reference configuration and
  *     of the `small` preset's model, for each thread count: tfjs wasm with the native kernels,
  *     tfjs wasm with its own kernels only (the kit before the native kernels), and PyTorch when
  *     it is installed; ms/step, tokens/s, GMAC/s, the phase split and the ratio to PyTorch.
@@ -9,14 +9,14 @@
  *     against the ideal speedup 1 / E[fraction of blocks run].
  */
 import * as tf from '@tensorflow/tfjs';
-import { BackendInfo, BackendName, describeBackend, initBackend } from './backend';
-import { ModelConfig, BERT_BASE } from './model/config';
-import { createBert, disposeBert } from './model/bert';
-import { AdamW, ADAMW_DEFAULTS } from './train/optimizer';
-import { mlmTrainStep } from './train/mlm';
-import { ScheduleConfig, NO_DROP, expectedFraction, sampleGates } from './schedule';
-import { Rng } from './rng';
-import { defaultWasmThreads } from './backend/wasm-threads';
+import { BackendInfo, BackendName, describeBackend, initBackend } from '../backend';
+import { ModelConfig, BERT_BASE } from '../model/config';
+import { createBert, disposeBert } from '../model/bert';
+import { AdamW, ADAMW_DEFAULTS } from '../train/optimizer';
+import { mlmTrainStep } from '../train/mlm';
+import { ScheduleConfig, NO_DROP, expectedFraction, sampleGates } from '../schedule';
+import { Rng } from '../util/rng';
+import { defaultWasmThreads } from '../backend/wasm-threads';
 import { EngineTiming, REFERENCE_STEP, ThroughputSetup, TimingOptions, Unavailable, findTorchPython, smallPresetStep, syntheticBatch, throughputTable, timeTfjs, timeTorch } from './throughput';
 
 export interface BenchCase {

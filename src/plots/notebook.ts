@@ -13,8 +13,8 @@
  * (plain node) the text/plain line is printed instead.
  */
 import * as path from 'path';
-import { DEFAULT_FORMATS, ExportFormat, haveChromium, chromiumPath, closeExporter, exportFigure, withExporter } from './plots/export';
-import { Figure } from './plots/types';
+import { DEFAULT_FORMATS, ExportFormat, haveChromium, chromiumPath, closeExporter, exportFigure, withExporter } from './export';
+import { Figure } from './types';
 
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 

@@ -1,6 +1,6 @@
 /** Series for the schedule notebook: analytic curves and draws from the real sampler. */
-import { Rng } from './rng';
-import { ScheduleConfig, blockProbs, expectedBlocks, sampleGates, thetaAt } from './schedule';
+import { Rng } from '../util/rng';
+import { ScheduleConfig, blockProbs, expectedBlocks, sampleGates, thetaAt } from '../schedule';
 
 const grid = (T: number, points: number): number[] => Array.from({ length: points }, (_, i) => Math.round((i * T) / (points - 1)));
 

@@ -1,8 +1,8 @@
 /** `pld finetune`: flags → `finetune()` for each checkpoint → one comparison table. */
 import * as path from 'path';
-import { FINETUNE_DEFAULTS, FinetuneResult, finetune, markdownTable } from './finetune';
-import { writeFileAtomic, checkWritableDir } from './checkpoint/atomic';
-import { BACKENDS, BackendName } from './backend';
+import { FINETUNE_DEFAULTS, FinetuneResult, finetune, markdownTable } from '../finetune/finetune';
+import { writeFileAtomic, checkWritableDir } from '../util/atomic';
+import { BACKENDS, BackendName } from '../backend';
 
 export const FINETUNE_HELP = `pld finetune --checkpoint DIR[,DIR...] [--tasks a,b,...] [--glue-dir DIR] [options]
 

@@ -10,7 +10,7 @@
  * information, and a NaN would make the task score and the GLUE average NaN, hiding every other
  * result of the run.
  */
-import { Baseline, MetricName, MetricValues, TaskSpec } from './tasks/types';
+import { Baseline, MetricName, MetricValues, TaskSpec } from './types';
 
 function checkPair(what: string, predictions: ArrayLike<number>, labels: ArrayLike<number>): void {
   if (predictions.length !== labels.length) {

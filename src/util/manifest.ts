@@ -2,7 +2,8 @@
 import { execFileSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import { BackendInfo } from './backend';
+import { BackendInfo } from '../backend';
+import { kitRoot } from './paths';
 
 export interface Environment {
   kitVersion: string;
@@ -17,7 +18,7 @@ export interface Environment {
 
 /** Commit of the kit's checkout (with `-dirty` when it has uncommitted changes), or null outside git. */
 export function gitCommit(): string | null {
-  const cwd = path.join(__dirname, '..', '..');
+  const cwd = kitRoot();
   try {
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
@@ -28,8 +29,7 @@ export function gitCommit(): string | null {
 }
 
 export function kitVersion(): string {
-  // dist/src/manifest.js → package.json two levels up
-  return (require(path.join(__dirname, '..', '..', 'package.json')) as { version: string }).version;
+  return (require(path.join(kitRoot(), 'package.json')) as { version: string }).version;
 }
 
 export function environment(backend: BackendInfo): Environment {

@@ -1,7 +1,7 @@
 /** Task lookup for fine-tuning: offline-suite names first, then GLUE names (which need a GLUE directory). */
-import { GLUE_TASKS, loadGlueTask, resolveGlueTask } from './tasks/glue';
-import { OFFLINE_TASKS, loadOfflineTask } from './tasks/offline';
-import { TaskData } from './tasks/types';
+import { GLUE_TASKS, loadGlueTask, resolveGlueTask } from '../tasks/glue';
+import { OFFLINE_TASKS, loadOfflineTask } from '../tasks/offline';
+import { TaskData } from '../tasks/types';
 
 export function loadTask(name: string, o: { glueDir?: string; maxTrain?: number; maxDev?: number }): TaskData {
   const offline = (OFFLINE_TASKS as readonly string[]).find((t) => t.toLowerCase() === name.toLowerCase());

@@ -6,7 +6,7 @@
  * DeepSpeed's PLD recipe keeps only MLM). Masking: 15 % of real tokens, BERT's 80/10/10 rule,
  * drawn afresh for every batch from the batcher's seeded generator (dynamic masking).
  */
-import { Rng, RngState } from '../rng';
+import { Rng, RngState } from '../util/rng';
 import { Document } from './corpus';
 import { WordPieceTokenizer } from './tokenizer';
 

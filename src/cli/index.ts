@@ -4,12 +4,12 @@
  * (pretrain, finetune, runBenchmarks, initBackend), so scripts and notebooks get the same behaviour.
  * Every failure is one line on stderr and a non-zero exit.
  */
-import { BACKENDS, BackendName, describeBackend, initBackend } from './backend';
-import { runBenchmarks } from './bench';
-import { defaultWasmThreads } from './backend/wasm-threads';
-import { PRESETS, VARIANTS, RunOverrides, checkOverrides, readConfigFile, resolveConfig } from './train/config';
-import { pretrain } from './train/pretrain';
-import { finetuneCommand, FINETUNE_HELP } from './finetune-cli';
+import { BACKENDS, BackendName, describeBackend, initBackend } from '../backend';
+import { runBenchmarks } from '../bench/bench';
+import { defaultWasmThreads } from '../backend/wasm-threads';
+import { PRESETS, VARIANTS, RunOverrides, checkOverrides, readConfigFile, resolveConfig } from '../train/config';
+import { pretrain } from '../train/pretrain';
+import { finetuneCommand, FINETUNE_HELP } from './finetune';
 
 type Flags = Map<string, string | true>;
 

@@ -1,0 +1,102 @@
+/** What the notebooks read from finished runs: gradient norms, time to the same loss, time per sample. */
+import { PretrainResult, StepRecord, EvalRecord } from '../train/pretrain';
+import { median } from '../tasks/metrics';
+import type { SpeedupRun } from '../plots/figures';
+
+export interface GradNormSeries {
+  label: string;
+  steps: number[];
+  /** [step index][block] gradient L2 norm. */
+  norms: number[][];
+  /** First-block norm ÷ last-block norm at each recorded step. */
+  firstOverLast: number[];
+}
+
+/** Per-block gradient norms recorded during a full-depth run (the paper's Figure 1). */
+export function gradNormSeries(label: string, r: PretrainResult): GradNormSeries {
+  const rows = r.steps.filter((s) => Array.isArray(s.blockGradNorms) && s.blockGradNorms.every((x) => x !== null));
+  const norms = rows.map((s) => (s.blockGradNorms as number[]).slice());
+  return { label, steps: rows.map((s) => s.step), norms, firstOverLast: norms.map((n) => n[0] / n[n.length - 1]) };
+}
+
+/**
+ * Time-to-same-loss: the training seconds a run needs to first reach `target` validation loss
+ * (linear interpolation between evaluations), or null if it never does.
+ */
+export function timeToLoss(evals: EvalRecord[], target: number): number | null {
+  return secondsToReach({ step: evals.map((e) => e.step), seconds: evals.map((e) => e.trainSeconds), valLoss: evals.map((e) => e.valLoss) }, target);
+}
+
+export function speedupToSameLoss(baseline: PretrainResult, other: PretrainResult): { target: number; baselineSeconds: number; otherSeconds: number | null; speedup: number | null } {
+  const target = baseline.evals[baseline.evals.length - 1].valLoss;
+  const baselineSeconds = timeToLoss(baseline.evals, target) as number;
+  const otherSeconds = timeToLoss(other.evals, target);
+  return { target, baselineSeconds, otherSeconds, speedup: otherSeconds === null ? null : baselineSeconds / otherSeconds };
+}
+
+/** Training seconds at which a loss curve first reaches `target` (linear interpolation), or null. */
+export function secondsToReach(evals: SpeedupRun['evals'], target: number): number | null {
+  const { seconds: s, valLoss: l } = evals;
+  for (let i = 0; i < l.length; i++) {
+    if (l[i] > target) continue;
+    if (i === 0) return s[0];
+    return s[i - 1] + ((l[i - 1] - target) / (l[i - 1] - l[i])) * (s[i] - s[i - 1]);
+  }
+  return null;
+}
+
+/** Median of each trailing window of `window` points: damps spikes from other processes sharing the CPU. */
+export function rollingMedian(xs: number[], window: number): number[] {
+  return xs.map((_, i) => {
+    const w = xs.slice(Math.max(0, i - window + 1), i + 1).sort((a, b) => a - b);
+    return w.length % 2 ? w[(w.length - 1) / 2] : (w[w.length / 2 - 1] + w[w.length / 2]) / 2;
+  });
+}
+
+/** Moving average over `window` points. */
+export function smooth(xs: number[], window: number): number[] {
+  const out: number[] = [];
+  let sum = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sum += xs[i];
+    if (i >= window) sum -= xs[i - window];
+    out.push(sum / Math.min(i + 1, window));
+  }
+  return out;
+}
+
+/**
+ * Milliseconds per sample at each step, measured (smoothed), and the ideal for a PLD run: the
+ * full-depth baseline's mean time per sample scaled by the expected fraction of blocks run.
+ */
+export function timePerSample(run: PretrainResult, baseline: PretrainResult, window = 20): { step: number[]; measured: number[]; ideal: number[] } {
+  // The first steps include kernel set-up (wasm/XNNPACK operator creation): leave them out.
+  const skip = (r: PretrainResult): StepRecord[] => r.steps.slice(Math.min(5, Math.floor(r.steps.length / 4)));
+  const baseSteps = skip(baseline);
+  const base = baseSteps.reduce((a, s) => a + 1000 / s.samplesPerSec, 0) / baseSteps.length;
+  const L = run.config.model.layers;
+  const steps = skip(run);
+  return {
+    step: steps.map((s) => s.step),
+    measured: rollingMedian(steps.map((s) => 1000 / s.samplesPerSec), window),
+    ideal: steps.map((s) => (base * s.expectedBlocks) / L),
+  };
+}
+
+/** Pretraining runs as the speedup figures' input; the PLD run also gets its ideal time per sample. */
+export function speedupRuns(runs: { label: string; run: PretrainResult }[], fullDepthBaseline: PretrainResult): SpeedupRun[] {
+  return runs.map(({ label, run }) => {
+    const t = timePerSample(run, fullDepthBaseline);
+    const drops = run.config.schedule.thetaBar < 1;
+    return {
+      label,
+      timePerSample: { step: t.step, ms: t.measured, ...(drops ? { idealMs: t.ideal } : {}) },
+      evals: { step: run.evals.map((e) => e.step), seconds: run.evals.map((e) => e.trainSeconds), valLoss: run.evals.map((e) => e.valLoss) },
+    };
+  });
+}
+
+/** Median training milliseconds per sample over a run (warm-up steps excluded): robust to CPU contention. */
+export function medianMsPerSample(run: PretrainResult): number {
+  return median(run.steps.slice(Math.min(5, Math.floor(run.steps.length / 4))).map((s) => 1000 / s.samplesPerSec));
+}

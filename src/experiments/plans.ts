@@ -1,0 +1,20 @@
+/** What the notebooks run and how they label it, kept here so notebooks hold no settings a script would need. */
+import { PresetName, Variant } from '../train/config';
+import { FinetuneConfig } from '../finetune/finetune';
+
+/** Display names of the variants in figures and tables. */
+export const VARIANT_LABELS: Record<Variant, string> = { postln: 'PostLN', preln: 'PreLN', 'preln-pld': 'PreLN+PLD' };
+
+/** What each notebook runs at each preset. */
+export interface NotebookPlan {
+  /** Extra peak LRs for the robustness figure (the main runs' LRs are included automatically). */
+  lrSweep: { postln: number[]; 'preln-pld': number[] };
+  finetune: Partial<FinetuneConfig>;
+  tasks: string[];
+}
+
+export const NOTEBOOK_PLANS: Record<PresetName, NotebookPlan> = {
+  quick: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 300, maxDev: 100, epochs: 2, seeds: [1], lrs: [3e-3] }, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
+  small: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 1000, maxDev: 400, epochs: 3, seeds: [1, 2], lrs: [3e-3] }, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
+  base: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: {}, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
+};
