@@ -14,6 +14,8 @@
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import { initWasm, WasmInitResult } from '../src/backend/wasm-threads';
+import { median } from '../src/util/stats';
+import { parseWholeNumber } from '../src/util/parse';
 
 interface Workload {
   name: string;
@@ -121,18 +123,10 @@ const WORKLOADS: Workload[] = [
 
 const BUDGET_MS = 2000;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 function envInt(name: string, dflt: number): number {
   const v = process.env[name];
   if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number >= 1, got '${v}'`);
-  return n;
+  return parseWholeNumber(v, name);
 }
 
 interface Cell {

@@ -16,7 +16,9 @@ import * as path from 'path';
 import { gitCommit, kitVersion } from '../src/util/manifest';
 import { kitRoot } from '../src/util/paths';
 import { parsePreset } from '../src/train/config';
-import { plotlyVersion, writeFileAtomicSync } from '../src/plots/export';
+import { numberFlag, parseFlags, stringFlag } from '../src/cli/flags';
+import { plotlyVersion } from '../src/plots/export';
+import { writeFileAtomic } from '../src/util/atomic';
 
 /** Figures each notebook must produce (GLUE's only when PLD_GLUE_DIR is set). */
 export const EXPECTED_FIGURES: Record<string, string[]> = {
@@ -42,24 +44,19 @@ export interface FiguresOptions {
 
 export function parseArgs(argv: string[]): FiguresOptions {
   const root = kitRoot();
-  const o: FiguresOptions = { preset: process.env.PLD_PRESET || 'small', fresh: false, out: path.join(root, 'figures'), notebooks: path.join(root, 'notebooks'), timeoutSeconds: 7200 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = (): string => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--preset') o.preset = val();
-    else if (a === '--only') o.only = val();
-    else if (a === '--fresh') o.fresh = true;
-    else if (a === '--out') o.out = path.resolve(val());
-    else if (a === '--notebooks') o.notebooks = path.resolve(val());
-    else if (a === '--timeout') {
-      o.timeoutSeconds = Number(val());
-      if (!(o.timeoutSeconds > 0)) throw new Error('--timeout needs a positive number of seconds');
-    } else throw new Error(`unknown option ${a}; use --preset, --only, --fresh, --out, --notebooks, --timeout`);
-  }
+  const f = parseFlags(argv, { preset: 'value', only: 'value', fresh: 'switch', out: 'value', notebooks: 'value', timeout: 'value' });
+  const out = stringFlag(f, 'out');
+  const notebooks = stringFlag(f, 'notebooks');
+  const timeout = numberFlag(f, 'timeout');
+  if (timeout !== undefined && !(timeout > 0)) throw new Error('--timeout needs a positive number of seconds');
+  const o: FiguresOptions = {
+    preset: stringFlag(f, 'preset') ?? (process.env.PLD_PRESET || 'small'),
+    only: stringFlag(f, 'only'),
+    fresh: f.has('fresh'),
+    out: out !== undefined ? path.resolve(out) : path.join(root, 'figures'),
+    notebooks: notebooks !== undefined ? path.resolve(notebooks) : path.join(root, 'notebooks'),
+    timeoutSeconds: timeout ?? 7200,
+  };
   parsePreset(o.preset);
   return o;
 }
@@ -287,7 +284,8 @@ export function runFigures(o: FiguresOptions): { notebooks: NotebookRecord[]; ma
     totalSeconds: previous.length ? Math.round([...previous, ...records].reduce((a, n) => a + n.seconds, 0) * 10) / 10 : Math.round((Date.now() - t0) / 100) / 10,
     finishedAt: new Date().toISOString(),
   };
-  writeFileAtomicSync(file, JSON.stringify(manifest, null, 1) + '\n');
+  fs.mkdirSync(o.out, { recursive: true });
+  writeFileAtomic(file, JSON.stringify(manifest, null, 1) + '\n');
   return { notebooks: records, manifest };
 }
 

@@ -26,6 +26,7 @@ export * from './tasks/types';
 export * from './tasks/glue';
 export * from './tasks/offline';
 export * from './tasks/metrics';
+export { median } from './util/stats';
 export * from './finetune/finetune';
 export * from './experiments/runs';
 export * from './experiments/analysis';

@@ -13,12 +13,7 @@ import { loadNativeKernels } from '../src/backend/native';
 import { dropout, gelu, layerNorm, maskedSoftmax } from '../src/model/ops';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/optimizer';
 import { Rng } from '../src/util/rng';
-import { maxRelErr } from './helpers';
-
-function randn(rng: Rng, shape: number[], scale = 1): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => rng.normal() * scale), shape);
-}
+import { maxRelErr, randn } from './helpers';
 
 const ARR = (t: tf.Tensor): Float32Array => t.dataSync() as Float32Array;
 

@@ -13,12 +13,7 @@ import { createBert, disposeBert, activeParamNames } from '../src/model/bert';
 import { mlmLoss } from '../src/train/mlm';
 import { Gates } from '../src/schedule';
 import { Rng } from '../src/util/rng';
-import { maxRelErr, randomBatch, tinyConfig } from './helpers';
-
-function randn(rng: Rng, shape: number[]): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => rng.normal()), shape);
-}
+import { maxRelErr, randn, randomBatch, tinyConfig } from './helpers';
 
 async function on<T>(backend: BackendName, f: () => T, native?: boolean): Promise<T> {
   await initBackend({ backend, threads: 1, native });

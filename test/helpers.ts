@@ -1,8 +1,10 @@
-/** Shared test fixtures: a tiny model config and a random MLM batch. */
+/** Shared test fixtures: a tiny model config, random batches and tensors, and tolerance checks. */
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
 import { ModelConfig } from '../src/model/config';
 import { MlmBatch } from '../src/train/mlm';
 import { Rng } from '../src/util/rng';
-import { syntheticBatch } from '../src/bench/throughput';
+import { syntheticBatch } from '../src/data/synthetic';
 
 export function tinyConfig(over: Partial<ModelConfig> = {}): ModelConfig {
   return {
@@ -26,4 +28,15 @@ export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
     den = Math.max(den, Math.abs(b[i]));
   }
   return num / Math.max(den, 1e-12);
+}
+
+/** A tensor of normal draws from `rng` (times `scale`). */
+export function randn(rng: Rng, shape: number[], scale = 1): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: n }, () => rng.normal() * scale), shape);
+}
+
+/** Asserts |a − b| <= tol. */
+export function close(a: number | undefined, b: number, tol = 1e-9): void {
+  assert.ok(a !== undefined && Math.abs(a - b) <= tol, `${a} vs ${b}`);
 }

@@ -5,8 +5,8 @@ import {
   pearson, spearman, taskScore,
 } from '../src/tasks/metrics';
 import { TaskSpec } from '../src/tasks/types';
+import { close } from './helpers';
 
-const close = (a: number | undefined, b: number, tol = 1e-9): void => assert.ok(a !== undefined && Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
 const binarySpec = (metrics: TaskSpec['metrics']): TaskSpec => ({ name: 'T', kind: 'classification', numLabels: 2, labelNames: ['0', '1'], metrics, pair: false });
 const regSpec: TaskSpec = { name: 'R', kind: 'regression', numLabels: 1, labelRange: [0, 5], metrics: ['pearson', 'spearman'], pair: true };

@@ -5,8 +5,8 @@ import {
   sampleGates, theta, thetaAt, validateSchedule,
 } from '../src/schedule';
 import { Rng } from '../src/util/rng';
+import { close } from './helpers';
 
-const close = (a: number, b: number, tol = 1e-9): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
 test('theta(t) matches values computed by hand', () => {
   close(theta(0, 0.5, 0.001), 1);

@@ -9,6 +9,8 @@ import {
   pretrainingValidationIds, yearToLabel,
 } from '../src/tasks/offline';
 import { Example, TaskData } from '../src/tasks/types';
+import { PRESETS, resolveConfig } from '../src/train/config';
+import { splitPretrainCorpus } from '../src/train/pretrain-data';
 
 const texts = (xs: Example[]): string[] => xs.flatMap((e) => (e.textB === undefined ? [e.textA] : [e.textA, e.textB]));
 const frac = (xs: Example[], c: number): number => xs.filter((e) => e.label === c).length / xs.length;
@@ -84,6 +86,17 @@ test('train and dev never share a text', () => {
   }
   const trainOriginals = new Set(suite.acceptability.train.filter((e) => e.label === 1).map((e) => e.textA.split(' ').sort().join(' ')));
   for (const e of dev.filter((x) => x.label === 0)) assert.ok(!trainOriginals.has(e.textA.split(' ').sort().join(' ')));
+});
+
+test('no offline task uses a document that any preset validates pretraining on', () => {
+  for (const preset of PRESETS) {
+    const { valid } = splitPretrainCorpus(resolveConfig('preln', preset).data);
+    assert.ok(valid.length > 15, `${preset}: ${valid.length} validation documents`);
+    const validIds = new Set(valid.map((d) => d.id));
+    for (const [name, t] of Object.entries(suite)) {
+      for (const e of [...t.train, ...t.dev.dev]) for (const id of e.origin ?? []) assert.ok(!validIds.has(id), `${name} uses ${id}, a ${preset} pretraining validation document`);
+    }
+  }
 });
 
 test('no example uses a document of the pretraining validation split', () => {

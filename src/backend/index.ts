@@ -19,9 +19,11 @@ import * as tf from '@tensorflow/tfjs';
 import { defaultWasmThreads, initWasm } from './wasm-threads';
 import { NativeInfo, loadNativeKernels } from './native';
 import { installWasmKernels } from './wasm-kernels';
+import { parseWholeNumber } from '../util/parse';
+import { BackendName, parseBackendName } from './names';
 
-export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+export { BACKENDS } from './names';
+export type { BackendName } from './names';
 
 export interface BackendInfo {
   backend: BackendName;
@@ -56,11 +58,6 @@ export function backendInfo(): BackendInfo | undefined {
   return current;
 }
 
-function parseBackendName(v: string, from: string): BackendName {
-  if ((BACKENDS as readonly string[]).includes(v)) return v as BackendName;
-  throw new Error(`unknown backend '${v}' in ${from}; use one of ${BACKENDS.join(', ')}`);
-}
-
 function parseNative(v: string | undefined): boolean | undefined {
   if (v === undefined || v === '') return undefined;
   if (v === '1' || v === '0') return v === '1';
@@ -68,10 +65,7 @@ function parseNative(v: string | undefined): boolean | undefined {
 }
 
 function parseThreads(v: string | undefined): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`PLD_THREADS must be a whole number >= 1, got '${v}'`);
-  return n;
+  return v === undefined || v === '' ? undefined : parseWholeNumber(v, 'PLD_THREADS');
 }
 
 /** Loads a native tfjs-node package; returns its name or why it could not. */

@@ -15,9 +15,12 @@ import { createBert, disposeBert } from '../model/bert';
 import { AdamW, ADAMW_DEFAULTS } from '../train/optimizer';
 import { mlmTrainStep } from '../train/mlm';
 import { ScheduleConfig, NO_DROP, expectedFraction, sampleGates } from '../schedule';
+import { mean } from '../util/stats';
+import { renderMarkdownTable } from '../util/tables';
 import { Rng } from '../util/rng';
 import { defaultWasmThreads } from '../backend/wasm-threads';
-import { EngineTiming, REFERENCE_STEP, ThroughputSetup, TimingOptions, Unavailable, findTorchPython, smallPresetStep, syntheticBatch, throughputTable, timeTfjs, timeTorch } from './throughput';
+import { syntheticBatch } from '../data/synthetic';
+import { EngineTiming, REFERENCE_STEP, ThroughputSetup, TimingOptions, Unavailable, findTorchPython, smallPresetStep, throughputTable, timeTfjs, timeTorch } from './throughput';
 
 export interface BenchCase {
   label: string;
@@ -88,9 +91,9 @@ export async function runBench(o: { model: ModelConfig; batchSize: number; seqLe
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
     }
     // Mean, not median: with dropped blocks the step time varies with the gates drawn.
-    const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
-    times.set(c.label, { ms: mean, blocks: blocks / o.steps });
-    log(`${c.label}: ${mean.toFixed(1)} ms/step`);
+    const msPerStep = mean(ms);
+    times.set(c.label, { ms: msPerStep, blocks: blocks / o.steps });
+    log(`${c.label}: ${msPerStep.toFixed(1)} ms/step`);
     opt.dispose();
     disposeBert(model);
   }
@@ -107,16 +110,18 @@ export async function runBench(o: { model: ModelConfig; batchSize: number; seqLe
 /** The PLD speedup result as a Markdown table (what the README records). */
 export function benchTable(r: BenchResult): string {
   const m = r.model;
-  const head = [
+  const table = renderMarkdownTable(
+    ['case', 'ms/step', 'samples/s', 'blocks run', 'ideal speedup', 'measured speedup', 'measured/ideal'],
+    r.rows.map((x) => [x.label, x.msPerStep.toFixed(1), x.samplesPerSec.toFixed(1), x.meanBlocksRun.toFixed(2), x.idealSpeedup.toFixed(3), x.measuredSpeedup.toFixed(3), x.efficiency.toFixed(3)]),
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+  );
+  return [
     `**PLD speedup**: backend ${describeBackend(r.backend)}; model L=${m.layers} H=${m.hidden} heads=${m.heads} FFN=${m.intermediate} vocab=${m.vocabSize}; batch ${r.batchSize} × seq ${r.seqLen}; ${r.steps} timed steps`,
     '',
-    '| case | ms/step | samples/s | blocks run | ideal speedup | measured speedup | measured/ideal |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-  ];
-  const rows = r.rows.map(
-    (x) => `| ${x.label} | ${x.msPerStep.toFixed(1)} | ${x.samplesPerSec.toFixed(1)} | ${x.meanBlocksRun.toFixed(2)} | ${x.idealSpeedup.toFixed(3)} | ${x.measuredSpeedup.toFixed(3)} | ${x.efficiency.toFixed(3)} |`,
-  );
-  return [...head, ...rows, '', `tensors alive after the runs: ${r.tensorsAlive}; peak RSS ${r.peakRssMb.toFixed(0)} MiB`].join('\n');
+    table,
+    '',
+    `tensors alive after the runs: ${r.tensorsAlive}; peak RSS ${r.peakRssMb.toFixed(0)} MiB`,
+  ].join('\n');
 }
 
 export interface BenchOptions {

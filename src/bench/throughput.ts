@@ -11,13 +11,15 @@ import { spawnSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
 import { BackendInfo, describeBackend } from '../backend';
 import { ModelConfig, forwardMacs } from '../model/config';
-import { Bert, attentionBias, blockNorm, blockPrefix, createBert, crossEntropy, disposeBert, dropper, embeddings, feedForward, finalNorm, mlmLogits, selfAttention } from '../model/bert';
+import { Bert, attentionBias, blockPrefix, countParams, createBert, crossEntropy, disposeBert, dropper, embeddings, feedForward, finalNorm, mlmLogits, residualSublayer, selfAttention } from '../model/bert';
 import { AdamW, ADAMW_DEFAULTS } from '../train/optimizer';
 import { MlmBatch, mlmTrainStep } from '../train/mlm';
+import { syntheticBatch } from '../data/synthetic';
 import { resolveConfig } from '../train/config';
 import { fullDepth } from '../schedule';
 import { kitRoot } from '../util/paths';
-import { median } from '../tasks/metrics';
+import { median } from '../util/stats';
+import { Align, renderMarkdownTable } from '../util/tables';
 import { Rng } from '../util/rng';
 
 export interface ThroughputSetup {
@@ -80,40 +82,6 @@ export interface Unavailable {
 }
 
 /**
- * A synthetic MLM batch for timing: random tokens, BERT's 15 % masking, and padding like real
- * packed batches have: by default sequence b ends in (b mod 4)·seq/8 padding positions (19 % on
- * average); bench/torch_step.py builds its batch by the same rule. Padding matters for speed:
- * masked keys must give exact zeros, not subnormals, in the attention probabilities (see
- * native/src/addon.cc). The tests draw their batches here too, with their own rates.
- */
-export function syntheticBatch(
-  rng: Rng,
-  vocabSize: number,
-  batchSize: number,
-  seqLen: number,
-  o: { maskRate?: number; padding?: (b: number) => number } = {},
-): MlmBatch {
-  const maskRate = o.maskRate ?? 0.15;
-  const padding = o.padding ?? ((b: number): number => Math.floor(((b % 4) * seqLen) / 8));
-  const n = batchSize * seqLen;
-  const inputIds = new Int32Array(n);
-  const attentionMask = new Int32Array(n);
-  const positions: number[] = [];
-  const labels: number[] = [];
-  for (let i = 0; i < n; i++) {
-    if (i % seqLen >= seqLen - padding(Math.floor(i / seqLen))) continue; // [PAD] = 0, mask 0
-    attentionMask[i] = 1;
-    inputIds[i] = 5 + rng.int(vocabSize - 5);
-    if (rng.next() < maskRate) {
-      positions.push(i);
-      labels.push(inputIds[i]);
-      inputIds[i] = 4; // [MASK]
-    }
-  }
-  return { inputIds, attentionMask, maskedPositions: Int32Array.from(positions), maskedLabels: Int32Array.from(labels), batchSize, seqLen };
-}
-
-/**
  * Multiply–accumulates of one training step: forward (matrix products of every block and of
  * the MLM head on the masked positions) times 3, since the backward pass computes two products
  * for each forward one. Elementwise work is not counted.
@@ -160,14 +128,13 @@ function phaseTimes(model: Bert, opt: AdamW, batch: MlmBatch, s: ThroughputSetup
   const bias = tf.tidy(() => attentionBias(mask));
   // The block's input, as a variable so its gradient is computed too (as in a real step).
   const x = tf.tidy(() => tf.variable(tf.randomNormal([s.batchSize, s.seqLen, c.hidden], 0, 1, 'float32', 3), true, `phase-input-${phaseInputs++}`)) as tf.Variable<tf.Rank.R3>;
-  const pre = c.norm === 'pre';
   const b0 = blockPrefix(0);
-  const attention = (): tf.Scalar =>
-    tf.sum(pre ? selfAttention(model, blockNorm(model, x, 0, 'attention'), 0, bias, drop) : blockNorm(model, tf.add(x, selfAttention(model, x, 0, bias, drop)), 0, 'attention'));
-  const ffn = (): tf.Scalar => tf.sum(pre ? feedForward(model, blockNorm(model, x, 0, 'ffn'), 0, drop) : blockNorm(model, tf.add(x, feedForward(model, x, 0, drop)), 0, 'ffn'));
+  // Block 0's two halves as `encode` runs them (residual and LayerNorm included).
+  const attention = (): tf.Scalar => tf.sum(residualSublayer(model, x, 0, 'attention', (t) => selfAttention(model, t, 0, bias, drop)));
+  const ffn = (): tf.Scalar => tf.sum(residualSublayer(model, x, 0, 'ffn', (t) => feedForward(model, t, 0, drop)));
   const head = (): tf.Scalar => {
     const seq = embeddings(model, { inputIds: ids, attentionMask: mask }, drop);
-    return crossEntropy(mlmLogits(model, pre ? finalNorm(model, seq) : seq, positions), labels);
+    return crossEntropy(mlmLogits(model, c.norm === 'pre' ? finalNorm(model, seq) : seq, positions), labels);
   };
   const attnVars = [x, ...paramsWithPrefix(model, [`${b0}attention.`])];
   const ffnVars = [x, ...paramsWithPrefix(model, [`${b0}intermediate.`, `${b0}output.`])];
@@ -213,7 +180,7 @@ export function timeTfjs(s: ThroughputSetup, backend: BackendInfo, o: TimingOpti
   const cpu = process.cpuUsage(cpu0);
   const cpuPerWall = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
   const phases = phaseTimes(model, opt, batch, s, o.phaseReps);
-  const params = [...model.params.values()].reduce((n, v) => n + v.size, 0);
+  const params = countParams(model).total;
   opt.dispose();
   disposeBert(model);
   const engine = backend.backend === 'wasm' ? `tfjs wasm${backend.native ? ' + native kernels' : ' kernels only'}` : `tfjs ${backend.backend}`;
@@ -248,22 +215,15 @@ export function throughputTable(s: ThroughputSetup, rows: (EngineTiming | Unavai
   const macs = stepMacs(s, maskedTokens);
   const tokens = s.batchSize * s.seqLen;
   const f = (x: number, d = 1): string => x.toFixed(d);
-  const lines = [
-    `**${s.label}**: ${f(macs / 1e9, 2)} GMAC per step (matrix products, forward × 3); ${describeBackend(backend)}`,
-    '',
-    '| engine | threads | CPU/wall | ms/step | tokens/s | GMAC/s | attention ms | FFN ms | emb + head ms | optimizer ms | rest ms | × PyTorch |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ];
-  for (const r of rows) {
-    if ('unavailable' in r) {
-      lines.push(`| ${r.engine} | | | not measured: ${r.unavailable} | | | | | | | | |`);
-      continue;
-    }
+  const header = ['engine', 'threads', 'CPU/wall', 'ms/step', 'tokens/s', 'GMAC/s', 'attention ms', 'FFN ms', 'emb + head ms', 'optimizer ms', 'rest ms', '× PyTorch'];
+  const cells = rows.map((r): string[] => {
+    if ('unavailable' in r) return [r.engine, '', '', `not measured: ${r.unavailable}`, ...header.slice(4).map(() => '')];
     const torch = rows.find((t): t is EngineTiming => !('unavailable' in t) && t.engine.startsWith('PyTorch') && t.threads === r.threads);
     const p = r.phases;
     const rest = r.msPerStep - (p.attention + p.ffn + p.embeddingsHead + p.optimizer);
     const ratio = torch ? `${f(r.msPerStep / torch.msPerStep, 2)}×` : '—';
-    lines.push(`| ${r.engine} | ${r.threads} | ${f(r.cpuPerWall, 2)} | ${f(r.msPerStep)} | ${f((tokens * 1000) / r.msPerStep, 0)} | ${f(macs / 1e6 / r.msPerStep)} | ${f(p.attention)} | ${f(p.ffn)} | ${f(p.embeddingsHead)} | ${f(p.optimizer)} | ${f(rest)} | ${ratio} |`);
-  }
-  return lines.join('\n');
+    return [r.engine, String(r.threads), f(r.cpuPerWall, 2), f(r.msPerStep), f((tokens * 1000) / r.msPerStep, 0), f(macs / 1e6 / r.msPerStep), f(p.attention), f(p.ffn), f(p.embeddingsHead), f(p.optimizer), f(rest), ratio];
+  });
+  const align: Align[] = ['left', ...header.slice(1).map((): Align => 'right')];
+  return [`**${s.label}**: ${f(macs / 1e9, 2)} GMAC per step (matrix products, forward × 3); ${describeBackend(backend)}`, '', renderMarkdownTable(header, cells, align)].join('\n');
 }

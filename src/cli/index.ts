@@ -4,55 +4,13 @@
  * (pretrain, finetune, runBenchmarks, initBackend), so scripts and notebooks get the same behaviour.
  * Every failure is one line on stderr and a non-zero exit.
  */
-import { BACKENDS, BackendName, describeBackend, initBackend } from '../backend';
+import { describeBackend, initBackend } from '../backend';
 import { runBenchmarks } from '../bench/bench';
 import { defaultWasmThreads } from '../backend/wasm-threads';
 import { PRESETS, VARIANTS, RunOverrides, checkOverrides, readConfigFile, resolveConfig } from '../train/config';
 import { pretrain } from '../train/pretrain';
 import { finetuneCommand, FINETUNE_HELP } from './finetune';
-
-type Flags = Map<string, string | true>;
-
-/** `--name value`, `--name=value` and bare `--switch`; positional arguments are rejected. */
-export function parseFlags(args: string[], known: Record<string, 'value' | 'switch'>): Flags {
-  const flags: Flags = new Map();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'; options start with --`);
-    const eq = a.indexOf('=');
-    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-    const kind = known[name];
-    if (!kind) throw new Error(`unknown option --${name}; known: ${Object.keys(known).map((k) => '--' + k).join(' ')}`);
-    if (kind === 'switch') {
-      if (eq > 0) throw new Error(`--${name} takes no value`);
-      flags.set(name, true);
-    } else {
-      const v = eq > 0 ? a.slice(eq + 1) : args[++i];
-      if (v === undefined || (eq < 0 && v.startsWith('--'))) throw new Error(`--${name} needs a value`);
-      flags.set(name, v);
-    }
-  }
-  return flags;
-}
-
-function str(flags: Flags, name: string): string | undefined {
-  const v = flags.get(name);
-  return typeof v === 'string' ? v : undefined;
-}
-
-function num(flags: Flags, name: string): number | undefined {
-  const v = str(flags, name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${v}'`);
-  return n;
-}
-
-function backendFlag(flags: Flags): BackendName | undefined {
-  const b = str(flags, 'backend');
-  if (b !== undefined && !(BACKENDS as readonly string[]).includes(b)) throw new Error(`unknown backend '${b}'; use one of ${BACKENDS.join(', ')}`);
-  return b as BackendName | undefined;
-}
+import { backendFlag, numberFlag, parseFlags, stringFlag, wholeNumberFlag, wholeNumberListFlag } from './flags';
 
 const PRETRAIN_HELP = `pld pretrain --variant <${VARIANTS.join('|')}> [--preset <${PRESETS.join('|')}>] [options]
 
@@ -108,32 +66,32 @@ async function cmdPretrain(args: string[]): Promise<void> {
     theta: 'value', gamma: 'value', corpus: 'value', vocab: 'value', backend: 'value', threads: 'value', quiet: 'switch', help: 'switch',
   });
   if (f.has('help')) return void console.log(PRETRAIN_HELP);
-  const variant = str(f, 'variant');
+  const variant = stringFlag(f, 'variant');
   if (!variant) throw new Error(`--variant is required; use one of ${VARIANTS.join(', ')}`);
   const overrides: RunOverrides[] = [];
-  const file = str(f, 'config');
+  const file = stringFlag(f, 'config');
   if (file) overrides.push(readConfigFile(file));
   const flagOverrides = checkOverrides(
     {
-      ...(num(f, 'seed') !== undefined ? { seed: num(f, 'seed') } : {}),
-      optim: { ...(num(f, 'lr') !== undefined ? { lr: num(f, 'lr') } : {}) },
-      train: { ...(num(f, 'steps') !== undefined ? { steps: num(f, 'steps') } : {}) },
-      schedule: { ...(num(f, 'theta') !== undefined ? { thetaBar: num(f, 'theta') } : {}), ...(num(f, 'gamma') !== undefined ? { gamma: num(f, 'gamma') } : {}) },
-      data: { ...(str(f, 'corpus') ? { folder: str(f, 'corpus') } : {}), ...(str(f, 'vocab') ? { vocab: str(f, 'vocab') } : {}) },
+      ...(numberFlag(f, 'seed') !== undefined ? { seed: numberFlag(f, 'seed') } : {}),
+      optim: { ...(numberFlag(f, 'lr') !== undefined ? { lr: numberFlag(f, 'lr') } : {}) },
+      train: { ...(numberFlag(f, 'steps') !== undefined ? { steps: numberFlag(f, 'steps') } : {}) },
+      schedule: { ...(numberFlag(f, 'theta') !== undefined ? { thetaBar: numberFlag(f, 'theta') } : {}), ...(numberFlag(f, 'gamma') !== undefined ? { gamma: numberFlag(f, 'gamma') } : {}) },
+      data: { ...(stringFlag(f, 'corpus') ? { folder: stringFlag(f, 'corpus') } : {}), ...(stringFlag(f, 'vocab') ? { vocab: stringFlag(f, 'vocab') } : {}) },
     },
     'command-line flags',
   );
   overrides.push(flagOverrides);
-  const preset = str(f, 'preset') ?? 'small';
+  const preset = stringFlag(f, 'preset') ?? 'small';
   resolveConfig(variant, preset, ...overrides); // validate before any work
-  const r = await pretrain({ variant, preset, overrides, out: str(f, 'out'), resume: f.has('resume'), backend: backendFlag(f), threads: num(f, 'threads'), quiet: f.has('quiet') });
+  const r = await pretrain({ variant, preset, overrides, out: stringFlag(f, 'out'), resume: f.has('resume'), backend: backendFlag(f), threads: wholeNumberFlag(f, 'threads'), quiet: f.has('quiet') });
   console.log(`${r.config.variant}: ${r.manifest.status}; final validation loss ${r.finalValLoss?.toFixed(4) ?? 'n/a'}; ${r.trainSeconds.toFixed(1)} s training; results in ${r.out}`);
 }
 
 async function cmdInfo(args: string[]): Promise<void> {
   const f = parseFlags(args, { backend: 'value', threads: 'value', help: 'switch' });
   if (f.has('help')) return void console.log(INFO_HELP);
-  const b = await initBackend({ backend: backendFlag(f), threads: num(f, 'threads') });
+  const b = await initBackend({ backend: backendFlag(f), threads: wholeNumberFlag(f, 'threads') });
   console.log(`backend:  ${describeBackend(b)}`);
   console.log(`package:  ${b.package}`);
   console.log(`gpu:      ${b.gpu ? 'yes' : 'no'}`);
@@ -142,21 +100,14 @@ async function cmdInfo(args: string[]): Promise<void> {
   if (b.skipped.length) console.log(`skipped:  ${b.skipped.join('; ')}`);
 }
 
-function threadList(v: string | undefined): number[] {
-  if (v === undefined) return [...new Set([1, defaultWasmThreads()])];
-  const list = v.split(',').map((x) => Number(x.trim()));
-  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--threads must be a comma-separated list of whole numbers >= 1, got '${v}'`);
-  return list;
-}
-
 async function cmdBench(args: string[]): Promise<void> {
   const f = parseFlags(args, { steps: 'value', backend: 'value', threads: 'value', only: 'value', 'no-torch': 'switch', help: 'switch' });
   if (f.has('help')) return void console.log(BENCH_HELP);
-  const only = str(f, 'only') ?? 'all';
+  const only = stringFlag(f, 'only') ?? 'all';
   if (only !== 'all' && only !== 'throughput' && only !== 'pld') throw new Error(`--only must be throughput or pld, got '${only}'`);
-  const steps = num(f, 'steps') ?? 20;
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a whole number >= 1, got '${str(f, 'steps')}'`);
-  const report = await runBenchmarks({ backend: backendFlag(f), threads: threadList(str(f, 'threads')), steps, torch: !f.has('no-torch'), which: only, log: (s) => console.error(s) });
+  const steps = wholeNumberFlag(f, 'steps') ?? 20;
+  const threads = wholeNumberListFlag(f, 'threads') ?? [...new Set([1, defaultWasmThreads()])];
+  const report = await runBenchmarks({ backend: backendFlag(f), threads, steps, torch: !f.has('no-torch'), which: only, log: (s) => console.error(s) });
   console.log(report);
 }
 
@@ -169,7 +120,7 @@ export async function main(argv: string[]): Promise<number> {
         break;
       case 'finetune':
         if (rest.includes('--help')) console.log(FINETUNE_HELP);
-        else await finetuneCommand(rest, parseFlags);
+        else await finetuneCommand(rest);
         break;
       case 'bench':
         await cmdBench(rest);

@@ -1,6 +1,6 @@
 /** What the notebooks read from finished runs: gradient norms, time to the same loss, time per sample. */
 import { PretrainResult, StepRecord, EvalRecord } from '../train/pretrain';
-import { median } from '../tasks/metrics';
+import { mean, median } from '../util/stats';
 import type { SpeedupRun } from '../plots/figures';
 
 export interface GradNormSeries {
@@ -24,18 +24,43 @@ export function gradNormSeries(label: string, r: PretrainResult): GradNormSeries
  * (linear interpolation between evaluations), or null if it never does.
  */
 export function timeToLoss(evals: EvalRecord[], target: number): number | null {
-  return secondsToReach({ step: evals.map((e) => e.step), seconds: evals.map((e) => e.trainSeconds), valLoss: evals.map((e) => e.valLoss) }, target);
+  return secondsToReach(evalCurve(evals), target);
 }
 
+/** A validation-loss curve (plain arrays, aligned by index): step, training seconds so far, loss. */
+export interface LossCurve {
+  step: number[];
+  seconds: number[];
+  valLoss: number[];
+}
+
+/** A run's evaluation log as a loss curve. */
+export function evalCurve(evals: EvalRecord[]): LossCurve {
+  return { step: evals.map((e) => e.step), seconds: evals.map((e) => e.trainSeconds), valLoss: evals.map((e) => e.valLoss) };
+}
+
+/**
+ * Speedup to the same loss (paper §5.1): the baseline's training seconds to reach its own final
+ * validation loss divided by the other run's seconds to reach that loss; null when the other run
+ * never reaches it.
+ */
+export function sameLossSpeedup(baseline: LossCurve, other: LossCurve): { target: number; baselineSeconds: number | null; otherSeconds: number | null; speedup: number | null } {
+  const target = baseline.valLoss[baseline.valLoss.length - 1];
+  const baselineSeconds = secondsToReach(baseline, target);
+  const otherSeconds = secondsToReach(other, target);
+  const speedup = baselineSeconds === null || otherSeconds === null || otherSeconds <= 0 ? null : baselineSeconds / otherSeconds;
+  return { target, baselineSeconds, otherSeconds, speedup };
+}
+
+/** `sameLossSpeedup` of two finished pretraining runs. */
 export function speedupToSameLoss(baseline: PretrainResult, other: PretrainResult): { target: number; baselineSeconds: number; otherSeconds: number | null; speedup: number | null } {
-  const target = baseline.evals[baseline.evals.length - 1].valLoss;
-  const baselineSeconds = timeToLoss(baseline.evals, target) as number;
-  const otherSeconds = timeToLoss(other.evals, target);
-  return { target, baselineSeconds, otherSeconds, speedup: otherSeconds === null ? null : baselineSeconds / otherSeconds };
+  const s = sameLossSpeedup(evalCurve(baseline.evals), evalCurve(other.evals));
+  // A curve always reaches its own last value.
+  return { ...s, baselineSeconds: s.baselineSeconds as number };
 }
 
 /** Training seconds at which a loss curve first reaches `target` (linear interpolation), or null. */
-export function secondsToReach(evals: SpeedupRun['evals'], target: number): number | null {
+export function secondsToReach(evals: LossCurve, target: number): number | null {
   const { seconds: s, valLoss: l } = evals;
   for (let i = 0; i < l.length; i++) {
     if (l[i] > target) continue;
@@ -47,10 +72,7 @@ export function secondsToReach(evals: SpeedupRun['evals'], target: number): numb
 
 /** Median of each trailing window of `window` points: damps spikes from other processes sharing the CPU. */
 export function rollingMedian(xs: number[], window: number): number[] {
-  return xs.map((_, i) => {
-    const w = xs.slice(Math.max(0, i - window + 1), i + 1).sort((a, b) => a - b);
-    return w.length % 2 ? w[(w.length - 1) / 2] : (w[w.length / 2 - 1] + w[w.length / 2]) / 2;
-  });
+  return xs.map((_, i) => median(xs.slice(Math.max(0, i - window + 1), i + 1)));
 }
 
 /** Moving average over `window` points. */
@@ -73,7 +95,7 @@ export function timePerSample(run: PretrainResult, baseline: PretrainResult, win
   // The first steps include kernel set-up (wasm/XNNPACK operator creation): leave them out.
   const skip = (r: PretrainResult): StepRecord[] => r.steps.slice(Math.min(5, Math.floor(r.steps.length / 4)));
   const baseSteps = skip(baseline);
-  const base = baseSteps.reduce((a, s) => a + 1000 / s.samplesPerSec, 0) / baseSteps.length;
+  const base = mean(baseSteps.map((s) => 1000 / s.samplesPerSec));
   const L = run.config.model.layers;
   const steps = skip(run);
   return {
@@ -91,7 +113,7 @@ export function speedupRuns(runs: { label: string; run: PretrainResult }[], full
     return {
       label,
       timePerSample: { step: t.step, ms: t.measured, ...(drops ? { idealMs: t.ideal } : {}) },
-      evals: { step: run.evals.map((e) => e.step), seconds: run.evals.map((e) => e.trainSeconds), valLoss: run.evals.map((e) => e.valLoss) },
+      evals: evalCurve(run.evals),
     };
   });
 }

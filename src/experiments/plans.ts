@@ -1,6 +1,7 @@
 /** What the notebooks run and how they label it, kept here so notebooks hold no settings a script would need. */
 import { PresetName, Variant } from '../train/config';
 import { FinetuneConfig } from '../finetune/finetune';
+import { OFFLINE_TASKS } from '../tasks/offline';
 
 /** Display names of the variants in figures and tables. */
 export const VARIANT_LABELS: Record<Variant, string> = { postln: 'PostLN', preln: 'PreLN', 'preln-pld': 'PreLN+PLD' };
@@ -14,7 +15,7 @@ export interface NotebookPlan {
 }
 
 export const NOTEBOOK_PLANS: Record<PresetName, NotebookPlan> = {
-  quick: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 300, maxDev: 100, epochs: 2, seeds: [1], lrs: [3e-3] }, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
-  small: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 1000, maxDev: 400, epochs: 3, seeds: [1, 2], lrs: [3e-3] }, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
-  base: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: {}, tasks: ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] },
+  quick: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 300, maxDev: 100, epochs: 2, seeds: [1], lrs: [3e-3] }, tasks: [...OFFLINE_TASKS] },
+  small: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 1000, maxDev: 400, epochs: 3, seeds: [1, 2], lrs: [3e-3] }, tasks: [...OFFLINE_TASKS] },
+  base: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: {}, tasks: [...OFFLINE_TASKS] },
 };

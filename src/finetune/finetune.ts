@@ -23,6 +23,8 @@ import { computeMetrics, taskScore, glueScore } from '../tasks/metrics';
 import { environment, Environment } from '../util/manifest';
 import { loadTask } from './tasks';
 import { resolveKitPath } from '../util/paths';
+import { mean, std } from '../util/stats';
+import { Align, renderMarkdownTable } from '../util/tables';
 
 export interface FinetuneConfig {
   epochs: number;
@@ -205,8 +207,6 @@ export function finetuneOnce(ckpt: string, pre: RunConfig, tok: WordPieceTokeniz
   }
 }
 
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const std = (xs: number[]): number => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 
 export interface FinetuneOptions {
   /** A pretraining run directory (or its checkpoint directory). */
@@ -285,16 +285,23 @@ export function summaryTable(results: FinetuneResult[]): { task: string; variant
   return results.flatMap((r) => r.summary.map((s) => ({ task: s.task, variant: r.label ?? r.variant, mean: s.mean, std: s.std, baseline: s.baseline, bestLr: s.bestLr })));
 }
 
+/** Dev scores (mean ± std over seeds) per task and checkpoint, the average, and the first checkpoint's trivial baseline. */
 export function markdownTable(results: FinetuneResult[]): string {
   const tasks = [...new Set(results.flatMap((r) => r.summary.map((s) => s.task)))];
-  const head = `| model | ${tasks.join(' | ')} | average |\n|---|${tasks.map(() => '---:').join('|')}|---:|`;
+  const rows = results.map((r) => [
+    r.label ?? r.variant,
+    ...tasks.map((t) => {
+      const s = r.summary.find((x) => x.task === t);
+      return s ? `${s.mean.toFixed(1)} ± ${s.std.toFixed(1)}` : '';
+    }),
+    r.average.toFixed(1),
+  ]);
   const base = results[0]?.summary;
-  const baseRow = base ? `| majority / mean baseline | ${tasks.map((t) => base.find((s) => s.task === t)?.baseline.toFixed(1) ?? '').join(' | ')} | ${glueScore(base.map((s) => s.baseline)).toFixed(1)} |` : '';
-  const lines = results.map((r) => `| ${r.label ?? r.variant} | ${tasks.map((t) => {
-    const s = r.summary.find((x) => x.task === t);
-    return s ? `${s.mean.toFixed(1)} ± ${s.std.toFixed(1)}` : '';
-  }).join(' | ')} | ${r.average.toFixed(1)} |`);
-  return [head, ...lines, baseRow].join('\n') + '\n';
+  if (base) {
+    rows.push(['majority / mean baseline', ...tasks.map((t) => base.find((s) => s.task === t)?.baseline.toFixed(1) ?? ''), glueScore(base.map((s) => s.baseline)).toFixed(1)]);
+  }
+  const align: Align[] = ['left', ...tasks.map((): Align => 'right'), 'right'];
+  return renderMarkdownTable(['model', ...tasks, 'average'], rows, align) + '\n';
 }
 
 function writeResults(out: string, r: FinetuneResult): void {

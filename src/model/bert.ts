@@ -36,6 +36,12 @@ export function blockPrefix(i: number): string {
   return `bert.encoder.layer.${i}.`;
 }
 
+/** The block a parameter belongs to (the inverse of `blockPrefix`), or null outside the blocks. */
+export function blockIndex(name: string): number | null {
+  const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
 /**
  * Builds a model with BERT's initialisation: N(0, initStd) for dense weights and embeddings,
  * zeros for biases, LayerNorm γ = 1, β = 0. Values come from `rng`, so the same seed gives the
@@ -70,8 +76,8 @@ export function disposeBert(model: Bert): void {
 export function activeParamNames(model: Bert, gates: Gates, use: { mlm: boolean; cls: boolean }): string[] {
   const out: string[] = [];
   for (const name of model.params.keys()) {
-    const block = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
-    if (block && !gates.keep[Number(block[1])]) continue;
+    const block = blockIndex(name);
+    if (block !== null && !gates.keep[block]) continue;
     if (name.startsWith('cls.') && !use.mlm) continue;
     if ((name.startsWith('classifier.') || name.startsWith('bert.pooler.')) && !use.cls) continue;
     out.push(name);
@@ -163,6 +169,23 @@ export function blockNorm(model: Bert, t: tf.Tensor, i: number, sublayer: 'atten
   return layerNorm(t, param(model, `${name}.weight`), param(model, `${name}.bias`), model.config.layerNormEps) as tf.Tensor3D;
 }
 
+/**
+ * One half of block i around its residual: PreLN `x + branch(f(LN(x)))`, PostLN (original BERT)
+ * `LN(x + branch(f(x)))`, where f is the block's attention or feed-forward and `branch` is PLD's
+ * rescale of the branch (the identity when the block always runs).
+ */
+export function residualSublayer(
+  model: Bert,
+  x: tf.Tensor3D,
+  i: number,
+  sublayer: 'attention' | 'ffn',
+  f: (h: tf.Tensor3D) => tf.Tensor3D,
+  branch: (t: tf.Tensor3D) => tf.Tensor3D = (t) => t,
+): tf.Tensor3D {
+  if (model.config.norm === 'pre') return tf.add(x, branch(f(blockNorm(model, x, i, sublayer))));
+  return blockNorm(model, tf.add(x, branch(f(x))), i, sublayer);
+}
+
 /** Encoder output [batch, seq, hidden]. */
 export function encode(model: Bert, input: EncoderInput, opts: ForwardOptions): tf.Tensor3D {
   const c = model.config;
@@ -177,15 +200,10 @@ export function encode(model: Bert, input: EncoderInput, opts: ForwardOptions): 
     const p = gates.scale[i];
     // Rescale only the branches, never the residual (paper eq. for the Switchable-Transformer).
     const branch = (t: tf.Tensor3D): tf.Tensor3D => (p === 1 ? t : tf.div(t, p));
-    if (c.norm === 'pre') {
-      // h = x + G·f_ATTN(LN(x))/p ;  out = h + G·f_FFN(LN(h))/p
-      const h = tf.add(x, branch(selfAttention(model, blockNorm(model, x, i, 'attention'), i, bias, drop))) as tf.Tensor3D;
-      x = tf.add(h, branch(feedForward(model, blockNorm(model, h, i, 'ffn'), i, drop)));
-    } else {
-      // PostLN (original BERT): h = LN(x + f_ATTN(x)) ; out = LN(h + f_FFN(h)).
-      const h = blockNorm(model, tf.add(x, branch(selfAttention(model, x, i, bias, drop))), i, 'attention');
-      x = blockNorm(model, tf.add(h, branch(feedForward(model, h, i, drop))), i, 'ffn');
-    }
+    // PreLN:  h = x + G·f_ATTN(LN(x))/p ;  out = h + G·f_FFN(LN(h))/p
+    // PostLN: h = LN(x + G·f_ATTN(x)/p) ;  out = LN(h + G·f_FFN(h)/p)  (original BERT)
+    const h = residualSublayer(model, x, i, 'attention', (t) => selfAttention(model, t, i, bias, drop), branch);
+    x = residualSublayer(model, h, i, 'ffn', (t) => feedForward(model, t, i, drop), branch);
   }
   if (c.norm === 'pre') x = finalNorm(model, x);
   return x;

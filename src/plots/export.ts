@@ -8,13 +8,13 @@
  * (or at `closeExporter()`). HTML pages inline the plotly.js bundle, so each works offline on its
  * own (about 10 MB each). Every file is written atomically (temp file + rename).
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as url from 'url';
 import type { Browser, Page } from 'playwright-core';
 import { Figure } from './types';
+import { writeFileAtomic } from '../util/atomic';
 
 export type ExportFormat = 'png' | 'svg' | 'html';
 
@@ -54,25 +54,6 @@ function plotlyBundle(): string {
 
 export function plotlyVersion(): string {
   return (require('plotly.js-dist/package.json') as { version: string }).version;
-}
-
-/** Writes a file atomically: a temp file in the same directory, fsynced, renamed over the target. */
-export function writeFileAtomicSync(file: string, content: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
 }
 
 /** The size a figure renders at. */
@@ -137,9 +118,10 @@ export class FigureExporter {
   /** Writes `<basePath>.png`, `.svg` and/or `.html` (atomically); returns the paths written. */
   async export(fig: Figure, basePath: string, o: ExportOptions = {}): Promise<string[]> {
     const written: string[] = [];
+    fs.mkdirSync(path.dirname(basePath), { recursive: true });
     for (const f of o.formats ?? DEFAULT_FORMATS) {
       const file = `${basePath}.${f}`;
-      writeFileAtomicSync(file, f === 'html' ? figureHtml(fig, path.basename(basePath), o) : await this.render(fig, f, o));
+      writeFileAtomic(file, f === 'html' ? figureHtml(fig, path.basename(basePath), o) : await this.render(fig, f, o));
       written.push(file);
     }
     return written;
@@ -208,7 +190,10 @@ export async function exportFigure(fig: Figure, basePath: string, o: ExportOptio
   const formats = o.formats ?? DEFAULT_FORMATS;
   if (!formats.some((f) => f !== 'html')) {
     const file = `${basePath}.html`;
-    if (formats.length) writeFileAtomicSync(file, figureHtml(fig, path.basename(basePath), o));
+    if (formats.length) {
+      fs.mkdirSync(path.dirname(basePath), { recursive: true });
+      writeFileAtomic(file, figureHtml(fig, path.basename(basePath), o));
+    }
     return formats.length ? [file] : [];
   }
   return withExporter((e) => e.export(fig, basePath, { ...o, formats }));

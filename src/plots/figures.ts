@@ -4,7 +4,7 @@
  * blue, PreLN+PLD green), axis titles with units.
  */
 import { Axis, Dash, Figure, Layout, Trace } from './types';
-import { secondsToReach } from '../experiments/analysis';
+import { LossCurve, sameLossSpeedup } from '../experiments/analysis';
 
 export const VARIANT_COLORS = { PostLN: '#d62728', PreLN: '#1f77b4', 'PreLN+PLD': '#2ca02c' } as const;
 
@@ -194,7 +194,7 @@ export interface SpeedupRun {
   /** Training time per sample over training (smoothed), and optionally the ideal for this run. */
   timePerSample: { step: number[]; ms: number[]; idealMs?: number[] };
   /** Validation evaluations: step, training seconds so far (evaluation excluded), loss. */
-  evals: { step: number[]; seconds: number[]; valLoss: number[] };
+  evals: LossCurve;
 }
 
 export interface SpeedupFigures {
@@ -220,11 +220,7 @@ export function speedupFigures(runs: SpeedupRun[], opts: { baseline?: string } =
   const loss = (x: 'step' | 'seconds'): Trace[] => runs.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: r.label, x: r.evals[x], y: r.evals.valLoss, line: { color: color(r, i), width: 2 }, marker: { size: 4 } }));
   const base = runs.find((r) => r.label === opts.baseline) ?? runs[0];
   const target = base ? base.evals.valLoss[base.evals.valLoss.length - 1] : NaN;
-  const baseSeconds = base ? secondsToReach(base.evals, target) : null;
-  const speedups = runs.map((r) => {
-    const s = secondsToReach(r.evals, target);
-    return s === null || baseSeconds === null || s <= 0 ? null : baseSeconds / s;
-  });
+  const speedups = runs.map((r) => (base ? sameLossSpeedup(base.evals, r.evals).speedup : null));
   const timeToLoss = barFigure(`Time to reach ${base?.label ?? 'the baseline'}'s final validation loss (${target.toFixed(3)})`, `speedup vs ${base?.label ?? 'baseline'} (×)`, runs.map((r) => r.label), [
     { label: 'speedup', values: speedups, text: speedups.map((s) => (s === null ? 'not reached' : `${s.toFixed(2)}×`)) },
   ]);

@@ -15,6 +15,7 @@
 import * as path from 'path';
 import { DEFAULT_FORMATS, ExportFormat, haveChromium, chromiumPath, closeExporter, exportFigure, withExporter } from './export';
 import { Figure } from './types';
+import { markdownCell, renderMarkdownTable } from '../util/tables';
 
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 
@@ -116,8 +117,7 @@ function columns(rows: TableRow[]): string[] {
 export function markdownRows(rows: TableRow[], digits = 3): string {
   if (rows.length === 0) return '(no rows)';
   const cols = columns(rows);
-  const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  return [`| ${cols.map(esc).join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => esc(cellText(r[c], digits))).join(' | ')} |`)].join('\n');
+  return renderMarkdownTable(cols.map(markdownCell), rows.map((r) => cols.map((c) => markdownCell(cellText(r[c], digits)))));
 }
 
 /** The same table as HTML (numbers right-aligned). */

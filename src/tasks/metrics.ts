@@ -11,6 +11,7 @@
  * result of the run.
  */
 import { Baseline, MetricName, MetricValues, TaskSpec } from './types';
+import { mean } from '../util/stats';
 
 function checkPair(what: string, predictions: ArrayLike<number>, labels: ArrayLike<number>): void {
   if (predictions.length !== labels.length) {
@@ -20,13 +21,6 @@ function checkPair(what: string, predictions: ArrayLike<number>, labels: ArrayLi
 }
 
 /** Percentage of exact matches. */
-/** Median of a list of numbers (the mean of the two middle values for an even count). */
-export function median(xs: ArrayLike<number>): number {
-  const a = Array.from(xs).sort((p, q) => p - q);
-  const m = a.length >> 1;
-  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
-}
-
 export function accuracy(predictions: ArrayLike<number>, labels: ArrayLike<number>): number {
   checkPair('accuracy', predictions, labels);
   let hits = 0;
@@ -99,13 +93,8 @@ export function pearson(xs: ArrayLike<number>, ys: ArrayLike<number>): number {
   // give a constant predictor a spurious r of ±1e-14 instead of 0.
   if (isConstant(xs) || isConstant(ys)) return 0;
   const n = xs.length;
-  let mx = 0, my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += xs[i];
-    my += ys[i];
-  }
-  mx /= n;
-  my /= n;
+  const mx = mean(xs);
+  const my = mean(ys);
   // Two-pass (centre, then sum) keeps precision when values are large and close together, e.g. years.
   let sxy = 0, sxx = 0, syy = 0;
   for (let i = 0; i < n; i++) {
@@ -179,7 +168,7 @@ export function computeMetrics(spec: TaskSpec, predictions: ArrayLike<number>, l
 export function taskScore(metrics: MetricValues): number {
   const values = Object.values(metrics).filter((v): v is number => v !== undefined);
   if (values.length === 0) throw new Error('taskScore: no metric values; pass the output of computeMetrics');
-  return values.reduce((a, b) => a + b, 0) / values.length;
+  return mean(values);
 }
 
 /**
@@ -190,14 +179,14 @@ export function taskScore(metrics: MetricValues): number {
 export function multiDevScore(perDevSet: Record<string, MetricValues>): number {
   const scores = Object.values(perDevSet).map(taskScore);
   if (scores.length === 0) throw new Error('multiDevScore: no dev sets; pass one metrics record per dev set');
-  return scores.reduce((a, b) => a + b, 0) / scores.length;
+  return mean(scores);
 }
 
 /** GLUE score: the unweighted mean of the task scores (one per task, MNLI counted once). */
 export function glueScore(taskScores: Record<string, number> | number[]): number {
   const values = Array.isArray(taskScores) ? taskScores : Object.values(taskScores);
   if (values.length === 0) throw new Error('glueScore: no task scores; pass one score per task');
-  return values.reduce((a, b) => a + b, 0) / values.length;
+  return mean(values);
 }
 
 /**
@@ -213,9 +202,7 @@ export function constantBaseline(spec: TaskSpec, trainLabels: ArrayLike<number>,
     for (let i = 0; i < trainLabels.length; i++) counts[trainLabels[i]]++;
     prediction = counts.indexOf(Math.max(...counts));
   } else {
-    let s = 0;
-    for (let i = 0; i < trainLabels.length; i++) s += trainLabels[i];
-    prediction = s / trainLabels.length;
+    prediction = mean(trainLabels);
   }
   const predictions = new Array<number>(devLabels.length).fill(prediction);
   const metrics = computeMetrics(spec, predictions, devLabels);

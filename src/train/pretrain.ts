@@ -4,11 +4,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { BackendName, describeBackend, initBackend } from '../backend';
-import { Bert, createBert, disposeBert } from '../model/bert';
+import { BackendInfo, BackendName, describeBackend, initBackend } from '../backend';
+import { Bert, countParams, createBert, disposeBert } from '../model/bert';
 import { Rng } from '../util/rng';
 import { expectedBlocks, sampleGates } from '../schedule';
-import { saveCheckpoint, loadCheckpoint, readCheckpointState } from '../checkpoint/checkpoint';
+import { CheckpointState, saveCheckpoint, loadCheckpoint, readCheckpointState } from '../checkpoint/checkpoint';
+import { MlmBatchArrays, PretrainBatcher } from '../data/masking';
 import { checkWritableDir, recoverDir, writeFileAtomic } from '../util/atomic';
 import { environment, Environment } from '../util/manifest';
 import { RunConfig, RunOverrides, resolveConfig } from './config';
@@ -16,7 +17,7 @@ import { AdamW } from './optimizer';
 import { learningRate } from './lr';
 import { mlmEvalLoss, mlmTrainStep } from './mlm';
 import { NonFiniteError } from './step';
-import { createProgress } from './progress';
+import { Progress, createProgress } from './progress';
 import { JsonlWriter, LogRecord, readJsonl, toCsv, truncateLog } from './runlog';
 import { PretrainData, BatcherState, loadPretrainData } from './pretrain-data';
 
@@ -112,45 +113,63 @@ function firstDifference(a: unknown, b: unknown, at = ''): string | null {
   return null;
 }
 
-export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
-  const cfg = resolveConfig(o.variant, o.preset ?? 'small', ...(o.overrides ?? []));
-  const out = o.out ?? defaultOutDir(cfg);
-  const ckptDir = path.join(out, 'checkpoint');
-  if (o.resume) recoverDir(ckptDir); // a run killed mid-save left its previous checkpoint as checkpoint.old
-  const hasRun = fs.existsSync(path.join(ckptDir, 'state.json')) || fs.existsSync(path.join(out, 'log.jsonl'));
-  if (hasRun && !o.resume) throw new Error(`output directory ${out} already holds a run; pass --resume to continue it or choose another --out`);
-  let resumeState = null;
-  if (o.resume && fs.existsSync(path.join(ckptDir, 'state.json'))) {
-    resumeState = readCheckpointState<RunConfig, CkptState>(ckptDir);
-    const diff = firstDifference(resumeState.config, cfg);
-    if (diff) throw new Error(`checkpoint ${ckptDir} was made with a different config (field '${diff}' differs); resume with the same variant, preset and overrides, or choose another --out`);
-  }
-  checkWritableDir(out);
+/** A checkpoint read back, with the config it was made with. */
+type ResumeState = CheckpointState<RunConfig, CkptState>;
 
-  const backend = await initBackend({ backend: o.backend, threads: o.threads });
-  const data = o.data ?? loadPretrainData(cfg);
+/**
+ * Checks the output directory before any work: a run already there needs `resume`, and its
+ * checkpoint must have been made with the same config. Returns the checkpoint's state when resuming.
+ */
+function checkOutDir(cfg: RunConfig, out: string, ckptDir: string, resume: boolean): ResumeState | null {
+  if (resume) recoverDir(ckptDir); // a run killed mid-save left its previous checkpoint as checkpoint.old
+  const hasCheckpoint = fs.existsSync(path.join(ckptDir, 'state.json'));
+  const hasLog = fs.existsSync(path.join(out, 'log.jsonl'));
+  if ((hasCheckpoint || hasLog) && !resume) throw new Error(`output directory ${out} already holds a run; pass --resume to continue it or choose another --out`);
+  if (!resume || !hasCheckpoint) {
+    checkWritableDir(out);
+    return null;
+  }
+  const state = readCheckpointState<RunConfig, CkptState>(ckptDir);
+  const diff = firstDifference(state.config, cfg);
+  if (diff) throw new Error(`checkpoint ${ckptDir} was made with a different config (field '${diff}' differs); resume with the same variant, preset and overrides, or choose another --out`);
+  checkWritableDir(out);
+  return state;
+}
+
+/** What the loop trains and advances: the model, its optimizer, the data stream and the random stream. */
+interface TrainingState {
+  model: Bert;
+  opt: AdamW;
+  batcher: PretrainBatcher;
+  stepRng: Rng;
+  /** First step of this call. */
+  start: number;
+  /** Training seconds so far, over every call of this run. */
+  trainSeconds: number;
+}
+
+/** A fresh model, or the checkpoint's weights, optimizer, data position and RNG (logs cut back to its step). */
+function initTraining(cfg: RunConfig, data: PretrainData, out: string, ckptDir: string, resume: ResumeState | null): TrainingState {
   const rng = new Rng(cfg.seed);
   const model: Bert = createBert(cfg.model, rng.fork());
   const opt = new AdamW({ beta1: cfg.optim.beta1, beta2: cfg.optim.beta2, eps: cfg.optim.eps, weightDecay: cfg.optim.weightDecay }, model.decay);
   const trainRng = rng.fork();
   const batcher = data.trainBatcher(cfg, trainRng.fork());
-  let start = 0;
-  let trainSeconds = 0;
-  let stepRng = trainRng;
-  if (resumeState) {
+  const state: TrainingState = { model, opt, batcher, stepRng: trainRng, start: 0, trainSeconds: 0 };
+  if (resume) {
     const s = loadCheckpoint<RunConfig, CkptState>(ckptDir, model, opt);
-    start = s.step;
-    trainSeconds = s.trainSeconds;
-    stepRng = Rng.fromState(s.rng);
+    state.start = s.step;
+    state.trainSeconds = s.trainSeconds;
+    state.stepRng = Rng.fromState(s.rng);
     batcher.setState(s.data.data);
-    truncateLog(path.join(out, 'log.jsonl'), start);
-    truncateLog(path.join(out, 'eval.jsonl'), start + 1);
+    truncateLog(path.join(out, 'log.jsonl'), state.start);
+    truncateLog(path.join(out, 'eval.jsonl'), state.start + 1);
   }
-  const validBatches = data.validBatches(cfg);
-  const L = cfg.model.layers;
-  const sched = { peak: cfg.optim.lr, warmupSteps: Math.max(1, Math.round(cfg.optim.warmupFraction * cfg.train.steps)), totalSteps: cfg.train.steps };
-  const started = Date.now();
-  const manifest: Manifest = {
+  return state;
+}
+
+function newManifest(cfg: RunConfig, backend: BackendInfo, data: PretrainData, model: Bert, started: number, trainSeconds: number): Manifest {
+  return {
     kind: 'pretrain',
     status: 'running',
     variant: cfg.variant,
@@ -159,33 +178,43 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     config: cfg,
     environment: environment(backend),
     corpus: data.stats,
-    params: [...model.params.values()].reduce((a, v) => a + v.size, 0),
+    params: countParams(model).total,
     startedAt: new Date(started).toISOString(),
     totalSeconds: 0,
     trainSeconds,
     finalValLoss: null,
     error: null,
   };
-  const writeManifest = (): void => writeFileAtomic(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 1));
-  writeManifest();
+}
 
-  const log = new JsonlWriter(path.join(out, 'log.jsonl'));
-  const evalLog = new JsonlWriter(path.join(out, 'eval.jsonl'));
-  const progress = createProgress(`${cfg.variant}/${cfg.preset}`, cfg.train.steps, start, o.stream, o.quiet);
-  progress.line(`${cfg.variant} preset=${cfg.preset} seed=${cfg.seed} lr=${cfg.optim.lr} on ${describeBackend(backend)}; ${manifest.params} parameters; out ${out}${start ? `; resuming at step ${start}` : ''}`);
-  const end = Math.min(cfg.train.steps, start + (o.maxStepsThisCall ?? Infinity));
-  let diverged = false;
-  let error: string | null = null;
+interface LoopIo {
+  out: string;
+  ckptDir: string;
+  /** Last step (exclusive) of this call. */
+  end: number;
+  validBatches: MlmBatchArrays[];
+  log: JsonlWriter;
+  evalLog: JsonlWriter;
+  progress: Progress;
+}
+
+/**
+ * The training loop, top to bottom: data → gates → step → log → evaluate → checkpoint. A
+ * non-finite loss ends it as diverged; any other error leaves it.
+ */
+function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): { diverged: boolean; error: string | null; lastVal: number | null } {
+  const L = cfg.model.layers;
+  const sched = { peak: cfg.optim.lr, warmupSteps: Math.max(1, Math.round(cfg.optim.warmupFraction * cfg.train.steps)), totalSteps: cfg.train.steps };
   let lastVal: number | null = null;
   try {
-    for (let step = start; step < end; step++) {
-      const batch = batcher.next();
-      const gates = sampleGates(cfg.schedule, L, step, stepRng);
+    for (let step = t.start; step < io.end; step++) {
+      const batch = t.batcher.next();
+      const gates = sampleGates(cfg.schedule, L, step, t.stepRng);
       const lr = learningRate(sched, step);
       const t0 = performance.now();
-      const r = mlmTrainStep(model, opt, batch, { gates, rng: stepRng, lr, clipNorm: cfg.optim.clipNorm, step });
+      const r = mlmTrainStep(t.model, t.opt, batch, { gates, rng: t.stepRng, lr, clipNorm: cfg.optim.clipNorm, step });
       const dt = (performance.now() - t0) / 1000;
-      trainSeconds += dt;
+      t.trainSeconds += dt;
       const every = cfg.train.gradNormEvery;
       const rec: StepRecord = {
         step,
@@ -195,52 +224,90 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
         expectedBlocks: expectedBlocks(cfg.schedule, L, gates.theta),
         blocksRun: gates.keep.filter(Boolean).length,
         samplesPerSec: cfg.train.batchSize / dt,
-        trainSeconds,
+        trainSeconds: t.trainSeconds,
         gradNorm: r.gradNorm,
         blockGradNorms: every > 0 && step % every === 0 ? r.blockGradNorms : null,
       };
-      log.write(rec);
-      progress.update(step, { loss: r.loss, extra: `θ ${gates.theta.toFixed(3)} blocks ${rec.blocksRun}/${L}` });
+      io.log.write(rec);
+      io.progress.update(step, { loss: r.loss, extra: `θ ${gates.theta.toFixed(3)} blocks ${rec.blocksRun}/${L}` });
       const done = step + 1;
       if (done % cfg.train.evalEvery === 0 || done === cfg.train.steps) {
-        lastVal = mlmEvalLoss(model, validBatches);
-        evalLog.write({ step: done, valLoss: lastVal, trainSeconds } satisfies EvalRecord);
-        progress.line(`${cfg.variant} step ${done}: validation loss ${lastVal.toFixed(4)}`);
+        lastVal = mlmEvalLoss(t.model, io.validBatches);
+        io.evalLog.write({ step: done, valLoss: lastVal, trainSeconds: t.trainSeconds } satisfies EvalRecord);
+        io.progress.line(`${cfg.variant} step ${done}: validation loss ${lastVal.toFixed(4)}`);
       }
-      if ((cfg.train.checkpointEvery > 0 && done % cfg.train.checkpointEvery === 0) || done === cfg.train.steps || done === end) {
-        saveCheckpoint<RunConfig, CkptState>(ckptDir, model, opt, { step: done, config: cfg, rng: stepRng.state, data: { data: batcher.getState() }, trainSeconds });
+      if ((cfg.train.checkpointEvery > 0 && done % cfg.train.checkpointEvery === 0) || done === cfg.train.steps || done === io.end) {
+        saveCheckpoint<RunConfig, CkptState>(io.ckptDir, t.model, t.opt, { step: done, config: cfg, rng: t.stepRng.state, data: { data: t.batcher.getState() }, trainSeconds: t.trainSeconds });
       }
     }
   } catch (e) {
-    if (!(e instanceof NonFiniteError)) {
-      // Record why the run ended before the error leaves (the last checkpoint stays as it was).
-      manifest.status = 'failed';
-      manifest.error = e instanceof Error ? e.message : String(e);
-      manifest.trainSeconds = trainSeconds;
-      writeManifest();
-      throw e;
-    }
-    diverged = true;
-    error = e.message;
-    progress.line(`${cfg.variant}: ${e.message}`);
-  } finally {
-    progress.done();
-    log.close();
-    evalLog.close();
-    disposeBert(model);
-    opt.dispose();
+    if (!(e instanceof NonFiniteError)) throw e;
+    io.progress.line(`${cfg.variant}: ${e.message}`);
+    return { diverged: true, error: e.message, lastVal };
   }
+  return { diverged: false, error: null, lastVal };
+}
+
+/** The per-step and evaluation logs as CSV beside their JSONL; returns both logs. */
+function writeCsvLogs(out: string): { steps: StepRecord[]; evals: EvalRecord[] } {
   const steps = readJsonl<StepRecord>(path.join(out, 'log.jsonl'));
   const evals = readJsonl<EvalRecord>(path.join(out, 'eval.jsonl'));
   writeFileAtomic(path.join(out, 'log.csv'), toCsv(steps));
   writeFileAtomic(path.join(out, 'eval.csv'), toCsv(evals));
-  const finished = !diverged && end === cfg.train.steps;
+  return { steps, evals };
+}
+
+export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
+  const cfg = resolveConfig(o.variant, o.preset ?? 'small', ...(o.overrides ?? []));
+  const out = o.out ?? defaultOutDir(cfg);
+  const ckptDir = path.join(out, 'checkpoint');
+  const resume = checkOutDir(cfg, out, ckptDir, o.resume ?? false);
+
+  const backend = await initBackend({ backend: o.backend, threads: o.threads });
+  const data = o.data ?? loadPretrainData(cfg);
+  const t = initTraining(cfg, data, out, ckptDir, resume);
+  const validBatches = data.validBatches(cfg);
+  const started = Date.now();
+  const manifest = newManifest(cfg, backend, data, t.model, started, t.trainSeconds);
+  const writeManifest = (): void => writeFileAtomic(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  writeManifest();
+
+  const io: LoopIo = {
+    out,
+    ckptDir,
+    end: Math.min(cfg.train.steps, t.start + (o.maxStepsThisCall ?? Infinity)),
+    validBatches,
+    log: new JsonlWriter(path.join(out, 'log.jsonl')),
+    evalLog: new JsonlWriter(path.join(out, 'eval.jsonl')),
+    progress: createProgress(`${cfg.variant}/${cfg.preset}`, cfg.train.steps, t.start, o.stream, o.quiet),
+  };
+  io.progress.line(`${cfg.variant} preset=${cfg.preset} seed=${cfg.seed} lr=${cfg.optim.lr} on ${describeBackend(backend)}; ${manifest.params} parameters; out ${out}${t.start ? `; resuming at step ${t.start}` : ''}`);
+  let outcome: { diverged: boolean; error: string | null; lastVal: number | null };
+  try {
+    outcome = trainLoop(cfg, t, io);
+  } catch (e) {
+    // Record why the run ended before the error leaves (the last checkpoint stays as it was).
+    manifest.status = 'failed';
+    manifest.error = e instanceof Error ? e.message : String(e);
+    manifest.trainSeconds = t.trainSeconds;
+    writeManifest();
+    throw e;
+  } finally {
+    io.progress.done();
+    io.log.close();
+    io.evalLog.close();
+    disposeBert(t.model);
+    t.opt.dispose();
+  }
+  const { steps, evals } = writeCsvLogs(out);
+  const { diverged, error } = outcome;
+  const finished = !diverged && io.end === cfg.train.steps;
   manifest.status = diverged ? 'diverged' : finished ? 'finished' : 'stopped';
   manifest.totalSeconds += (Date.now() - started) / 1000;
-  manifest.trainSeconds = trainSeconds;
-  manifest.finalValLoss = lastVal ?? evals.at(-1)?.valLoss ?? null;
+  manifest.trainSeconds = t.trainSeconds;
+  manifest.finalValLoss = outcome.lastVal ?? evals.at(-1)?.valLoss ?? null;
   manifest.error = error;
   writeManifest();
   if (diverged && o.onNonFinite !== 'stop') throw new Error(error ?? 'diverged');
-  return { out, config: cfg, finished, diverged, error, steps, evals, finalValLoss: manifest.finalValLoss, trainSeconds, checkpoint: ckptDir, manifest };
+  return { out, config: cfg, finished, diverged, error, steps, evals, finalValLoss: manifest.finalValLoss, trainSeconds: t.trainSeconds, checkpoint: ckptDir, manifest };
 }

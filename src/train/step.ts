@@ -4,7 +4,7 @@
  * Figure 1 plots these), reading everything back from the device in a single transfer.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Bert, blockPrefix } from '../model/bert';
+import { Bert, blockIndex, blockPrefix } from '../model/bert';
 import { AdamW } from './optimizer';
 import { explainBackendError } from '../backend';
 
@@ -65,8 +65,8 @@ function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: strin
     for (const [name, g] of named) {
       const sq = tf.sum(tf.square(g)) as tf.Scalar;
       total = tf.add(total, sq);
-      const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
-      if (m) blockSq[Number(m[1])] = tf.add(blockSq[Number(m[1])], sq);
+      const b = blockIndex(name);
+      if (b !== null) blockSq[b] = tf.add(blockSq[b], sq);
     }
     return tf.stack([value, total, ...blockSq]);
   });
