@@ -140,6 +140,14 @@ test('an existing run is never overwritten; --resume with another config is refu
   assert.equal(fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8'), before);
 });
 
+test('--resume on a directory without a checkpoint fails in one line and writes nothing', () => {
+  const out = path.join(tmp(), 'typo');
+  const r = spawnSync(process.execPath, [CLI, 'pretrain', '--variant', 'preln', '--preset', 'quick', '--out', out, '--resume'], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `pld pretrain: nothing to resume in ${out}: it holds no checkpoint (${path.join(out, 'checkpoint', 'state.json')}); check --out, or drop --resume to start a new run\n`);
+  assert.equal(fs.existsSync(out), false);
+});
+
 test('a non-finite loss stops the run with a clear error and keeps the last good checkpoint', () => {
   const out = path.join(tmp(), 'nan');
   const r = cli(['pretrain', '--variant', 'postln', '--preset', 'quick', '--lr', '1000', '--out', out, '--quiet']);

@@ -117,17 +117,25 @@ function firstDifference(a: unknown, b: unknown, at = ''): string | null {
 type ResumeState = CheckpointState<RunConfig, CkptState>;
 
 /**
- * Checks the output directory before any work: a run already there needs `resume`, and its
- * checkpoint must have been made with the same config. Returns the checkpoint's state when resuming.
+ * Checks the output directory before any work: a run already there needs `resume`, `resume`
+ * needs a checkpoint, and that checkpoint must have been made with the same config. Returns the
+ * checkpoint's state when resuming.
  */
 function checkOutDir(cfg: RunConfig, out: string, ckptDir: string, resume: boolean): ResumeState | null {
   if (resume) recoverDir(ckptDir); // a run killed mid-save left its previous checkpoint as checkpoint.old
   const hasCheckpoint = fs.existsSync(path.join(ckptDir, 'state.json'));
   const hasLog = fs.existsSync(path.join(out, 'log.jsonl'));
   if ((hasCheckpoint || hasLog) && !resume) throw new Error(`output directory ${out} already holds a run; pass --resume to continue it or choose another --out`);
-  if (!resume || !hasCheckpoint) {
+  if (!resume) {
     checkWritableDir(out);
     return null;
+  }
+  if (!hasCheckpoint) {
+    throw new Error(
+      hasLog
+        ? `nothing to resume in ${out}: its run stopped before its first checkpoint; delete ${out} or choose another --out`
+        : `nothing to resume in ${out}: it holds no checkpoint (${path.join(ckptDir, 'state.json')}); check --out, or drop --resume to start a new run`,
+    );
   }
   const state = readCheckpointState<RunConfig, CkptState>(ckptDir);
   const diff = firstDifference(state.config, cfg);
