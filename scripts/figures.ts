@@ -144,13 +144,16 @@ export function keyLine(text: string): string {
   return lines.find((l) => /^(\w*(Error|Exception)\b|\d+:\d+ - )/.test(l)) ?? lines[lines.length - 1] ?? '';
 }
 
+// Jupyter tracebacks carry terminal colour codes (ESC [ … m); the error line is read as plain text.
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
 /** The error text of one cell: stderr streams and error outputs. */
 export function cellErrorText(cell: NbCell): string {
   return (cell.outputs ?? [])
     .map((o) => (o.output_type === 'error' ? [`${o.ename ?? 'Error'}: ${o.evalue ?? ''}`, ...(o.traceback ?? [])].join('\n') : o.output_type === 'stream' && o.name === 'stderr' ? joined(o.text) : ''))
     .filter(Boolean)
     .join('\n')
-    .replace(/\x1b\[[0-9;]*m/g, '')
+    .replace(ANSI_COLOUR, '')
     .trim();
 }
 

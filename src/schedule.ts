@@ -10,9 +10,10 @@
  *
  * Related schedules are *configurations* of the same functions, not copies:
  *  - no dropping:          θ̄ = 1 (then θ(t) = 1 and every p_l = 1);
- *  - constant θ:           γ = 0 with θ(0) replaced by θ̄, i.e. `thetaConst` below;
+ *  - constant θ:           `constantTheta: true` (θ(t) = θ̄ from step 0, no progressive warm start);
  *  - LayerDrop (Fan 2019): `depth: 'uniform'` (p_l = θ for every block) and `rescale: false`;
- *  - stochastic depth (Huang 2016): γ = 0 with `depth: 'linear'` (survival decays linearly with depth).
+ *  - stochastic depth (Huang 2016): `constantTheta: true` with the paper's depth rule, whose
+ *    survival probability already decays linearly with depth, from 1 to θ̄ at the top block.
  */
 import { Rng } from './util/rng';
 

@@ -30,7 +30,7 @@ export interface ThroughputSetup {
 }
 
 /**
- * The step issue #6 measures: PreLN, 4 blocks, hidden 128, 4 heads, FFN 512, sequence 128,
+ * The reference step of the throughput tables: PreLN, 4 blocks, hidden 128, 4 heads, FFN 512, sequence 128,
  * batch 16, vocabulary 1000, AdamW, dropout 0.1 (BERT's).
  */
 export const REFERENCE_STEP: ThroughputSetup = {

@@ -284,7 +284,7 @@ export function readSafetensors(file: string): DecodedSafetensors {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? 'no such file (ENOENT)' : err.code === 'EISDIR' ? 'it is a directory (EISDIR)' : err.code ?? String(e);
-    throw new Error(`cannot read ${file}: ${why}`);
+    throw new Error(`cannot read ${file}: ${why}`, { cause: e });
   }
   return decodeSafetensors(buf, file);
 }

@@ -87,7 +87,7 @@ const ABBREV = /\b(Mr|Mrs|Ms|Dr|St|Gen|Gov|Sen|Rep|Hon|Jr|Sr|Co|Inc|Ltd|No|vs|et
 
 /** Rule-based splitter: ends at . ! ? (plus closing quotes) followed by space and an upper-case letter or quote. */
 export function splitSentences(text: string): string[] {
-  const parts = text.split(/(?<=[.!?]["')\]]?)\s+(?=["'(\[]?[A-Z0-9])/);
+  const parts = text.split(/(?<=[.!?]["')\]]?)\s+(?=["'([]?[A-Z0-9])/);
   const out: string[] = [];
   for (const p of parts) {
     const s = p.trim();

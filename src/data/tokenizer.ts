@@ -90,7 +90,7 @@ export class WordPieceTokenizer {
     try {
       raw = fs.readFileSync(file);
     } catch (e) {
-      throw new Error(`cannot read vocab ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; pass a BERT-format vocab.txt`);
+      throw new Error(`cannot read vocab ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; pass a BERT-format vocab.txt`, { cause: e });
     }
     if (raw.length === 0) throw new Error(`vocab ${file} is empty; a BERT vocab.txt has one token per line`);
     if (raw.includes(0)) throw new Error(`vocab ${file} is a binary file; a BERT vocab.txt is UTF-8 text with one token per line`);

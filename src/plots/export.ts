@@ -81,7 +81,7 @@ export class FigureExporter {
     try {
       browser = await chromium.launch({ executablePath: exe, args: CHROMIUM_ARGS, headless: true });
     } catch (e) {
-      throw new Error(`could not start headless Chromium at ${exe}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+      throw new Error(`could not start headless Chromium at ${exe}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`, { cause: e });
     }
     try {
       // A file:// page loading plotly.js from node_modules parses faster than an injected script tag.

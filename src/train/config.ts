@@ -4,7 +4,7 @@
  * rejected by name, so a typo never silently trains with a default.
  */
 import * as fs from 'fs';
-import { ModelConfig, validateModelConfig } from '../model/config';
+import { BERT_BASE, ModelConfig, validateModelConfig } from '../model/config';
 import { ScheduleConfig, validateSchedule, NO_DROP } from '../schedule';
 
 export const VARIANTS = ['postln', 'preln', 'preln-pld'] as const;
@@ -73,19 +73,15 @@ export interface RunOverrides {
   train?: Partial<TrainConfig>;
 }
 
+/** BERT's choices (dropout, init, LayerNorm epsilon, 12 blocks) at a width a CPU can train. */
 const DEFAULT_MODEL: ModelConfig = {
+  ...BERT_BASE,
   vocabSize: 8192, // data/vocab.txt, trained on the corpus's train split
   hidden: 128,
   layers: 12, // the paper's depth: the depth schedule needs many blocks to mean something
   heads: 4,
   intermediate: 512,
   maxPositions: 128,
-  typeVocab: 2,
-  norm: 'pre',
-  hiddenDropout: 0.1,
-  attentionDropout: 0.1,
-  initStd: 0.02,
-  layerNormEps: 1e-12,
 };
 
 /**
@@ -243,13 +239,13 @@ export function readConfigFile(path: string): RunOverrides {
   try {
     text = fs.readFileSync(path, 'utf8');
   } catch (e) {
-    throw new Error(`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new Error(`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Error(`config file ${path} is not valid JSON (${(e as Error).message}); fix the syntax`);
+    throw new Error(`config file ${path} is not valid JSON (${(e as Error).message}); fix the syntax`, { cause: e });
   }
   return checkOverrides(raw, `config file ${path}`);
 }

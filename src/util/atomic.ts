@@ -122,7 +122,7 @@ export function writeFileAtomic(target: string, data: FileContent): void {
     fsyncDir(path.dirname(target));
   } catch (e) {
     discard(tmp);
-    throw new Error(`cannot write ${target}: ${errnoReason(e)}; ${hint(e)}`);
+    throw new Error(`cannot write ${target}: ${errnoReason(e)}; ${hint(e)}`, { cause: e });
   }
 }
 
@@ -191,7 +191,7 @@ export function recoverDir(dir: string): string | null {
 /** Removes `.<name>.<pid>.<hex>.tmp` files left in `dir` by writeFileAtomic calls that were killed. Returns their names. */
 export function removeStaleTemps(dir: string): string[] {
   const removed: string[] = [];
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(dir);
   } catch {
@@ -234,7 +234,7 @@ export function writeDirAtomic(dir: string, files: Record<string, FileContent>):
     if (hadOld) fs.rmSync(old, { recursive: true, force: true });
   } catch (e) {
     discard(tmp);
-    throw new Error(`cannot write checkpoint ${dir}: ${errnoReason(e)}; ${hint(e).replace('output directory', '--out')}`);
+    throw new Error(`cannot write checkpoint ${dir}: ${errnoReason(e)}; ${hint(e).replace('output directory', '--out')}`, { cause: e });
   }
 }
 
@@ -248,6 +248,6 @@ export function checkWritableDir(dir: string): void {
     fs.rmSync(probe);
   } catch (e) {
     discard(probe);
-    throw new Error(`output directory ${dir} is not writable: ${errnoReason(e)}; choose another --out`);
+    throw new Error(`output directory ${dir} is not writable: ${errnoReason(e)}; choose another --out`, { cause: e });
   }
 }
