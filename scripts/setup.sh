@@ -16,12 +16,13 @@ die() { echo "setup: $*" >&2; exit 1; }
 
 # 1. Debian packages: Jupyter runs the notebooks headless, Chromium renders figures to PNG/SVG,
 #    Liberation fonts make the text of figures look the same on every machine, OpenBLAS's headers
-#    (and pkg-config) let npm build the kit's native kernels (native/). First, so that the npm
-#    install below can build them.
+#    (and pkg-config) let npm build the kit's native kernels (native/), and the Vulkan loader lets
+#    Dawn (the webgpu backend) find a GPU's Vulkan driver, or Chromium's SwiftShader for the tests.
+#    First, so that the npm install below can build the kernels.
 if [ "$mode" = kernel ]; then
-  pkgs=(jupyter-client python3-ipykernel libopenblas-dev pkg-config)
+  pkgs=(jupyter-client python3-ipykernel libopenblas-dev pkg-config libvulkan1)
 else
-  pkgs=(jupyter-nbconvert jupyter-client python3-nbclient python3-ipykernel chromium fonts-liberation libopenblas-dev pkg-config)
+  pkgs=(jupyter-nbconvert jupyter-client python3-nbclient python3-ipykernel chromium fonts-liberation libopenblas-dev pkg-config libvulkan1)
 fi
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 missing=()

@@ -40,7 +40,7 @@ test('timing tfjs: positive step and phase times, both kernel paths, no tensors 
   for (const native of [true, false]) {
     const b = await initBackend({ backend: 'wasm', threads: 1, native });
     const before = tf.memory().numTensors;
-    const t = timeTfjs(TINY, b, TIMING);
+    const t = await timeTfjs(TINY, b, TIMING);
     assert.equal(t.engine, native ? 'tfjs wasm + native kernels' : 'tfjs wasm kernels only');
     assert.ok(t.msPerStep > 0);
     for (const [k, v] of Object.entries(t.phases)) assert.ok(v > 0, `${k} ${v}`);
@@ -57,7 +57,7 @@ test('the PyTorch step is the same model (same parameter count) when torch is in
     return;
   }
   const b = await initBackend({ backend: 'wasm', threads: 1 });
-  const mine = timeTfjs(TINY, b, TIMING);
+  const mine = await timeTfjs(TINY, b, TIMING);
   const theirs = timeTorch(TINY, 1, TIMING, py.python);
   assert.ok(!('unavailable' in theirs), 'unavailable' in theirs ? theirs.unavailable : '');
   assert.equal(theirs.params, mine.params);

@@ -28,9 +28,9 @@ test('--threads is a whole number >= 1 in pretrain, finetune and info, with one 
 test('--backend is checked by the backend chain: one error line naming the flag', () => {
   for (const cmd of ['pretrain', 'info']) {
     const rest = cmd === 'pretrain' ? ['--variant', 'preln', '--preset', 'quick', '--steps', '1', '--out', path.join(__dirname, 'never-written')] : [];
-    assert.deepEqual(run([cmd, ...rest, '--backend', 'abacus']), { status: 1, err: `pld ${cmd}: unknown backend 'abacus' in --backend; use one of tensorflow, wasm, cpu` });
+    assert.deepEqual(run([cmd, ...rest, '--backend', 'abacus']), { status: 1, err: `pld ${cmd}: unknown backend 'abacus' in --backend; use one of tensorflow, webgpu, wasm, cpu` });
   }
-  assert.deepEqual(run(['finetune', '--checkpoint', 'runs/none', '--backend', 'abacus']), { status: 1, err: "pld finetune: unknown backend 'abacus' in --backend; use one of tensorflow, wasm, cpu" });
+  assert.deepEqual(run(['finetune', '--checkpoint', 'runs/none', '--backend', 'abacus']), { status: 1, err: "pld finetune: unknown backend 'abacus' in --backend; use one of tensorflow, webgpu, wasm, cpu" });
 });
 
 test('parseFlags: values, switches and = forms; unknown and valueless flags are one line each', () => {

@@ -58,16 +58,16 @@ test('AdamW keyed by name: skipped parameters keep weights and moments; others m
   tf.dispose([...params.values()]);
 });
 
-test('a dropped block gets no gradient and its weights and moments stay exactly as they were', () => {
+test('a dropped block gets no gradient and its weights and moments stay exactly as they were', async () => {
   const c = tinyConfig();
   const m = createBert(c, new Rng(1));
   const opt = new AdamW(ADAMW_DEFAULTS, m.decay);
   const rng = new Rng(2);
-  mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates: fullDepth(3), rng, lr: 1e-3, clipNorm: 1, step: 0 });
+  await mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates: fullDepth(3), rng, lr: 1e-3, clipNorm: 1, step: 0 });
   const name = 'bert.encoder.layer.1.intermediate.dense.weight';
   const before = { w: Array.from(m.params.get(name)!.dataSync()), m: Array.from(opt.state.get(name)!.m.dataSync()), step: opt.state.get(name)!.step };
   const gates: Gates = { theta: 0.6, keep: [true, false, true], scale: [0.9, 0.8, 0.6] };
-  const r = mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates, rng, lr: 1e-3, clipNorm: 1, step: 1 });
+  const r = await mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates, rng, lr: 1e-3, clipNorm: 1, step: 1 });
   assert.equal(r.blockGradNorms[1], null);
   assert.ok((r.blockGradNorms[0] as number) > 0 && (r.blockGradNorms[2] as number) > 0);
   assert.deepEqual(Array.from(m.params.get(name)!.dataSync()), before.w);
@@ -78,12 +78,12 @@ test('a dropped block gets no gradient and its weights and moments stay exactly 
   disposeBert(m);
 });
 
-test('block gradient norms and the global norm are consistent; clipping bounds the update', () => {
+test('block gradient norms and the global norm are consistent; clipping bounds the update', async () => {
   const c = tinyConfig();
   const m = createBert(c, new Rng(3));
   const opt = new AdamW(ADAMW_DEFAULTS, m.decay);
   const rng = new Rng(4);
-  const r = mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates: fullDepth(3), rng, lr: 1e-3, clipNorm: 1, step: 0 });
+  const r = await mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates: fullDepth(3), rng, lr: 1e-3, clipNorm: 1, step: 0 });
   const blocks = r.blockGradNorms.map((x) => (x as number) ** 2).reduce((a, b) => a + b, 0);
   assert.ok(blocks < r.gradNorm ** 2, 'blocks are a part of the whole gradient');
   assert.ok(r.gradNorm > 0 && Number.isFinite(r.loss));
@@ -91,25 +91,25 @@ test('block gradient norms and the global norm are consistent; clipping bounds t
   disposeBert(m);
 });
 
-test('no tensor leaks over many steps', () => {
+test('no tensor leaks over many steps', async () => {
   const c = tinyConfig({ hiddenDropout: 0.1, attentionDropout: 0.1 });
   const m = createBert(c, new Rng(5));
   const opt = new AdamW(ADAMW_DEFAULTS, m.decay);
   const rng = new Rng(6);
-  const step = (t: number): void => {
+  const step = async (t: number): Promise<void> => {
     const gates = sampleGates({ ...PLD_DEFAULT, gamma: 0.5 }, 3, t, rng);
-    mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates, rng, lr: 1e-3, clipNorm: 1, step: t });
+    await mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates, rng, lr: 1e-3, clipNorm: 1, step: t });
   };
-  for (let t = 0; t < 5; t++) step(t); // optimizer state for every block now exists
+  for (let t = 0; t < 5; t++) await step(t); // optimizer state for every block now exists
   const n0 = tf.memory().numTensors;
-  for (let t = 5; t < 30; t++) step(t);
+  for (let t = 5; t < 30; t++) await step(t);
   assert.equal(tf.memory().numTensors, n0);
   opt.dispose();
   disposeBert(m);
 });
 
-test('same seed, same backend: identical losses step for step; a tiny model overfits one batch', () => {
-  const run = (): number[] => {
+test('same seed, same backend: identical losses step for step; a tiny model overfits one batch', async () => {
+  const run = async (): Promise<number[]> => {
     const c = tinyConfig({ hiddenDropout: 0.1, attentionDropout: 0.1 });
     const m = createBert(c, new Rng(7));
     const opt = new AdamW(ADAMW_DEFAULTS, m.decay);
@@ -119,25 +119,25 @@ test('same seed, same backend: identical losses step for step; a tiny model over
     for (let t = 0; t < 60; t++) {
       const gates = sampleGates({ ...PLD_DEFAULT, gamma: 0.05 }, 3, t, rng);
       const lr = learningRate({ peak: 1e-2, warmupSteps: 4, totalSteps: 60 }, t);
-      losses.push(mlmTrainStep(m, opt, batch, { gates, rng, lr, clipNorm: 1, step: t }).loss);
+      losses.push((await mlmTrainStep(m, opt, batch, { gates, rng, lr, clipNorm: 1, step: t })).loss);
     }
     opt.dispose();
     disposeBert(m);
     return losses;
   };
-  const a = run();
-  const b = run();
+  const a = await run();
+  const b = await run();
   assert.deepEqual(a, b);
   assert.ok(a[a.length - 1] < 0.5 * a[0], `loss ${a[0]} → ${a[a.length - 1]}`);
 });
 
-test('a non-finite loss stops training with an error naming the step, and nothing is updated', () => {
+test('a non-finite loss stops training with an error naming the step, and nothing is updated', async () => {
   const c = tinyConfig();
   const m = createBert(c, new Rng(1));
   const opt = new AdamW(ADAMW_DEFAULTS, m.decay);
   const w = Array.from(m.params.get('bert.embeddings.word_embeddings.weight')!.dataSync());
   const names = [...m.params.keys()];
-  assert.throws(
+  await assert.rejects(
     () => trainStep(m, opt, () => tf.mul(tf.sum(m.params.get('bert.embeddings.word_embeddings.weight')!), NaN) as tf.Scalar, names.slice(0, 1), { step: 17, lr: 1e-3, clipNorm: 1 }),
     (e: unknown) => e instanceof NonFiniteError && e.message === 'non-finite loss (NaN) at step 17; training stopped (lower the learning rate or raise warmup; the last good checkpoint is kept)',
   );

@@ -5,6 +5,10 @@
  *   tensorflow  native libtensorflow through `@tensorflow/tfjs-node-gpu` (CUDA 11.2 + cuDNN 8) or
  *               `@tensorflow/tfjs-node` (CPU). Both download libtensorflow when installed, so they
  *               are optional: the first is an optionalDependency, the second the user adds.
+ *   webgpu      `@tensorflow/tfjs-backend-webgpu` on Dawn (`webgpu`, prebuilt inside the npm package):
+ *               Vulkan, Metal or Direct3D 12 (webgpu.ts), with the kit's WGSL kernels
+ *               (webgpu-kernels.ts). Chosen automatically only on a hardware adapter; a software
+ *               one (SwiftShader, for the tests) only when asked for by name.
  *   wasm        `@tensorflow/tfjs-backend-wasm` (XNNPACK, SIMD). Always installed; the default here.
  *               The kit registers kernels for it (wasm-kernels.ts): matMuls in OpenBLAS and fused
  *               elementwise kernels through its native addon when that is built (native.ts),
@@ -12,7 +16,7 @@
  *   cpu         tfjs's pure-JS kernels: ~40× slower than wasm, kept as the numeric reference.
  *
  * Chosen by the `backend` argument, else `PLD_BACKEND`, else the first that works of:
- * GPU tensorflow → native CPU tensorflow → wasm → cpu.
+ * GPU tensorflow → native CPU tensorflow → webgpu on a hardware adapter → wasm → cpu.
  */
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
@@ -21,6 +25,7 @@ import { NativeInfo, loadNativeKernels } from './native';
 import { installWasmKernels } from './wasm-kernels';
 import { parseWholeNumber } from '../util/parse';
 import { BackendName, parseBackendName } from './names';
+import { WebGpuAdapter, activateWebGpu, describeAdapter } from './webgpu';
 
 export { BACKENDS } from './names';
 export type { BackendName } from './names';
@@ -38,6 +43,8 @@ export interface BackendInfo {
   native: NativeInfo | null;
   /** Why an automatic choice skipped the faster backends (empty when asked for explicitly). */
   skipped: string[];
+  /** webgpu: the adapter (vendor, architecture, Dawn backend, software or hardware); else null. */
+  adapter: WebGpuAdapter | null;
 }
 
 export interface BackendOptions {
@@ -91,13 +98,14 @@ function gpuVisible(): boolean {
 
 const INSTALL_HINT: Record<BackendName, string> = {
   tensorflow:
-    'install it with `npm install @tensorflow/tfjs-node-gpu@4.22.0` (CUDA 11.2 + cuDNN 8) or `npm install @tensorflow/tfjs-node@4.22.0` (CPU); both download libtensorflow during install',
+    'its install downloads libtensorflow 2.9.1, which Google no longer serves (tensorflow/tfjs#8742), so a plain npm install fails; with a libtensorflow 2.9.1 archive of your own see docs/gpu.md (CUDA 11.2 + cuDNN 8.1 for the GPU build); for a GPU without it use --backend webgpu',
+  webgpu: 'reinstall dependencies with `npm ci`; see docs/gpu.md',
   wasm: 'reinstall dependencies with `npm ci`',
   cpu: 'reinstall dependencies with `npm ci`',
 };
 
-async function activate(name: BackendName, threads: number | undefined, native: boolean | undefined, skipped: string[]): Promise<BackendInfo> {
-  const base = { tfjsVersion: tf.version.tfjs, native: null, skipped };
+async function activate(name: BackendName, threads: number | undefined, native: boolean | undefined, skipped: string[], explicit: boolean): Promise<BackendInfo> {
+  const base = { tfjsVersion: tf.version.tfjs, native: null, skipped, adapter: null };
   if (name === 'tensorflow') {
     let pkg = '';
     const tried: string[] = [];
@@ -114,6 +122,10 @@ async function activate(name: BackendName, threads: number | undefined, native: 
     await tf.ready();
     const gpu = pkg.endsWith('-gpu') && gpuVisible();
     return { ...base, backend: 'tensorflow', package: pkg, gpu, threads: os.availableParallelism(), simd: false };
+  }
+  if (name === 'webgpu') {
+    const adapter = await activateWebGpu({ allowSoftware: explicit });
+    return { ...base, backend: 'webgpu', package: '@tensorflow/tfjs-backend-webgpu', gpu: !adapter.software, threads: 1, simd: false, adapter };
   }
   if (name === 'wasm') {
     const nat = native === false ? { ok: false as const, why: 'native kernels turned off (PLD_NATIVE=0)' } : loadNativeKernels();
@@ -161,13 +173,13 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
     return current;
   }
   if (requested) {
-    current = await activate(requested, threads, native, []);
+    current = await activate(requested, threads, native, [], true);
     return current;
   }
   const skipped: string[] = [];
-  for (const name of ['tensorflow', 'wasm', 'cpu'] as const) {
+  for (const name of ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const) {
     try {
-      const info = await activate(name, threads, native, skipped);
+      const info = await activate(name, threads, native, skipped, false);
       if (name === 'tensorflow' && !info.gpu && info.package.endsWith('-gpu')) {
         // tfjs-node-gpu without a visible GPU still runs (on CPU); keep it, it beats wasm.
         skipped.push('no GPU visible: @tensorflow/tfjs-node-gpu runs on the CPU');
@@ -175,7 +187,8 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
       current = info;
       return current;
     } catch (e) {
-      skipped.push(e instanceof Error ? e.message.split(';')[0] : String(e));
+      // The reason without the how-to-install hint after it.
+      skipped.push(e instanceof Error ? e.message.split('\n')[0].replace(/\); .*$/, ')') : String(e));
     }
   }
   throw new Error(`no tfjs backend could be initialised (${skipped.join('; ')}); reinstall dependencies with \`npm ci\``);
@@ -204,6 +217,7 @@ export function explainBackendError(e: unknown): unknown {
 
 /** One line for logs: `wasm (no GPU, SIMD, 2 threads, matMul in OpenBLAS 0.3.21 SkylakeX, tfjs 4.22.0)`. */
 export function describeBackend(b: BackendInfo): string {
+  if (b.adapter) return `${b.backend} (${b.gpu ? 'GPU' : 'no GPU'}: ${describeAdapter(b.adapter)}, tfjs ${b.tfjsVersion})`;
   const bits = [b.gpu ? 'GPU' : 'no GPU'];
   if (b.simd) bits.push('SIMD');
   bits.push(`${b.threads} thread${b.threads === 1 ? '' : 's'}`);

@@ -1,6 +1,6 @@
 /** The backends the kit can run on, and the one check of a name (free of tfjs, so flag parsing stays light). */
 
-export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 /** `v` as a backend name, or one line naming where it came from (`from`) and the choices. */

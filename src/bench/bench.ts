@@ -82,7 +82,7 @@ export async function runBench(o: { model: ModelConfig; batchSize: number; seqLe
     for (let t = 0; t < o.warmup + o.steps; t++) {
       const gates = sampleGates(c.schedule, o.model.layers, t, rng);
       const t0 = performance.now();
-      mlmTrainStep(model, opt, batch, { gates, rng, lr: 1e-4, clipNorm: 1, step: t });
+      await mlmTrainStep(model, opt, batch, { gates, rng, lr: 1e-4, clipNorm: 1, step: t });
       const dt = performance.now() - t0;
       if (t >= o.warmup) {
         ms.push(dt);
@@ -148,7 +148,7 @@ async function throughputRows(s: ThroughputSetup, o: BenchOptions, python: { pyt
     for (const native of variants) {
       const b = await initBackend({ backend: o.backend ?? 'wasm', threads, native });
       o.log(`${s.label}: ${describeBackend(b)} ...`);
-      const t = timeTfjs(s, b, timing);
+      const t = await timeTfjs(s, b, timing);
       o.log(`  ${t.engine}, ${t.threads} thread(s): ${t.msPerStep.toFixed(1)} ms/step`);
       rows.push(t);
       masked = t.maskedTokens;

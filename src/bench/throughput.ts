@@ -92,12 +92,12 @@ export function stepMacs(s: ThroughputSetup, maskedTokens: number): number {
 }
 
 /** Median ms of `reps` runs of f (after one untimed run). */
-function timeIt(f: () => void, reps: number): number {
-  f();
+async function timeIt(f: () => Promise<void>, reps: number): Promise<number> {
+  await f();
   const ms: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
-    f();
+    await f();
     ms.push(performance.now() - t0);
   }
   return median(ms);
@@ -108,15 +108,15 @@ function paramsWithPrefix(model: Bert, prefixes: string[]): tf.Variable[] {
 }
 
 /** Forward + backward of `loss` w.r.t. `vars`, everything disposed. */
-function backward(loss: () => tf.Scalar, vars: tf.Variable[]): void {
+async function backward(loss: () => tf.Scalar, vars: tf.Variable[]): Promise<void> {
   const { value, grads } = tf.variableGrads(loss, vars);
-  value.dataSync();
+  await value.data();
   tf.dispose([value, ...Object.values(grads)]);
 }
 
 let phaseInputs = 0;
 
-function phaseTimes(model: Bert, opt: AdamW, batch: MlmBatch, s: ThroughputSetup, reps: number): Phases {
+async function phaseTimes(model: Bert, opt: AdamW, batch: MlmBatch, s: ThroughputSetup, reps: number): Promise<Phases> {
   const c = model.config;
   const rng = new Rng(2);
   const drop = dropper({ training: true, rng });
@@ -140,15 +140,15 @@ function phaseTimes(model: Bert, opt: AdamW, batch: MlmBatch, s: ThroughputSetup
   const ffnVars = [x, ...paramsWithPrefix(model, [`${b0}intermediate.`, `${b0}output.`])];
   const headVars = paramsWithPrefix(model, ['bert.embeddings.', 'bert.encoder.FinalLayerNorm.', 'cls.']);
   const out: Phases = {
-    attention: c.layers * timeIt(() => backward(attention, attnVars), reps),
-    ffn: c.layers * timeIt(() => backward(ffn, ffnVars), reps),
-    embeddingsHead: timeIt(() => backward(head, headVars), reps),
+    attention: c.layers * (await timeIt(() => backward(attention, attnVars), reps)),
+    ffn: c.layers * (await timeIt(() => backward(ffn, ffnVars), reps)),
+    embeddingsHead: await timeIt(() => backward(head, headVars), reps),
     optimizer: 0,
   };
   const grads = new Map<string, tf.Tensor>([...model.params].map(([n, v]) => [n, tf.tidy(() => tf.mul(tf.randomNormal(v.shape, 0, 1, 'float32', 4), 1e-3))]));
-  out.optimizer = timeIt(() => {
+  out.optimizer = await timeIt(async () => {
     opt.apply(model.params, grads, 1e-4, 1);
-    model.params.values().next().value?.dataSync();
+    await model.params.values().next().value?.data();
   }, reps);
   tf.dispose([ids, mask, positions, labels, bias, x, ...grads.values()]);
   return out;
@@ -162,24 +162,24 @@ export interface TimingOptions {
 }
 
 /** Times the step on the active tfjs backend. */
-export function timeTfjs(s: ThroughputSetup, backend: BackendInfo, o: TimingOptions): EngineTiming & { maskedTokens: number } {
+export async function timeTfjs(s: ThroughputSetup, backend: BackendInfo, o: TimingOptions): Promise<EngineTiming & { maskedTokens: number }> {
   const rng = new Rng(1);
   const model = createBert(s.model, rng);
   const opt = new AdamW(ADAMW_DEFAULTS, model.decay);
   const batch = syntheticBatch(rng, s.model.vocabSize, s.batchSize, s.seqLen);
   const gates = fullDepth(s.model.layers);
   const ms: number[] = [];
-  for (let t = 0; t < o.warmup; t++) mlmTrainStep(model, opt, batch, { gates, rng, lr: 1e-4, clipNorm: 1, step: t });
+  for (let t = 0; t < o.warmup; t++) await mlmTrainStep(model, opt, batch, { gates, rng, lr: 1e-4, clipNorm: 1, step: t });
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   for (let t = o.warmup; t < o.warmup + o.steps; t++) {
     const t0 = performance.now();
-    mlmTrainStep(model, opt, batch, { gates, rng, lr: 1e-4, clipNorm: 1, step: t });
+    await mlmTrainStep(model, opt, batch, { gates, rng, lr: 1e-4, clipNorm: 1, step: t });
     ms.push(performance.now() - t0);
   }
   const cpu = process.cpuUsage(cpu0);
   const cpuPerWall = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
-  const phases = phaseTimes(model, opt, batch, s, o.phaseReps);
+  const phases = await phaseTimes(model, opt, batch, s, o.phaseReps);
   const params = countParams(model).total;
   opt.dispose();
   disposeBert(model);

@@ -33,8 +33,8 @@ export interface CheckpointState<C, D> {
   trainSeconds: number;
 }
 
-function toNamed(name: string, t: tf.Tensor, torchLayout: boolean): NamedTensor {
-  const data = t.dataSync() as Float32Array;
+async function toNamed(name: string, t: tf.Tensor, torchLayout: boolean): Promise<NamedTensor> {
+  const data = (await t.data()) as Float32Array;
   if (torchLayout && isLinearWeight(name) && t.rank === 2) {
     const [rows, cols] = t.shape as [number, number];
     return { name, shape: [cols, rows], data: transpose2d(data, rows, cols) };
@@ -43,21 +43,21 @@ function toNamed(name: string, t: tf.Tensor, torchLayout: boolean): NamedTensor 
 }
 
 /** Model weights as safetensors bytes (usable alone, e.g. to hand to PyTorch). */
-export function encodeWeights(model: Bert): Buffer {
-  const tensors = [...model.params].map(([n, v]) => toNamed(n, v, true));
+export async function encodeWeights(model: Bert): Promise<Buffer> {
+  const tensors = await Promise.all([...model.params].map(([n, v]) => toNamed(n, v, true)));
   return encodeSafetensors(tensors, { format: 'pt', producer: 'pld-kit', norm: model.config.norm });
 }
 
-export function saveCheckpoint<C, D>(dir: string, model: Bert, opt: AdamW, state: Omit<CheckpointState<C, D>, 'format' | 'kitVersion' | 'optimizerSteps'>): void {
+export async function saveCheckpoint<C, D>(dir: string, model: Bert, opt: AdamW, state: Omit<CheckpointState<C, D>, 'format' | 'kitVersion' | 'optimizerSteps'>): Promise<void> {
   const moments: NamedTensor[] = [];
   const optimizerSteps: Record<string, number> = {};
   for (const [name, s] of opt.state) {
-    moments.push(toNamed(`exp_avg.${name}`, s.m, false), toNamed(`exp_avg_sq.${name}`, s.v, false));
+    moments.push(await toNamed(`exp_avg.${name}`, s.m, false), await toNamed(`exp_avg_sq.${name}`, s.v, false));
     optimizerSteps[name] = s.step;
   }
   const full: CheckpointState<C, D> = { format: CHECKPOINT_FORMAT, kitVersion: kitVersion(), optimizerSteps, ...state };
   writeDirAtomic(dir, {
-    'weights.safetensors': encodeWeights(model),
+    'weights.safetensors': await encodeWeights(model),
     'optimizer.safetensors': encodeSafetensors(moments, {}),
     'state.json': JSON.stringify(full, null, 1),
   });

@@ -21,7 +21,7 @@ over seeds, against each task's majority/mean baseline.
   --max-seq N         tokens per example (default ${FINETUNE_DEFAULTS.maxSeqLen})
   --max-train N       cap training examples per task     --max-dev N   cap dev examples
   --out DIR           where the comparison table goes (default: each run's finetune/ folder)
-  --backend B         tensorflow | wasm | cpu            --threads N   compute threads (PLD_THREADS)
+  --backend B         tensorflow|webgpu|wasm|cpu         --threads N   compute threads (PLD_THREADS)
   --quiet             no progress output`;
 
 export async function finetuneCommand(args: string[]): Promise<FinetuneResult[]> {

@@ -5,6 +5,7 @@
  * Every failure is one line on stderr and a non-zero exit.
  */
 import { describeBackend, initBackend } from '../backend';
+import { describeAdapter } from '../backend/webgpu';
 import { runBenchmarks } from '../bench/bench';
 import { defaultWasmThreads } from '../backend/wasm-threads';
 import { PRESETS, VARIANTS, RunOverrides, checkOverrides, readConfigFile, resolveConfig } from '../train/config';
@@ -27,7 +28,7 @@ Masked-language-model pretraining of one variant on the npm-installed corpora (B
   --theta X          PLD θ̄ (preln-pld)        --gamma X   PLD γ (preln-pld)
   --corpus DIR       also read a folder of .txt files (one document each)
   --vocab FILE       BERT-format vocab.txt
-  --backend B        tensorflow | wasm | cpu (default: best available; env PLD_BACKEND)
+  --backend B        tensorflow | webgpu | wasm | cpu (default: best available; env PLD_BACKEND)
   --threads N        compute threads: OpenBLAS with the native kernels, else the wasm pool
                      (default: all cores; env PLD_THREADS)
   --quiet            no progress output
@@ -49,7 +50,7 @@ Prints Markdown tables (progress goes to stderr):
               speedup of dropping blocks against the ideal 1 / E[fraction of blocks run].
   --steps N         timed steps per measurement (default 20)
   --threads LIST    thread counts for the throughput tables, e.g. 1,2 (default: 1 and all cores)
-  --backend B       tensorflow | wasm | cpu (default: best available; env PLD_BACKEND)
+  --backend B       tensorflow | webgpu | wasm | cpu (default: best available; env PLD_BACKEND)
   --only WHICH      throughput or pld (default: both)
   --no-torch        skip the PyTorch rows`;
 
@@ -95,9 +96,11 @@ async function cmdInfo(args: string[]): Promise<void> {
   console.log(`backend:  ${describeBackend(b)}`);
   console.log(`package:  ${b.package}`);
   console.log(`gpu:      ${b.gpu ? 'yes' : 'no'}`);
+  if (b.adapter) console.log(`adapter:  ${describeAdapter(b.adapter)}; device ${b.adapter.device || 'unnamed'}; webgpu ${b.adapter.dawnNode}`);
   if (b.backend === 'wasm') console.log(`kernels:  ${b.native ? `native: ${b.native.blas}, ${b.native.threads} thread(s)` : 'wasm only (PLD_NATIVE=0 or the addon is not built)'}`);
   console.log(`node:     ${process.version}`);
   if (b.skipped.length) console.log(`skipped:  ${b.skipped.join('; ')}`);
+  if (b.backend !== 'tensorflow') console.log('tfjs-node: optional; its install downloads libtensorflow 2.9.1, which Google no longer serves (tensorflow/tfjs#8742): see docs/gpu.md');
 }
 
 async function cmdBench(args: string[]): Promise<void> {

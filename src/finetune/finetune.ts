@@ -141,7 +141,7 @@ function taskLoss(model: Bert, b: ReturnType<typeof batchTensors>, regression: b
   return regression ? (tf.mean(tf.square(tf.sub(logits.reshape([-1]), b.labels))) as tf.Scalar) : crossEntropy(logits, tf.cast(b.labels, 'int32') as tf.Tensor1D);
 }
 
-function predict(model: Bert, d: Encoded, regression: boolean, batchSize: number): number[] {
+async function predict(model: Bert, d: Encoded, regression: boolean, batchSize: number): Promise<number[]> {
   const out: number[] = [];
   for (let s = 0; s < d.n; s += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, d.n - s) }, (_, k) => s + k);
@@ -151,7 +151,7 @@ function predict(model: Bert, d: Encoded, regression: boolean, batchSize: number
       const logits = clsLogits(model, seq, { training: false });
       return regression ? logits.reshape([-1]) : tf.argMax(logits, -1);
     });
-    out.push(...Array.from(p.dataSync()));
+    out.push(...Array.from(await p.data()));
     p.dispose();
   }
   return out;
@@ -167,7 +167,7 @@ export function checkpointDir(p: string): string {
 }
 
 /** Fine-tunes one checkpoint on one task for one LR and seed; returns dev-set metrics. */
-export function finetuneOnce(ckpt: string, pre: RunConfig, tok: WordPieceTokenizer, task: TaskData, cfg: FinetuneConfig, lr: number, seed: number, onStep?: (loss: number) => void): Record<string, MetricValues> {
+export async function finetuneOnce(ckpt: string, pre: RunConfig, tok: WordPieceTokenizer, task: TaskData, cfg: FinetuneConfig, lr: number, seed: number, onStep?: (loss: number) => void): Promise<Record<string, MetricValues>> {
   const spec = task.spec;
   const regression = spec.kind === 'regression';
   const rng = new Rng(seed);
@@ -190,7 +190,7 @@ export function finetuneOnce(ckpt: string, pre: RunConfig, tok: WordPieceTokeniz
       for (let s = 0; s < train.n; s += cfg.batchSize, step++) {
         const idx = order.slice(s, s + cfg.batchSize);
         const b = batchTensors(train, idx);
-        const r = trainStep(model, opt, () => taskLoss(model, b, regression, rng, true), active, { step, lr: learningRate(sched, step), clipNorm: 1 });
+        const r = await trainStep(model, opt, () => taskLoss(model, b, regression, rng, true), active, { step, lr: learningRate(sched, step), clipNorm: 1 });
         tf.dispose([b.ids, b.types, b.mask, b.labels]);
         onStep?.(r.loss);
       }
@@ -199,7 +199,7 @@ export function finetuneOnce(ckpt: string, pre: RunConfig, tok: WordPieceTokeniz
     const out: Record<string, MetricValues> = {};
     for (const [name, dev] of Object.entries(task.dev)) {
       const d = encodeAll(tok, dev, maxLen);
-      out[name] = computeMetrics(spec, predict(model, d, regression, 64), dev.map((e) => e.label));
+      out[name] = computeMetrics(spec, await predict(model, d, regression, 64), dev.map((e) => e.label));
     }
     return out;
   } finally {
@@ -247,7 +247,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     const byLr = new Map<number, { score: number; metrics: Record<string, MetricValues> }[]>();
     for (const lr of cfg.lrs) {
       for (const seed of cfg.seeds) {
-        const m = finetuneOnce(ckpt, pre, tok, task, cfg, lr, seed, (loss) => progress.update(k++, { loss }));
+        const m = await finetuneOnce(ckpt, pre, tok, task, cfg, lr, seed, (loss) => progress.update(k++, { loss }));
         const perDev = Object.entries(m);
         const score = mean(perDev.map(([, v]) => taskScore(v)));
         for (const [devSet, metrics] of perDev) rows.push({ task: task.spec.name, devSet, lr, seed, metrics, score: taskScore(metrics) });

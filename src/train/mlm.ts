@@ -30,18 +30,18 @@ export function mlmTrainStep(
   opt: AdamW,
   b: MlmBatch,
   o: { gates: Gates; rng: Rng; lr: number; clipNorm: number; step: number },
-): StepResult {
+): Promise<StepResult> {
   const active = activeParamNames(model, o.gates, { mlm: true, cls: false });
   return trainStep(model, opt, () => mlmLoss(model, b, { training: true, gates: o.gates, rng: o.rng }), active, o);
 }
 
 /** Validation MLM loss at full depth, no dropout, averaged over batches weighted by masked tokens. */
-export function mlmEvalLoss(model: Bert, batches: Iterable<MlmBatch>): number {
+export async function mlmEvalLoss(model: Bert, batches: Iterable<MlmBatch>): Promise<number> {
   let sum = 0;
   let count = 0;
   for (const b of batches) {
     const l = tf.tidy(() => mlmLoss(model, b, { training: false, gates: fullDepth(model.config.layers) }));
-    sum += l.dataSync()[0] * b.maskedPositions.length;
+    sum += (await l.data())[0] * b.maskedPositions.length;
     count += b.maskedPositions.length;
     l.dispose();
   }

@@ -1,7 +1,8 @@
 /**
  * One optimizer step: forward → loss → gradients of the blocks that ran → global-norm clipping →
  * AdamW. Reports the loss, the gradient norm and each block's gradient L2 norm (the paper's
- * Figure 1 plots these), reading everything back from the device in a single transfer.
+ * Figure 1 plots these), reading everything back from the device in a single asynchronous transfer (WebGPU has no
+ * synchronous read-back, and an async one lets the other backends overlap it too).
  */
 import * as tf from '@tensorflow/tfjs';
 import { Bert, blockIndex, blockPrefix } from '../model/bert';
@@ -36,15 +37,15 @@ export class NonFiniteError extends Error {
  * gradient); `active` lists the parameters it uses — the dropped blocks' names are absent, so
  * they get no gradient and AdamW leaves them and their moments alone.
  */
-export function trainStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: string[], o: StepOptions): StepResult {
+export async function trainStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: string[], o: StepOptions): Promise<StepResult> {
   try {
-    return runStep(model, opt, lossFn, active, o);
+    return await runStep(model, opt, lossFn, active, o);
   } catch (e) {
     throw explainBackendError(e);
   }
 }
 
-function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: string[], o: StepOptions): StepResult {
+async function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: string[], o: StepOptions): Promise<StepResult> {
   const byVarName = new Map<string, string>();
   const vars = active.map((name) => {
     const v = model.params.get(name);
@@ -70,7 +71,7 @@ function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: strin
     }
     return tf.stack([value, total, ...blockSq]);
   });
-  const s = stats.dataSync();
+  const s = await stats.data();
   stats.dispose();
   const loss = s[0];
   const gradNorm = Math.sqrt(s[1]);
