@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Bert, blockIndex, blockPrefix } from '../model/bert';
 import { AdamW } from './optimizer';
 import { explainBackendError } from '../backend';
+import { FUSED, hasFused, runFused } from '../backend/fused';
 
 export interface StepOptions {
   /** Optimizer step index (0-based), for error messages. */
@@ -58,7 +59,14 @@ function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: strin
 
   const L = model.config.layers;
   // Squared norms: [loss, total, block 0 … block L−1], one readback.
+  const fusedNorms = hasFused(FUSED.sumSquares);
   const stats = tf.tidy(() => {
+    if (fusedNorms) {
+      // One kernel for every gradient's Σg²; the per-block and total sums are taken below.
+      const inputs: tf.NamedTensorMap = {};
+      [...named.values()].forEach((g, i) => (inputs[`x${i}`] = g));
+      return tf.concat([value.reshape([1]), runFused(FUSED.sumSquares, inputs)[0]]);
+    }
     const blockSq: tf.Scalar[] = [];
     let total = tf.scalar(0);
     for (let i = 0; i < L; i++) blockSq.push(tf.scalar(0));
@@ -70,7 +78,7 @@ function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: strin
     }
     return tf.stack([value, total, ...blockSq]);
   });
-  const s = stats.dataSync();
+  const s = fusedNorms ? normsByBlock(stats.dataSync(), [...named.keys()], L) : stats.dataSync();
   stats.dispose();
   const loss = s[0];
   const gradNorm = Math.sqrt(s[1]);
@@ -92,4 +100,15 @@ function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: strin
     blockGradNorms.push(ran ? Math.sqrt(s[2 + i]) : null);
   }
   return { loss, gradNorm, blockGradNorms };
+}
+
+/** [loss, Σg² of each gradient in `names` order] → [loss, total, block 0 … block L−1]. */
+function normsByBlock(read: ArrayLike<number>, names: string[], layers: number): number[] {
+  const out = [read[0], 0, ...new Array<number>(layers).fill(0)];
+  names.forEach((name, i) => {
+    out[1] += read[1 + i];
+    const b = blockIndex(name);
+    if (b !== null) out[2 + b] += read[1 + i];
+  });
+  return out;
 }
