@@ -9,7 +9,7 @@ both sides do the same arithmetic.
 
 Input (argv[1]): JSON {layers, hidden, heads, intermediate, vocabSize, maxPositions, norm,
 hiddenDropout, attentionDropout, batchSize, seqLen, threads, warmup, steps, phaseReps}.
-Output: {torch, threads, params, msPerStep: [...], cpuPerWall, phases: {attention, ffn, embeddingsHead, optimizer}}.
+Output: {torch, threads, params, msPerStep: [...], cpuPerWall, phases: {embeddings, blocks, head, optimizer}}.
 
 Threads: the caller sets OPENBLAS_NUM_THREADS=1 and OMP_NUM_THREADS=threads. torch.set_num_threads
 sets PyTorch's own (OpenMP) pool but not OpenBLAS's, which otherwise starts one thread per core:
@@ -164,25 +164,24 @@ def phase_times(model, opt, batch, c, reps):
     B, S, H = c["batchSize"], c["seqLen"], c["hidden"]
     bias = ((1.0 - mask.float()) * -10000.0).view(B, 1, 1, S)
     x = torch.randn(B, S, H, requires_grad=True)
+    seq = torch.randn(B, S, H, requires_grad=True)
     blk = model.blocks[0]
 
-    def attention():
-        y = blk.attn(blk.ln1(x), bias) if blk.pre else blk.ln1(x + blk.attn(x, bias))
+    def block():
+        y = blk(x, bias)
         y.backward(torch.ones_like(y))
 
-    def ffn():
-        y = blk.ffn(blk.ln2(x)) if blk.pre else blk.ln2(x + blk.ffn(x))
+    def embeddings():
+        y = model.embed(ids)
         y.backward(torch.ones_like(y))
 
-    def embeddings_head():
-        seq = model.embed(ids)
+    def head():
         model.head(model.final_ln(seq) if model.pre else seq, positions, labels).backward()
 
-    L = c["layers"]
     out = {
-        "attention": L * timed(attention, reps),
-        "ffn": L * timed(ffn, reps),
-        "embeddingsHead": timed(embeddings_head, reps),
+        "embeddings": timed(embeddings, reps),
+        "blocks": c["layers"] * timed(block, reps),
+        "head": timed(head, reps),
     }
     model.zero_grad(set_to_none=False)
     for p in model.parameters():

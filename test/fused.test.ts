@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { FUSED, hasFused } from '../src/backend/fused';
 import { loadNativeKernels } from '../src/backend/native';
-import { dropout, gelu, layerNorm, maskedSoftmax } from '../src/model/ops';
+import { attention, dropout, gelu, layerNorm, linear, maskedSoftmax, softmaxCrossEntropy } from '../src/model/ops';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/optimizer';
 import { Rng } from '../src/util/rng';
 import { maxRelErr, randn } from './helpers';
@@ -23,6 +23,23 @@ async function cpuAndNative<T>(f: () => T): Promise<{ want: T; got: T }> {
   const want = f();
   await initBackend({ backend: 'wasm', threads: 1, native: true });
   return { want, got: f() };
+}
+
+/**
+ * Runs `f` on cpu (composed ops) and on wasm with the native kernels at 1 and 2 threads: each
+ * native result within `tol` of cpu, and the two thread counts bit-identical (fixed blocks).
+ */
+async function acrossThreads(f: () => Float32Array[], tol: number, what: string): Promise<Float32Array[]> {
+  await initBackend({ backend: 'cpu' });
+  const want = f();
+  const got: Float32Array[][] = [];
+  for (const threads of [1, 2]) {
+    await initBackend({ backend: 'wasm', threads, native: true });
+    got.push(f());
+    assertClose(got[got.length - 1], want, tol, `${what} at ${threads} thread(s)`);
+  }
+  got[1].forEach((g, i) => assert.deepEqual(g, got[0][i], `${what} output ${i}: 1 and 2 threads differ`));
+  return got[1];
 }
 
 function assertClose(got: Float32Array[], want: Float32Array[], tol: number, what: string): void {
@@ -214,4 +231,115 @@ test('the addon checks its arguments: wrong types and short arrays throw named e
   assert.deepEqual([...c], [14, 25, 20, 31]);
   k.gemm(Float32Array.from([1, 4, 2, 5, 3, 6]), b, c, 1, 2, 2, 3, true, false, 0, 0, null);
   assert.deepEqual([...c], [4, 5, 10, 11]);
+});
+
+test('fused dense layer, linear and with GELU, and its three gradients equal the composed ops at 1 and 2 threads (odd shapes, tiled products)', async () => {
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const out: Float32Array[] = [];
+      // 7·13 rows × 37 → 45: one tile; 301 × 129 → 263 (10 M multiply-adds): many tiles.
+      for (const [lead, inDim, outDim] of [[[7, 13], 37, 45], [[301], 129, 263]] as const) {
+        const rng = new Rng(inDim);
+        const x = randn(rng, [...lead, inDim]);
+        const w = randn(rng, [inDim, outDim], 0.2);
+        const b = randn(rng, [outDim]);
+        const r = randn(rng, [...lead, outDim]);
+        for (const act of ['linear', 'gelu'] as const) {
+          const loss = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Scalar => tf.sum(tf.mul(linear(xx, ww, bb, act), r));
+          out.push(ARR(linear(x, w, b, act)), ...tf.grads(loss)([x, w, b]).map(ARR));
+        }
+      }
+      return out;
+    });
+  await acrossThreads(run, 1e-5, 'dense');
+});
+
+test('fused attention (padding, odd sizes) and its gradients for q, k and v equal the composed ops at 1 and 2 threads', async () => {
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const rng = new Rng(6);
+      const [B, S, H, heads] = [3, 13, 20, 4];
+      const q = randn(rng, [B * S, H]) as tf.Tensor2D;
+      const k = randn(rng, [B * S, H]) as tf.Tensor2D;
+      const v = randn(rng, [B * S, H]) as tf.Tensor2D;
+      // Batch 1 pads its last 3 keys, batch 2 its last 6.
+      const bias = tf.tensor2d(Array.from({ length: B * S }, (_, i) => (i % S >= S - 3 * Math.floor(i / S) ? -10000 : 0)), [B, S]);
+      const r = randn(rng, [B * S, H]);
+      const a = { heads, scale: 1 / Math.sqrt(H / heads), rate: 0, seed: 0 };
+      const loss = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor): tf.Scalar => tf.sum(tf.mul(attention(qq as tf.Tensor2D, kk as tf.Tensor2D, vv as tf.Tensor2D, bias, a), r));
+      return [ARR(attention(q, k, v, bias, a)), ...tf.grads(loss)([q, k, v]).map(ARR)];
+    });
+  await acrossThreads(run, 2e-5, 'attention');
+});
+
+test('fused attention with dropout equals the composed formula with the same dropout kernel (same mask), values and gradients', async () => {
+  await initBackend({ backend: 'wasm', threads: 2, native: true });
+  const rng = new Rng(7);
+  const [B, S, H, heads] = [2, 9, 12, 3];
+  const dh = H / heads;
+  const q = randn(rng, [B * S, H]) as tf.Tensor2D;
+  const k = randn(rng, [B * S, H]) as tf.Tensor2D;
+  const v = randn(rng, [B * S, H]) as tf.Tensor2D;
+  const bias = tf.tensor2d(Array.from({ length: B * S }, (_, i) => (i >= 2 * S - 2 ? -10000 : 0)), [B, S]);
+  const r = randn(rng, [B * S, H]);
+  const a = { heads, scale: 0.5, rate: 0.3, seed: 99 };
+  // The composed formula: per-head products, maskedSoftmax and dropout over [B, heads, S, S].
+  const composed = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor): tf.Tensor => {
+    const split = (t: tf.Tensor): tf.Tensor4D => t.reshape([B, S, heads, dh]).transpose([0, 2, 1, 3]);
+    const p = dropout(maskedSoftmax(tf.matMul(split(qq), split(kk), false, true) as tf.Tensor4D, bias, a.scale), a.rate, a.seed);
+    return tf.matMul(p, split(vv)).transpose([0, 2, 1, 3]).reshape([B * S, H]);
+  };
+  const fused = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor): tf.Tensor => attention(qq as tf.Tensor2D, kk as tf.Tensor2D, vv as tf.Tensor2D, bias, a);
+  const both = [composed, fused].map((f) => [ARR(f(q, k, v)), ...tf.grads((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => tf.sum(tf.mul(f(qq, kk, vv), r)))([q, k, v]).map(ARR)]);
+  assertClose(both[1], both[0], 1e-5, 'attention with dropout');
+  tf.dispose([q, k, v, bias, r]);
+});
+
+test('fused softmax cross-entropy and its gradient equal the composed ops at 1 and 2 threads; a label outside the classes throws', async () => {
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const rng = new Rng(8);
+      const [N, C] = [137, 1001];
+      const logits = randn(rng, [N, C], 3) as tf.Tensor2D;
+      const labels = tf.tensor1d(Array.from({ length: N }, (_, i) => (i * 7919) % C), 'int32');
+      const g = tf.grad((l: tf.Tensor) => tf.mul(softmaxCrossEntropy(l as tf.Tensor2D, labels), 2.5))(logits);
+      return [ARR(softmaxCrossEntropy(logits, labels)), ARR(g)];
+    });
+  await acrossThreads(run, 1e-5, 'cross-entropy');
+  const logits = tf.zeros([2, 5]) as tf.Tensor2D;
+  const labels = tf.tensor1d([1, 5], 'int32');
+  assert.throws(() => softmaxCrossEntropy(logits, labels), /pld_native\.softmaxXent: label 5 at position 1 is outside the 5 classes/);
+  tf.dispose([logits, labels]);
+});
+
+test('row-block kernels past one block (LayerNorm and its gradient, leading and trailing sums) at 1 and 2 threads', async () => {
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const rng = new Rng(9);
+      const x = randn(rng, [333, 19], 2);
+      const gamma = randn(rng, [19]);
+      const beta = randn(rng, [19]);
+      const w = randn(rng, [333, 19]);
+      const lnGrads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(layerNorm(a, g, b, 1e-12), w)))([x, gamma, beta]);
+      return [ARR(layerNorm(x, gamma, beta, 1e-12)), ...lnGrads.map(ARR), ARR(tf.sum(x, 0)), ARR(tf.sum(x, 1)), ARR(gelu(x))];
+    });
+  await acrossThreads(run, 2e-5, 'row blocks');
+});
+
+test('AdamW over all parameters in one call writes in place, but never over a buffer another tensor shares', async () => {
+  await initBackend({ backend: 'wasm', threads: 2, native: true });
+  const params = new Map<string, tf.Variable>([
+    ['w', tf.variable(tf.ones([40000]), true, 'inplace-w')],
+    ['b', tf.variable(tf.ones([3]), true, 'inplace-b')],
+  ]);
+  const keep = tf.clone(params.get('b') as tf.Variable); // shares b's buffer (Identity)
+  const opt = new AdamW({ ...ADAMW_DEFAULTS, weightDecay: 0 }, new Set());
+  const grads = new Map<string, tf.Tensor>([['w', tf.ones([40000])], ['b', tf.ones([3])]]);
+  opt.apply(params, grads, 0.1);
+  // First AdamW step with g = 1: m̂ = 1, v̂ = 1, p = 1 − lr·1/(1 + ε).
+  const want = 1 - 0.1 / (1 + ADAMW_DEFAULTS.eps);
+  for (const name of ['w', 'b']) for (const x of ARR(params.get(name) as tf.Variable)) assert.ok(Math.abs(x - want) < 1e-6, `${name}: ${x}`);
+  assert.deepEqual([...ARR(keep)], [1, 1, 1], 'the clone keeps the old values');
+  opt.dispose();
+  tf.dispose([keep, ...params.values(), ...grads.values()]);
 });

@@ -11,319 +11,25 @@
 // Operands are Float32Array views on the wasm heap, so nothing is copied: the kernels read and
 // write tfjs's own memory. Every function checks that the ranges it touches lie inside the
 // arrays it was given, so a wrong shape from JavaScript throws instead of corrupting memory.
+//
+// Files: this one reads and checks the arguments (args.h); kernels.cc computes (math.h has the
+// vectorised math); pool.cc runs the work on the addon's threads (PLD_THREADS of them).
 #include <node_api.h>
 #include <cblas.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <vector>
 
-// A named namespace, not an anonymous one: GCC 12 emits target_clones of internal-linkage
-// functions twice (assembler "symbol already defined").
+#include "args.h"
+#include "kernels.h"
+#include "math.h"
+#include "pool.h"
+
 namespace pld_native {
-
-// ---------------------------------------------------------------------------------------------
-// Argument parsing: Args reads positional arguments and remembers the first error, which is
-// thrown once as a JavaScript TypeError/RangeError.
-
-template <typename T>
-struct View {
-  T* data = nullptr;
-  size_t length = 0;
-};
-using F32 = View<float>;
-using I32 = View<int32_t>;
-
-class Args {
- public:
-  Args(napi_env env, napi_callback_info cb, const char* fn, size_t expected) : env_(env), fn_(fn) {
-    argc_ = kMax;
-    if (napi_get_cb_info(env, cb, &argc_, argv_, nullptr, nullptr) != napi_ok) Fail("cannot read arguments");
-    if (argc_ != expected) Fail("takes " + std::to_string(expected) + " arguments, got " + std::to_string(argc_));
-  }
-
-  // A Float32Array (on an ArrayBuffer or a SharedArrayBuffer); null/undefined when nullable.
-  F32 Array(const char* name, bool nullable = false) { return Typed<float>(name, napi_float32_array, "a Float32Array", nullable); }
-
-  I32 IntArray(const char* name) { return Typed<int32_t>(name, napi_int32_array, "an Int32Array", false); }
-
-  int64_t Int(const char* name) {
-    int64_t v = 0;
-    if (!ok_) return 0;
-    if (napi_get_value_int64(env_, argv_[next_++], &v) != napi_ok || v < 0) Fail(std::string(name) + " must be a whole number >= 0", true);
-    return v;
-  }
-
-  double Num(const char* name) {
-    double v = 0;
-    if (!ok_) return 0;
-    if (napi_get_value_double(env_, argv_[next_++], &v) != napi_ok) Fail(std::string(name) + " must be a number", true);
-    return v;
-  }
-
-  bool Bool(const char* name) {
-    bool v = false;
-    if (!ok_) return false;
-    if (napi_get_value_bool(env_, argv_[next_++], &v) != napi_ok) Fail(std::string(name) + " must be a boolean", true);
-    return v;
-  }
-
-  // Requires `a` to hold at least `n` elements.
-  void Need(const F32& a, size_t n, const char* name) {
-    if (ok_ && a.length < n) Fail(std::string(name) + " has " + std::to_string(a.length) + " elements, needs " + std::to_string(n));
-  }
-
-  void Fail(const std::string& msg, bool type_error = false) {
-    if (!ok_) return;
-    ok_ = false;
-    const std::string text = std::string("pld_native.") + fn_ + ": " + msg;
-    if (type_error) napi_throw_type_error(env_, nullptr, text.c_str());
-    else napi_throw_range_error(env_, nullptr, text.c_str());
-  }
-
-  bool ok() const { return ok_; }
-
- private:
-  template <typename T>
-  View<T> Typed(const char* name, napi_typedarray_type want, const char* what, bool nullable) {
-    View<T> out;
-    if (!ok_) return out;
-    napi_value v = argv_[next_++];
-    napi_valuetype t;
-    napi_typeof(env_, v, &t);
-    if (nullable && (t == napi_null || t == napi_undefined)) return out;
-    bool is_ta = false;
-    napi_is_typedarray(env_, v, &is_ta);
-    napi_typedarray_type type = napi_int8_array;
-    void* data = nullptr;
-    if (is_ta) napi_get_typedarray_info(env_, v, &type, &out.length, &data, nullptr, nullptr);
-    if (!is_ta || type != want) {
-      Fail(std::string(name) + " must be " + what, true);
-      return View<T>();
-    }
-    out.data = static_cast<T*>(data);
-    return out;
-  }
-
-  static constexpr size_t kMax = 16;
-  napi_env env_;
-  const char* fn_;
-  size_t argc_ = 0;
-  size_t next_ = 0;
-  napi_value argv_[kMax];
-  bool ok_ = true;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Vectorisable math (reductions are marked `omp simd`, which -fopenmp-simd turns into vector
-// code without OpenMP's runtime). glibc's erff/expf are scalar calls (~10 ns each); these are plain
-// arithmetic the compiler turns into AVX lanes.
-
-// e^x for x <= 0: 2^n · e^r with |r| <= ln2/2, degree-6 Taylor polynomial for e^r (relative
-// error < 2e-7), 2^n built in the exponent bits. Below −87 the result is 0, not a subnormal:
-// masked attention keys (bias −10000) must get probability exactly 0, as with tfjs's exp, or
-// their subnormal probabilities reach every later matrix product, where subnormal operands made
-// OpenBLAS ~5× slower (measured: 728 ms instead of 136 ms for a `small`-preset step on real,
-// padded batches).
-inline float ExpNeg(float x) {
-  const bool underflow = x < -87.f;
-  x = underflow ? -87.f : x;
-  const float n = std::nearbyint(x * 1.44269504f);
-  const float r = x - n * 0.693147181f;
-  float p = 1.f / 720.f;
-  p = p * r + 1.f / 120.f;
-  p = p * r + 1.f / 24.f;
-  p = p * r + 1.f / 6.f;
-  p = p * r + 0.5f;
-  p = p * r + 1.f;
-  p = p * r + 1.f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return underflow ? 0.f : p * scale;
-}
-
-// erf(x), Abramowitz & Stegun 7.1.28: 1 − (1 + a1·x + … + a6·x⁶)^−16 for x >= 0, odd in x;
-// absolute error < 3e-7 (below float32 resolution near ±1).
-inline float Erf(float x) {
-  const float ax = std::fabs(x);
-  float p = 0.0000430638f;
-  p = p * ax + 0.0002765672f;
-  p = p * ax + 0.0001520143f;
-  p = p * ax + 0.0092705272f;
-  p = p * ax + 0.0422820123f;
-  p = p * ax + 0.0705230784f;
-  p = p * ax + 1.f;
-  p = p * p;  // ^2
-  p = p * p;  // ^4
-  p = p * p;  // ^8
-  p = p * p;  // ^16
-  const float e = 1.f - 1.f / p;
-  return x < 0 ? -e : e;
-}
-
-constexpr float kInvSqrt2 = 0.70710678118654752f;
-constexpr float kInvSqrt2Pi = 0.39894228040143268f;
-
-// murmur3's 32-bit finaliser of (seed, index): the dropout mask is a pure function of both, so
-// the backward pass regenerates the forward mask from the seed instead of storing it.
-inline uint32_t Mix(uint32_t seed, uint32_t i) {
-  uint32_t h = (i * 0x9E3779B9u) ^ seed;
-  h ^= h >> 16;
-  h *= 0x85EBCA6Bu;
-  h ^= h >> 13;
-  h *= 0xC2B2AE35u;
-  h ^= h >> 16;
-  return h;
-}
-
-// The elementwise kernels are compiled three times, for AVX-512 (x86-64-v4), AVX2 + FMA
-// (x86-64-v3) and baseline x86-64, and the loader picks the best this CPU runs (GCC's function
-// multi-versioning), so a build copied to an older machine still runs. OpenBLAS dispatches itself.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define PLD_VECTORISED __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define PLD_VECTORISED
-#endif
-
-// Highest element index + 1 that `count` matrices of `rows`×`cols` at `stride` apart touch.
-size_t Extent(int64_t count, int64_t stride, int64_t rows, int64_t cols) {
-  if (count == 0 || rows == 0 || cols == 0) return 0;
-  return static_cast<size_t>((count - 1) * stride + rows * cols);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The elementwise kernels: plain loops over raw arrays (the N-API wrappers below check the sizes).
-
-PLD_VECTORISED void LayerNormRows(const float* x, const float* g, const float* be, float* y, float* mu, float* rs, int64_t rows, int64_t cols, float eps) {
-  for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < cols; j++) s += xr[j];
-    const float mean = s / cols;
-    float ss = 0.f;
-#pragma omp simd reduction(+ : ss)
-    for (int64_t j = 0; j < cols; j++) ss += (xr[j] - mean) * (xr[j] - mean);
-    const float rstd = 1.f / std::sqrt(ss / cols + eps);
-    for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - mean) * rstd * g[j] + be[j];
-    mu[r] = mean;
-    rs[r] = rstd;
-  }
-}
-
-PLD_VECTORISED void LayerNormGradRows(const float* dy, const float* x, const float* g, const float* mu, const float* rs, float* dx, float* dg, float* db, int64_t rows, int64_t cols) {
-  std::memset(dg, 0, sizeof(float) * cols);
-  std::memset(db, 0, sizeof(float) * cols);
-  for (int64_t r = 0; r < rows; r++) {
-    const float* dyr = dy + r * cols;
-    const float* xr = x + r * cols;
-    float* dxr = dx + r * cols;
-    const float mean = mu[r], rstd = rs[r];
-    float sg = 0.f, sgx = 0.f;
-#pragma omp simd reduction(+ : sg, sgx)
-    for (int64_t j = 0; j < cols; j++) {
-      const float xh = (xr[j] - mean) * rstd;
-      const float gh = dyr[j] * g[j];
-      sg += gh;
-      sgx += gh * xh;
-      dg[j] += dyr[j] * xh;
-      db[j] += dyr[j];
-    }
-    sg /= cols;
-    sgx /= cols;
-    for (int64_t j = 0; j < cols; j++) {
-      const float xh = (xr[j] - mean) * rstd;
-      dxr[j] = rstd * (dyr[j] * g[j] - sg - xh * sgx);
-    }
-  }
-}
-
-PLD_VECTORISED void GeluKernel(const float* x, float* y, size_t n) {
-  for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.f + Erf(x[i] * kInvSqrt2));
-}
-
-PLD_VECTORISED void GeluGradKernel(const float* x, const float* dy, float* dx, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    const float v = x[i];
-    const float cdf = 0.5f * (1.f + Erf(v * kInvSqrt2));
-    const float pdf = kInvSqrt2Pi * ExpNeg(-0.5f * v * v);
-    dx[i] = dy[i] * (cdf + v * pdf);
-  }
-}
-
-PLD_VECTORISED void DropoutKernel(const float* x, float* y, size_t n, uint32_t threshold, float scale, uint32_t seed) {
-  for (size_t i = 0; i < n; i++) {
-    const bool keep = (Mix(seed, static_cast<uint32_t>(i)) >> 8) >= threshold;
-    y[i] = keep ? x[i] * scale : 0.f;
-  }
-}
-
-PLD_VECTORISED void MaskedSoftmaxRows(const float* sc, const float* bias, float* y, int64_t rows, int64_t rowsPerBatch, int64_t seq, float scale) {
-  for (int64_t r = 0; r < rows; r++) {
-    const float* sr = sc + r * seq;
-    const float* br = bias + (r / rowsPerBatch) * seq;
-    float* yr = y + r * seq;
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < seq; j++) {
-      yr[j] = scale * sr[j] + br[j];
-      mx = yr[j] > mx ? yr[j] : mx;
-    }
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < seq; j++) {
-      yr[j] = ExpNeg(yr[j] - mx);
-      s += yr[j];
-    }
-    const float inv = 1.f / s;
-    for (int64_t j = 0; j < seq; j++) yr[j] *= inv;
-  }
-}
-
-PLD_VECTORISED void SoftmaxGradRows(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, float scale) {
-  for (int64_t r = 0; r < rows; r++) {
-    const float* yr = y + r * cols;
-    const float* dyr = dy + r * cols;
-    float* dxr = dx + r * cols;
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < cols; j++) s += dyr[j] * yr[j];
-    for (int64_t j = 0; j < cols; j++) dxr[j] = scale * yr[j] * (dyr[j] - s);
-  }
-}
-
-PLD_VECTORISED void SumKernel(const float* x, float* out, int64_t outer, int64_t inner, bool leading) {
-  if (leading) {
-    std::memset(out, 0, sizeof(float) * inner);
-    for (int64_t i = 0; i < outer; i++) {
-      const float* xr = x + i * inner;
-      for (int64_t j = 0; j < inner; j++) out[j] += xr[j];
-    }
-    return;
-  }
-  for (int64_t i = 0; i < outer; i++) {
-    const float* xr = x + i * inner;
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < inner; j++) s += xr[j];
-    out[i] = s;
-  }
-}
-
-PLD_VECTORISED void AdamWKernel(const float* p, const float* m, const float* v, const float* g, float* po, float* mo, float* vo, size_t n,
-                                float lr, float b1, float b2, float eps, float wd, float bc1, float bc2, float gs) {
-  const float decay = 1.f - lr * wd;
-  for (size_t i = 0; i < n; i++) {
-    const float gi = g[i] * gs;
-    const float mi = m[i] * b1 + gi * (1.f - b1);
-    const float vi = v[i] * b2 + gi * gi * (1.f - b2);
-    mo[i] = mi;
-    vo[i] = vi;
-    po[i] = p[i] * decay - (mi / bc1) / (std::sqrt(vi / bc2) + eps) * lr;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // N-API functions: read and check the arguments, then run a kernel.
@@ -333,7 +39,7 @@ PLD_VECTORISED void AdamWKernel(const float* p, const float* m, const float* v, 
 //   op(a[i]) is m×k (a[i] stored k×m when transA), op(b[i]) is k×n (stored n×k when transB);
 //   a[i] starts at i·strideA (0 broadcasts one matrix), likewise b; c[i] at i·m·n;
 //   bias: a Float32Array of n, or null.
-napi_value Gemm(napi_env env, napi_callback_info cb) {
+napi_value JsGemm(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "gemm", 12);
   F32 a = args.Array("a"), b = args.Array("b"), c = args.Array("c");
   const int64_t batch = args.Int("batch"), m = args.Int("m"), n = args.Int("n"), k = args.Int("k");
@@ -346,29 +52,13 @@ napi_value Gemm(napi_env env, napi_callback_info cb) {
   if (bias.data && static_cast<int64_t>(bias.length) != n) args.Fail("bias must have n elements");
   if (!args.ok()) return nullptr;
 
-  const CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans;
-  const CBLAS_TRANSPOSE opB = tb ? CblasTrans : CblasNoTrans;
-  const int lda = static_cast<int>(ta ? m : k);
-  const int ldb = static_cast<int>(tb ? k : n);
-  for (int64_t i = 0; i < batch; i++) {
-    float* ci = c.data + i * m * n;
-    float beta = 0.f;
-    if (bias.data) {
-      for (int64_t r = 0; r < m; r++) std::memcpy(ci + r * n, bias.data, sizeof(float) * n);
-      beta = 1.f;
-    } else if (k == 0) {
-      std::memset(ci, 0, sizeof(float) * m * n);
-    }
-    if (k == 0 || m == 0 || n == 0) continue;
-    cblas_sgemm(CblasRowMajor, opA, opB, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.f,
-                a.data + i * sa, lda, b.data + i * sb, ldb, beta, ci, static_cast<int>(n));
-  }
+  Gemm(a.data, b.data, c.data, Product{batch, m, n, k, ta, tb, sa, sb}, bias.data, false, nullptr);
   return nullptr;
 }
 
 // gatherRows(table, indices, out, cols): out[i] = table row indices[i] (rows of `cols` floats);
 // the embedding lookup. An index outside the table throws (as tfjs's cpu backend does).
-napi_value GatherRows(napi_env env, napi_callback_info cb) {
+napi_value JsGatherRows(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "gatherRows", 4);
   F32 table = args.Array("table");
   I32 idx = args.IntArray("indices");
@@ -383,14 +73,14 @@ napi_value GatherRows(napi_env env, napi_callback_info cb) {
       args.Fail("index " + std::to_string(r) + " at position " + std::to_string(i) + " is outside the table's " + std::to_string(rows) + " rows");
       return nullptr;
     }
-    std::memcpy(out.data + i * cols, table.data + r * cols, sizeof(float) * cols);
   }
+  GatherRows(table.data, idx.data, out.data, static_cast<int64_t>(idx.length), cols);
   return nullptr;
 }
 
 // layerNorm(x, gamma, beta, y, mean, rstd, rows, cols, eps): per row of x [rows, cols],
 //   y = (x − μ)·rstd·γ + β with rstd = 1/√(σ² + eps); μ and rstd are kept for the gradient.
-napi_value LayerNorm(napi_env env, napi_callback_info cb) {
+napi_value JsLayerNorm(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "layerNorm", 9);
   F32 x = args.Array("x"), g = args.Array("gamma"), be = args.Array("beta"), y = args.Array("y");
   F32 mu = args.Array("mean"), rs = args.Array("rstd");
@@ -403,13 +93,13 @@ napi_value LayerNorm(napi_env env, napi_callback_info cb) {
   args.Need(mu, rows, "mean");
   args.Need(rs, rows, "rstd");
   if (!args.ok() || cols == 0) return nullptr;
-  LayerNormRows(x.data, g.data, be.data, y.data, mu.data, rs.data, rows, cols, eps);
+  LayerNorm(x.data, g.data, be.data, y.data, mu.data, rs.data, rows, cols, eps);
   return nullptr;
 }
 
 // layerNormGrad(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols), with x̂ = (x − μ)·rstd
 // and ĝ = dy·γ: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)); dγ = Σ_rows dy·x̂; dβ = Σ_rows dy.
-napi_value LayerNormGrad(napi_env env, napi_callback_info cb) {
+napi_value JsLayerNormGrad(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "layerNormGrad", 10);
   F32 dy = args.Array("dy"), x = args.Array("x"), g = args.Array("gamma"), mu = args.Array("mean"), rs = args.Array("rstd");
   F32 dx = args.Array("dx"), dg = args.Array("dgamma"), db = args.Array("dbeta");
@@ -419,34 +109,35 @@ napi_value LayerNormGrad(napi_env env, napi_callback_info cb) {
   args.Need(mu, rows, "mean");
   args.Need(rs, rows, "rstd");
   if (!args.ok()) return nullptr;
-  LayerNormGradRows(dy.data, x.data, g.data, mu.data, rs.data, dx.data, dg.data, db.data, rows, cols);
+  if (cols == 0) return nullptr;
+  LayerNormGrad(dy.data, x.data, g.data, mu.data, rs.data, dx.data, dg.data, db.data, rows, cols);
   return nullptr;
 }
 
 // gelu(x, y): BERT's exact GELU, y = x·Φ(x) = ½x(1 + erf(x/√2)).
-napi_value Gelu(napi_env env, napi_callback_info cb) {
+napi_value JsGelu(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "gelu", 2);
   F32 x = args.Array("x"), y = args.Array("y");
   args.Need(y, x.length, "y");
   if (!args.ok()) return nullptr;
-  GeluKernel(x.data, y.data, x.length);
+  Gelu(x.data, y.data, x.length);
   return nullptr;
 }
 
 // geluGrad(x, dy, dx): dx = dy·(Φ(x) + x·φ(x)), φ the standard normal density.
-napi_value GeluGrad(napi_env env, napi_callback_info cb) {
+napi_value JsGeluGrad(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "geluGrad", 3);
   F32 x = args.Array("x"), dy = args.Array("dy"), dx = args.Array("dx");
   args.Need(dy, x.length, "dy");
   args.Need(dx, x.length, "dx");
   if (!args.ok()) return nullptr;
-  GeluGradKernel(x.data, dy.data, dx.data, x.length);
+  GeluGrad(x.data, dy.data, dx.data, x.length);
   return nullptr;
 }
 
 // dropout(x, y, rate, seed): y = x / (1 − rate) where u(seed, i) >= rate, else 0, with
 // u = Mix(seed, i)/2³² uniform in [0, 1). Its gradient is the same call on dy with the same seed.
-napi_value Dropout(napi_env env, napi_callback_info cb) {
+napi_value JsDropout(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "dropout", 4);
   F32 x = args.Array("x"), y = args.Array("y");
   const double rate = args.Num("rate");
@@ -455,16 +146,14 @@ napi_value Dropout(napi_env env, napi_callback_info cb) {
   if (!(rate >= 0 && rate < 1)) args.Fail("rate must be in [0, 1)");
   if (x.length > UINT32_MAX) args.Fail("more than 2^32 elements");
   if (!args.ok()) return nullptr;
-  // Keep when the top 24 bits of the hash are >= rate·2²⁴ (exactly representable in float).
-  const uint32_t threshold = static_cast<uint32_t>(std::ceil(rate * 16777216.0));
-  DropoutKernel(x.data, y.data, x.length, threshold, static_cast<float>(1.0 / (1.0 - rate)), static_cast<uint32_t>(seed));
+  Dropout(x.data, y.data, x.length, rate, static_cast<uint32_t>(seed));
   return nullptr;
 }
 
 // maskedSoftmax(scores, bias, y, batch, heads, seq, scale): attention probabilities.
 //   scores [batch, heads, seq, seq], bias [batch, seq] (0 where attended, −10000 at padding):
 //   y = softmax over the last axis of scale·scores + bias[b] (broadcast over heads and queries).
-napi_value MaskedSoftmax(napi_env env, napi_callback_info cb) {
+napi_value JsMaskedSoftmax(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "maskedSoftmax", 7);
   F32 sc = args.Array("scores"), bias = args.Array("bias"), y = args.Array("y");
   const int64_t batch = args.Int("batch"), heads = args.Int("heads"), seq = args.Int("seq");
@@ -473,26 +162,27 @@ napi_value MaskedSoftmax(napi_env env, napi_callback_info cb) {
   args.Need(y, batch * heads * seq * seq, "y");
   args.Need(bias, batch * seq, "bias");
   if (!args.ok()) return nullptr;
-  MaskedSoftmaxRows(sc.data, bias.data, y.data, batch * heads * seq, heads * seq, seq, scale);
+  if (seq == 0) return nullptr;
+  MaskedSoftmax(sc.data, bias.data, y.data, batch, heads, seq, scale);
   return nullptr;
 }
 
 // softmaxGrad(y, dy, dx, rows, cols, scale): the gradient of scale·x → softmax over the last
 // axis, from its output y: dx = scale·y·(dy − Σ_j dy·y).
-napi_value SoftmaxGrad(napi_env env, napi_callback_info cb) {
+napi_value JsSoftmaxGrad(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "softmaxGrad", 6);
   F32 y = args.Array("y"), dy = args.Array("dy"), dx = args.Array("dx");
   const int64_t rows = args.Int("rows"), cols = args.Int("cols");
   const float scale = static_cast<float>(args.Num("scale"));
   for (auto* a : {&y, &dy, &dx}) args.Need(*a, rows * cols, "y/dy/dx");
   if (!args.ok()) return nullptr;
-  SoftmaxGradRows(y.data, dy.data, dx.data, rows, cols, scale);
+  SoftmaxGrad(y.data, dy.data, dx.data, rows, cols, scale);
   return nullptr;
 }
 
 // sum(x, out, outer, inner, leading): x viewed as [outer, inner]; leading: out[j] = Σ_i x[i, j]
 // (the bias gradient's reduction over rows), else out[i] = Σ_j x[i, j].
-napi_value Sum(napi_env env, napi_callback_info cb) {
+napi_value JsSum(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "sum", 5);
   F32 x = args.Array("x"), out = args.Array("out");
   const int64_t outer = args.Int("outer"), inner = args.Int("inner");
@@ -500,7 +190,7 @@ napi_value Sum(napi_env env, napi_callback_info cb) {
   args.Need(x, outer * inner, "x");
   args.Need(out, leading ? inner : outer, "out");
   if (!args.ok()) return nullptr;
-  SumKernel(x.data, out.data, outer, inner, leading);
+  Sum(x.data, out.data, outer, inner, leading);
   return nullptr;
 }
 
@@ -508,7 +198,7 @@ napi_value Sum(napi_env env, napi_callback_info cb) {
 // torch.optim.AdamW's update, in the order src/train/optimizer.ts writes it:
 //   g ← g·gradScale; m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
 //   p ← p·(1 − lr·λ) − lr·(m/bc1)/(√(v/bc2) + ε).
-napi_value AdamW(napi_env env, napi_callback_info cb) {
+napi_value JsAdamW(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "adamw", 15);
   F32 p = args.Array("p"), m = args.Array("m"), v = args.Array("v"), g = args.Array("g");
   F32 po = args.Array("pOut"), mo = args.Array("mOut"), vo = args.Array("vOut");
@@ -519,25 +209,217 @@ napi_value AdamW(napi_env env, napi_callback_info cb) {
   const float gs = static_cast<float>(args.Num("gradScale"));
   for (auto* a : {&m, &v, &g, &po, &mo, &vo}) args.Need(*a, p.length, "m/v/g/pOut/mOut/vOut");
   if (!args.ok()) return nullptr;
-  AdamWKernel(p.data, m.data, v.data, g.data, po.data, mo.data, vo.data, p.length, lr, b1, b2, eps, wd, bc1, bc2, gs);
+  AdamW({AdamWEntry{p.data, m.data, v.data, g.data, p.length, wd, bc1, bc2}}, AdamWHyper{lr, b1, b2, eps, gs}, false, po.data, mo.data, vo.data);
   return nullptr;
 }
 
-napi_value SetThreads(napi_env env, napi_callback_info cb) {
+// dense(x, w, b, y, pre, rows, in, out): y = x·w + b for x [rows, in], w [in, out], b [out];
+//   with pre (a Float32Array of rows·out, else null), pre = x·w + b and y = GELU(pre).
+napi_value JsDense(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "dense", 8);
+  F32 x = args.Array("x"), w = args.Array("w"), b = args.Array("b"), y = args.Array("y"), pre = args.Array("pre", true);
+  const int64_t rows = args.Int("rows"), in = args.Int("in"), out = args.Int("out");
+  args.Need(x, rows * in, "x");
+  args.Need(w, in * out, "w");
+  args.Need(b, out, "b");
+  args.Need(y, rows * out, "y");
+  if (pre.data) args.Need(pre, rows * out, "pre");
+  if (!args.ok()) return nullptr;
+  Gemm(x.data, w.data, y.data, Product{1, rows, out, in, false, false, 0, 0}, b.data, pre.data != nullptr, pre.data);
+  return nullptr;
+}
+
+// denseGrad(dy, x, w, pre, dx, dw, db, rows, in, out): dense's gradient (through GELU at pre when
+//   given): dz = dy (·GELU'(pre)); dx = dz·wᵀ, dw = xᵀ·dz, db = Σ_rows dz.
+napi_value JsDenseGrad(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "denseGrad", 10);
+  F32 dy = args.Array("dy"), x = args.Array("x"), w = args.Array("w"), pre = args.Array("pre", true);
+  F32 dx = args.Array("dx"), dw = args.Array("dw"), db = args.Array("db");
+  const int64_t rows = args.Int("rows"), in = args.Int("in"), out = args.Int("out");
+  args.Need(dy, rows * out, "dy");
+  args.Need(x, rows * in, "x");
+  args.Need(dx, rows * in, "dx");
+  args.Need(w, in * out, "w");
+  args.Need(dw, in * out, "dw");
+  args.Need(db, out, "db");
+  if (pre.data) args.Need(pre, rows * out, "pre");
+  if (!args.ok()) return nullptr;
+  static std::vector<float> scratch;
+  if (pre.data && scratch.size() < static_cast<size_t>(rows * out)) scratch.resize(static_cast<size_t>(rows * out));
+  DenseGrad(dy.data, x.data, w.data, pre.data, dx.data, dw.data, db.data, rows, in, out, scratch.data());
+  return nullptr;
+}
+
+// Shared checks of attention and attentionGrad: [batch·seq, hidden] operands, heads dividing hidden.
+bool AttentionShape(Args& args, std::initializer_list<F32*> mats, const F32& probs, int64_t batch, int64_t heads, int64_t seq, int64_t hidden, double rate) {
+  for (F32* a : mats) args.Need(*a, batch * seq * hidden, "q/k/v/ctx");
+  args.Need(probs, batch * heads * seq * seq, "probs");
+  if (args.ok() && (heads == 0 || hidden % heads != 0)) args.Fail("heads must divide hidden");
+  if (args.ok() && !(rate >= 0 && rate < 1)) args.Fail("rate must be in [0, 1)");
+  if (args.ok() && batch * heads * seq * seq > UINT32_MAX) args.Fail("more than 2^32 attention probabilities");
+  return args.ok() && batch * seq > 0;
+}
+
+// attention(q, k, v, bias, probs, ctx, batch, heads, seq, hidden, scale, rate, seed): multi-head
+//   attention on projections q, k, v [batch·seq, hidden] with bias [batch, seq] (kernels.h).
+napi_value JsAttention(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "attention", 13);
+  F32 q = args.Array("q"), k = args.Array("k"), v = args.Array("v"), bias = args.Array("bias"), probs = args.Array("probs"), ctx = args.Array("ctx");
+  const int64_t batch = args.Int("batch"), heads = args.Int("heads"), seq = args.Int("seq"), hidden = args.Int("hidden");
+  const float scale = static_cast<float>(args.Num("scale"));
+  const double rate = args.Num("rate");
+  const int64_t seed = args.Int("seed");
+  args.Need(bias, batch * seq, "bias");
+  if (!AttentionShape(args, {&q, &k, &v, &ctx}, probs, batch, heads, seq, hidden, rate)) return nullptr;
+  Attention(q.data, k.data, v.data, bias.data, probs.data, ctx.data, batch, heads, seq, hidden, scale, rate, static_cast<uint32_t>(seed));
+  return nullptr;
+}
+
+// attentionGrad(dctx, q, k, v, probs, dq, dk, dv, batch, heads, seq, hidden, scale, rate, seed).
+napi_value JsAttentionGrad(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "attentionGrad", 15);
+  F32 dctx = args.Array("dctx"), q = args.Array("q"), k = args.Array("k"), v = args.Array("v"), probs = args.Array("probs");
+  F32 dq = args.Array("dq"), dk = args.Array("dk"), dv = args.Array("dv");
+  const int64_t batch = args.Int("batch"), heads = args.Int("heads"), seq = args.Int("seq"), hidden = args.Int("hidden");
+  const float scale = static_cast<float>(args.Num("scale"));
+  const double rate = args.Num("rate");
+  const int64_t seed = args.Int("seed");
+  if (!AttentionShape(args, {&dctx, &q, &k, &v, &dq, &dk, &dv}, probs, batch, heads, seq, hidden, rate)) return nullptr;
+  AttentionGrad(dctx.data, q.data, k.data, v.data, probs.data, dq.data, dk.data, dv.data, batch, heads, seq, hidden, scale, rate, static_cast<uint32_t>(seed));
+  return nullptr;
+}
+
+// Checks labels [rows] against classes; true when they are all inside.
+bool CheckLabels(Args& args, const I32& labels, int64_t rows, int64_t classes) {
+  if (args.ok() && static_cast<int64_t>(labels.length) < rows) args.Fail("labels has " + std::to_string(labels.length) + " elements, needs " + std::to_string(rows));
+  for (int64_t r = 0; args.ok() && r < rows; r++) {
+    if (labels.data[r] < 0 || labels.data[r] >= classes)
+      args.Fail("label " + std::to_string(labels.data[r]) + " at position " + std::to_string(r) + " is outside the " + std::to_string(classes) + " classes");
+  }
+  return args.ok();
+}
+
+// softmaxXent(logits, labels, lse, loss, rows, classes): loss[0] = mean over rows of
+//   lse − logits[label], lse[r] = log Σ_j exp(logits[r, j]) (kept for the gradient).
+napi_value JsSoftmaxXent(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "softmaxXent", 6);
+  F32 logits = args.Array("logits");
+  I32 labels = args.IntArray("labels");
+  F32 lse = args.Array("lse"), loss = args.Array("loss");
+  const int64_t rows = args.Int("rows"), classes = args.Int("classes");
+  args.Need(logits, rows * classes, "logits");
+  args.Need(lse, rows, "lse");
+  args.Need(loss, 1, "loss");
+  if (args.ok() && (rows == 0 || classes == 0)) args.Fail("needs at least one row and one class");
+  if (!CheckLabels(args, labels, rows, classes)) return nullptr;
+  loss.data[0] = SoftmaxXent(logits.data, labels.data, lse.data, rows, classes);
+  return nullptr;
+}
+
+// softmaxXentGrad(logits, labels, lse, dloss, dlogits, rows, classes):
+//   dlogits = dloss·(softmax(logits) − onehot(labels))/rows.
+napi_value JsSoftmaxXentGrad(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "softmaxXentGrad", 7);
+  F32 logits = args.Array("logits");
+  I32 labels = args.IntArray("labels");
+  F32 lse = args.Array("lse");
+  const float dloss = static_cast<float>(args.Num("dloss"));
+  F32 dlogits = args.Array("dlogits");
+  const int64_t rows = args.Int("rows"), classes = args.Int("classes");
+  args.Need(logits, rows * classes, "logits");
+  args.Need(dlogits, rows * classes, "dlogits");
+  args.Need(lse, rows, "lse");
+  if (!CheckLabels(args, labels, rows, classes)) return nullptr;
+  SoftmaxXentGrad(logits.data, labels.data, lse.data, dloss, dlogits.data, rows, classes);
+  return nullptr;
+}
+
+// adamwInPlace(ps, ms, vs, gs, perTensor, lr, beta1, beta2, eps, gradScale): adamw's update of
+//   every tensor i, written over ps[i], ms[i], vs[i]; perTensor holds (weightDecay, bc1, bc2) of
+//   each. One call for all of a step's parameters, the blocks of all of them spread over the pool.
+napi_value JsAdamWInPlace(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "adamwInPlace", 10);
+  std::vector<F32> ps, ms, vs, gs;
+  args.ArrayList("ps", &ps);
+  args.ArrayList("ms", &ms);
+  args.ArrayList("vs", &vs);
+  args.ArrayList("gs", &gs);
+  F32 per = args.Array("perTensor");
+  AdamWHyper h{};
+  h.lr = static_cast<float>(args.Num("lr"));
+  h.beta1 = static_cast<float>(args.Num("beta1"));
+  h.beta2 = static_cast<float>(args.Num("beta2"));
+  h.eps = static_cast<float>(args.Num("eps"));
+  h.gradScale = static_cast<float>(args.Num("gradScale"));
+  if (args.ok() && (ms.size() != ps.size() || vs.size() != ps.size() || gs.size() != ps.size())) args.Fail("ps, ms, vs and gs must have the same length");
+  args.Need(per, 3 * ps.size(), "perTensor");
+  std::vector<AdamWEntry> entries;
+  for (size_t i = 0; args.ok() && i < ps.size(); i++) {
+    const size_t n = ps[i].length;
+    if (ms[i].length != n || vs[i].length != n || gs[i].length != n) args.Fail("tensor " + std::to_string(i) + ": p, m, v and g must have the same length");
+    entries.push_back(AdamWEntry{ps[i].data, ms[i].data, vs[i].data, gs[i].data, n, per.data[3 * i], per.data[3 * i + 1], per.data[3 * i + 2]});
+  }
+  if (!args.ok()) return nullptr;
+  AdamW(entries, h, true, nullptr, nullptr, nullptr);
+  return nullptr;
+}
+
+// sumSquares(xs, out): out[i] = Σ xs[i]² (gradient norms).
+napi_value JsSumSquares(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "sumSquares", 2);
+  std::vector<F32> xs;
+  args.ArrayList("xs", &xs);
+  F32 out = args.Array("out");
+  args.Need(out, xs.size(), "out");
+  if (!args.ok()) return nullptr;
+  std::vector<const float*> ptrs;
+  std::vector<size_t> ns;
+  for (const F32& x : xs) {
+    ptrs.push_back(x.data);
+    ns.push_back(x.length);
+  }
+  std::vector<double> sums(xs.size());
+  SumSquares(ptrs, ns, sums.data());
+  for (size_t i = 0; i < xs.size(); i++) out.data[i] = static_cast<float>(sums[i]);
+  return nullptr;
+}
+
+// sgemmAlone(m, n, k, transA, transB, threads, reps) → ms per product: cblas_sgemm on its own
+//   (OpenBLAS's own threads, on operands of small random values), the roofline of `pld bench`.
+napi_value JsSgemmAlone(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "sgemmAlone", 7);
+  const int64_t m = args.Int("m"), n = args.Int("n"), k = args.Int("k");
+  const bool ta = args.Bool("transA"), tb = args.Bool("transB");
+  const int64_t threads = args.Int("threads"), reps = args.Int("reps");
+  if (args.ok() && (threads < 1 || reps < 1 || m * n * k == 0)) args.Fail("m, n, k, threads and reps must be >= 1");
+  if (!args.ok()) return nullptr;
+  std::vector<float> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(k * n)), c(static_cast<size_t>(m * n));
+  for (size_t i = 0; i < a.size(); i++) a[i] = static_cast<float>(Mix(1, static_cast<uint32_t>(i)) >> 8) / 16777216.f - 0.5f;
+  for (size_t i = 0; i < b.size(); i++) b[i] = static_cast<float>(Mix(2, static_cast<uint32_t>(i)) >> 8) / 16777216.f - 0.5f;
+  const double ms = SgemmAloneMs(a.data(), b.data(), c.data(), m, n, k, ta, tb, static_cast<int>(threads), static_cast<int>(reps));
+  napi_value out;
+  napi_create_double(env, ms, &out);
+  return out;
+}
+
+napi_value JsSetThreads(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "setThreads", 1);
   const int64_t n = args.Int("threads");
   if (args.ok() && n < 1) args.Fail("threads must be >= 1");
-  if (args.ok()) openblas_set_num_threads(static_cast<int>(n));
+  if (!args.ok()) return nullptr;
+  // The pool owns the cores; OpenBLAS runs single-threaded inside its blocks (pool.h).
+  openblas_set_num_threads(1);
+  SetPoolThreads(static_cast<int>(n));
   return nullptr;
 }
 
 // info() → { blas: 'OpenBLAS 0.3.21 …', core: 'SkylakeX', threads: 1 }
-napi_value Info(napi_env env, napi_callback_info) {
+napi_value JsInfo(napi_env env, napi_callback_info) {
   napi_value obj, blas, core, threads;
   napi_create_object(env, &obj);
   napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &blas);
   napi_create_string_utf8(env, openblas_get_corename(), NAPI_AUTO_LENGTH, &core);
-  napi_create_int32(env, openblas_get_num_threads(), &threads);
+  napi_create_int32(env, PoolThreads(), &threads);
   napi_set_named_property(env, obj, "blas", blas);
   napi_set_named_property(env, obj, "core", core);
   napi_set_named_property(env, obj, "threads", threads);
@@ -549,20 +431,30 @@ constexpr napi_property_descriptor Method(const char* name, napi_callback fn) {
 }
 
 napi_value Init(napi_env env, napi_value exports) {
+  openblas_set_num_threads(1);
   const napi_property_descriptor props[] = {
-      Method("gemm", Gemm),
-      Method("gatherRows", GatherRows),
-      Method("layerNorm", LayerNorm),
-      Method("layerNormGrad", LayerNormGrad),
-      Method("gelu", Gelu),
-      Method("geluGrad", GeluGrad),
-      Method("dropout", Dropout),
-      Method("maskedSoftmax", MaskedSoftmax),
-      Method("softmaxGrad", SoftmaxGrad),
-      Method("sum", Sum),
-      Method("adamw", AdamW),
-      Method("setThreads", SetThreads),
-      Method("info", Info),
+      Method("gemm", JsGemm),
+      Method("gatherRows", JsGatherRows),
+      Method("layerNorm", JsLayerNorm),
+      Method("layerNormGrad", JsLayerNormGrad),
+      Method("gelu", JsGelu),
+      Method("geluGrad", JsGeluGrad),
+      Method("dropout", JsDropout),
+      Method("maskedSoftmax", JsMaskedSoftmax),
+      Method("softmaxGrad", JsSoftmaxGrad),
+      Method("sum", JsSum),
+      Method("adamw", JsAdamW),
+      Method("adamwInPlace", JsAdamWInPlace),
+      Method("sumSquares", JsSumSquares),
+      Method("dense", JsDense),
+      Method("denseGrad", JsDenseGrad),
+      Method("attention", JsAttention),
+      Method("attentionGrad", JsAttentionGrad),
+      Method("softmaxXent", JsSoftmaxXent),
+      Method("softmaxXentGrad", JsSoftmaxXentGrad),
+      Method("sgemmAlone", JsSgemmAlone),
+      Method("setThreads", JsSetThreads),
+      Method("info", JsInfo),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

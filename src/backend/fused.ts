@@ -2,9 +2,9 @@
  * Fused kernels: one pass over memory for a formula tfjs would run as a dozen kernels. This
  * file is their contract — names, inputs, outputs, attributes — and their gradients. A backend
  * that registers them (wasm with the kit's native addon: wasm-kernels.ts) runs them; everywhere
- * else src/model/ops.ts and src/train/optimizer.ts run the same formula as composed tfjs ops, and
- * the tests check that both agree. DeepSpeed fuses the same operations for the same reason (its
- * transformer kernels: LayerNorm, GELU, softmax, dropout; FusedAdam).
+ * else src/model/ops.ts, src/train/optimizer.ts and src/train/step.ts run the same formula as
+ * composed tfjs ops, and the tests check that both agree. DeepSpeed fuses the same operations for
+ * the same reason (its transformer kernels: LayerNorm, GELU, softmax, dropout; FusedAdam).
  *
  *   layerNorm      {x [..., C], gamma [C], beta [C]} {eps}     → [y, mean [rows], rstd [rows]]
  *   layerNormGrad  {dy, x, gamma, mean, rstd}                   → [dx, dgamma, dbeta]
@@ -15,6 +15,24 @@
  *   maskedSoftmax  {scores [B, heads, S, S], bias [B, S]} {scale} → softmax(scale·scores + bias)
  *   softmaxGrad    {y, dy} {scale}                              → scale·y·(dy − Σ dy·y)
  *   adamw          {p, m, v, g} {lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale} → [p, m, v]
+ *   dense          {x [rows, in], w [in, out], b [out]} {activation: 'linear' | 'gelu'}
+ *                  → linear: [y = x·w + b]; gelu: [y = GELU(z), z = x·w + b]
+ *   denseGrad      {dy, x, w, z?} (z: through GELU)             → [dx, dw, db]
+ *   attention      {q, k, v [B·S, H], bias [B, S]} {heads, scale, rate, seed}
+ *                  → [ctx [B·S, H], probs [B, heads, S, S]]: per (batch, head), probs =
+ *                  softmax(scale·q·kᵀ + bias), ctx = dropout(probs)·v with dropout's mask over probs
+ *   attentionGrad  {dctx, q, k, v, probs} {heads, scale, rate, seed} → [dq, dk, dv]
+ *   softmaxXent    {logits [N, C], labels [N] int32}            → [loss [] (mean), lse [N]]
+ *   softmaxXentGrad {logits, labels, lse, dloss []}             → dlogits = dloss·(softmax − onehot)/N
+ *   adamwInPlace   {p0, m0, v0, g0, p1, …} {lr, beta1, beta2, eps, gradScale, perTensor: [wd, bc1,
+ *                  bc2 per tensor]} → [updated [n] int32]: adamw over every tensor in one call,
+ *                  written over p, m and v; a tensor whose buffers another tensor shares is left
+ *                  alone (updated = 0) for the caller to update out of place
+ *   sumSquares     {x0, x1, …}                                  → [n]: Σ xᵢ² of each input
+ *
+ * dense, attention and softmaxXent save more than they return (z, probs, lse): ops.ts wires their
+ * gradients with tf.customGrad, which keeps those tensors without giving them a gradient (tfjs
+ * would pass a zero-filled one for every unused output of a registered kernel).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -27,7 +45,26 @@ export const FUSED = {
   maskedSoftmax: 'PldMaskedSoftmax',
   softmaxGrad: 'PldSoftmaxGrad',
   adamw: 'PldAdamW',
+  dense: 'PldDense',
+  denseGrad: 'PldDenseGrad',
+  attention: 'PldAttention',
+  attentionGrad: 'PldAttentionGrad',
+  softmaxXent: 'PldSoftmaxXent',
+  softmaxXentGrad: 'PldSoftmaxXentGrad',
+  adamwInPlace: 'PldAdamWInPlace',
+  sumSquares: 'PldSumSquares',
 } as const;
+
+export type DenseActivation = 'linear' | 'gelu';
+
+export interface AttentionAttrs {
+  heads: number;
+  /** Multiplies q·kᵀ (1/√(head size)). */
+  scale: number;
+  /** Dropout rate on the probabilities (0: none). */
+  rate: number;
+  seed: number;
+}
 
 export interface AdamWAttrs {
   lr: number;

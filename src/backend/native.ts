@@ -1,6 +1,7 @@
 /**
  * The kit's native addon (`native/`, package `pld-native`): matrix products in OpenBLAS and
- * fused elementwise kernels for the wasm backend (registered by wasm-kernels.ts). It is an
+ * fused kernels for the wasm backend (registered by wasm-kernels.ts), run on the addon's own
+ * thread pool. It is an
  * optional dependency built from source on install (node-gyp, g++ and OpenBLAS's headers: Debian
  * `libopenblas-dev`); where it is missing the kit runs on the wasm backend's own kernels and says why.
  */
@@ -45,6 +46,23 @@ export interface NativeKernels {
     pOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, bc1: number, bc2: number, gradScale: number,
   ): void;
+  /** y = x·w + b, x [rows, in], w [in, out]; with pre: pre = x·w + b and y = GELU(pre). */
+  dense(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, pre: Float32Array | null, rows: number, inDim: number, outDim: number): void;
+  /** dz = dy (·GELU'(pre) when given); dx = dz·wᵀ, dw = xᵀ·dz, db = Σ_rows dz. */
+  denseGrad(dy: Float32Array, x: Float32Array, w: Float32Array, pre: Float32Array | null, dx: Float32Array, dw: Float32Array, db: Float32Array, rows: number, inDim: number, outDim: number): void;
+  /** Per (batch, head) of q, k, v [batch·seq, hidden]: probs = softmax(scale·q·kᵀ + bias[b]), ctx = dropout(probs)·v. */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, probs: Float32Array, ctx: Float32Array, batch: number, heads: number, seq: number, hidden: number, scale: number, rate: number, seed: number): void;
+  attentionGrad(dctx: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, heads: number, seq: number, hidden: number, scale: number, rate: number, seed: number): void;
+  /** loss[0] = mean_r (lse[r] − logits[r, labels[r]]), lse[r] = log Σ exp logits[r]. */
+  softmaxXent(logits: Float32Array, labels: Int32Array, lse: Float32Array, loss: Float32Array, rows: number, classes: number): void;
+  softmaxXentGrad(logits: Float32Array, labels: Int32Array, lse: Float32Array, dloss: number, dlogits: Float32Array, rows: number, classes: number): void;
+  /** adamw over every tensor i, written over ps[i], ms[i], vs[i]; perTensor = (weightDecay, bc1, bc2) per tensor. */
+  adamwInPlace(ps: Float32Array[], ms: Float32Array[], vs: Float32Array[], gs: Float32Array[], perTensor: Float32Array, lr: number, beta1: number, beta2: number, eps: number, gradScale: number): void;
+  /** out[i] = Σ xs[i]². */
+  sumSquares(xs: Float32Array[], out: Float32Array): void;
+  /** Mean ms per product of cblas_sgemm alone at this shape on `threads` OpenBLAS threads, over `reps` products. */
+  sgemmAlone(m: number, n: number, k: number, transA: boolean, transB: boolean, threads: number, reps: number): number;
+  /** Sizes the addon's thread pool (OpenBLAS runs single-threaded inside its blocks). */
   setThreads(threads: number): void;
   info(): NativeInfo;
 }

@@ -14,7 +14,11 @@
  *                                 loop at ~1 GMAC/s (`batch_mat_mul_impl.cc`).
  *      Sum                        reductions over leading or trailing axes in one pass.
  *      GatherV2                   row lookups (axis 0: embeddings, masked positions) as memcpy.
- *      the fused kernels          LayerNorm, GELU, dropout, masked softmax, AdamW.
+ *      the fused kernels          LayerNorm, GELU, dropout, masked softmax, AdamW, dense layers
+ *                                 with their GELU, attention per (batch, head), softmax
+ *                                 cross-entropy, AdamW over all parameters, gradient norms.
+ *      All of them run on the addon's thread pool (PLD_THREADS threads), in fixed blocks, so
+ *      results do not depend on the thread count.
  *  - `xnnpack` (no addon): a transposed operand is transposed explicitly first, and a batched
  *    product runs as one 2-D product per batch entry on views of the operands' memory, so every
  *    product reaches XNNPACK (2-D: 10–20× faster than the flags; the reference step's attention
@@ -30,7 +34,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { NativeKernels } from './native';
-import { AdamWAttrs, FUSED } from './fused';
+import { AdamWAttrs, AttentionAttrs, FUSED } from './fused';
 
 export type WasmKernelPath = 'native' | 'xnnpack';
 
@@ -302,7 +306,108 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
       native.adamw(v(p), v(m), v(vv), v(g), v(outs[0]), v(outs[1]), v(outs[2]), a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.bc1, a.bc2, a.gradScale);
       return outs;
     },
+    [FUSED.dense]: (backend, inputs, attrs) => {
+      const [x, w, b] = ['x', 'w', 'b'].map((n) => input(inputs, n, FUSED.dense));
+      const [rows, inDim] = x.shape;
+      const outDim = w.shape[1];
+      if (x.shape.length !== 2 || w.shape.length !== 2 || w.shape[0] !== inDim || b.shape.join() !== String(outDim)) {
+        throw new Error(`${FUSED.dense}: x must be [rows, in], w [in, out] and b [out], got [${x.shape}], [${w.shape}] and [${b.shape}]`);
+      }
+      const gelu = attrs.activation === 'gelu';
+      const y = backend.makeOutput([rows, outDim], 'float32');
+      const z = gelu ? backend.makeOutput([rows, outDim], 'float32') : null;
+      const v = viewer(backend);
+      native.dense(v(x), v(w), v(b), v(y), z ? v(z) : null, rows, inDim, outDim);
+      return z ? [y, z] : [y];
+    },
+    [FUSED.denseGrad]: (backend, inputs) => {
+      const [dy, x, w] = ['dy', 'x', 'w'].map((n) => input(inputs, n, FUSED.denseGrad));
+      const z = inputs.z ? input(inputs, 'z', FUSED.denseGrad) : null;
+      const [rows, inDim] = x.shape;
+      const outDim = w.shape[1];
+      const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput(w.shape, 'float32'), backend.makeOutput([outDim], 'float32')];
+      const v = viewer(backend);
+      native.denseGrad(v(dy), v(x), v(w), z ? v(z) : null, v(outs[0]), v(outs[1]), v(outs[2]), rows, inDim, outDim);
+      return outs;
+    },
+    [FUSED.attention]: (backend, inputs, attrs) => {
+      const [q, k, vv, bias] = ['q', 'k', 'v', 'bias'].map((n) => input(inputs, n, FUSED.attention));
+      const a = attrs as unknown as AttentionAttrs;
+      const [batch, seq] = bias.shape;
+      const hidden = q.shape[1];
+      if (q.shape.length !== 2 || bias.shape.length !== 2 || q.shape[0] !== batch * seq || k.shape.join() !== q.shape.join() || vv.shape.join() !== q.shape.join()) {
+        throw new Error(`${FUSED.attention}: q, k and v must be [batch·seq, hidden] and bias [batch, seq], got [${q.shape}], [${k.shape}], [${vv.shape}] and [${bias.shape}]`);
+      }
+      const ctx = backend.makeOutput(q.shape, 'float32');
+      const probs = backend.makeOutput([batch, a.heads, seq, seq], 'float32');
+      const v = viewer(backend);
+      native.attention(v(q), v(k), v(vv), v(bias), v(probs), v(ctx), batch, a.heads, seq, hidden, a.scale, a.rate, a.seed);
+      return [ctx, probs];
+    },
+    [FUSED.attentionGrad]: (backend, inputs, attrs) => {
+      const [dctx, q, k, vv, probs] = ['dctx', 'q', 'k', 'v', 'probs'].map((n) => input(inputs, n, FUSED.attentionGrad));
+      const a = attrs as unknown as AttentionAttrs;
+      const [batch, , seq] = probs.shape;
+      const outs = [0, 1, 2].map(() => backend.makeOutput(q.shape, 'float32'));
+      const v = viewer(backend);
+      native.attentionGrad(v(dctx), v(q), v(k), v(vv), v(probs), v(outs[0]), v(outs[1]), v(outs[2]), batch, a.heads, seq, q.shape[1], a.scale, a.rate, a.seed);
+      return outs;
+    },
+    [FUSED.softmaxXent]: (backend, inputs) => {
+      const logits = input(inputs, 'logits', FUSED.softmaxXent);
+      const labels = labelsInput(inputs, logits, FUSED.softmaxXent);
+      const [rows, classes] = logits.shape;
+      const loss = backend.makeOutput([], 'float32');
+      const lse = backend.makeOutput([rows], 'float32');
+      const v = viewer(backend);
+      native.softmaxXent(v(logits), backend.typedArrayFromHeap(labels) as Int32Array, v(lse), v(loss), rows, classes);
+      return [loss, lse];
+    },
+    [FUSED.softmaxXentGrad]: (backend, inputs) => {
+      const [logits, lse, dloss] = ['logits', 'lse', 'dloss'].map((n) => input(inputs, n, FUSED.softmaxXentGrad));
+      const labels = labelsInput(inputs, logits, FUSED.softmaxXentGrad);
+      const [rows, classes] = logits.shape;
+      const d = backend.makeOutput(logits.shape, 'float32');
+      const v = viewer(backend);
+      native.softmaxXentGrad(v(logits), backend.typedArrayFromHeap(labels) as Int32Array, v(lse), v(dloss)[0], v(d), rows, classes);
+      return d;
+    },
+    [FUSED.adamwInPlace]: (backend, inputs, attrs) => {
+      const n = Object.keys(inputs).length / 4;
+      const a = attrs as unknown as AdamWAttrs & { perTensor: number[] };
+      const updated = backend.makeOutput([n], 'int32');
+      const flags = backend.typedArrayFromHeap(updated) as Int32Array;
+      const v = viewer(backend);
+      const lists: Float32Array[][] = [[], [], [], []];
+      const per: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const [p, m, vv, g] = ['p', 'm', 'v', 'g'].map((x) => input(inputs, `${x}${i}`, FUSED.adamwInPlace));
+        // Writing over a buffer that another tensor shares (a clone, a reshape) would change it too.
+        const alone = [p, m, vv].every((t) => backend.refCount(t.dataId) === 1);
+        flags[i] = alone ? 1 : 0;
+        if (!alone) continue;
+        [p, m, vv, g].forEach((t, j) => lists[j].push(v(t)));
+        per.push(a.perTensor[3 * i], a.perTensor[3 * i + 1], a.perTensor[3 * i + 2]);
+      }
+      native.adamwInPlace(lists[0], lists[1], lists[2], lists[3], Float32Array.from(per), a.lr, a.beta1, a.beta2, a.eps, a.gradScale);
+      return updated;
+    },
+    [FUSED.sumSquares]: (backend, inputs) => {
+      const xs = Object.keys(inputs).map((_, i) => input(inputs, `x${i}`, FUSED.sumSquares));
+      const out = backend.makeOutput([xs.length], 'float32');
+      const v = viewer(backend);
+      native.sumSquares(xs.map(v), v(out));
+      return out;
+    },
   };
+}
+
+function labelsInput(inputs: Inputs, logits: TensorInfo, kernel: string): TensorInfo {
+  const labels = inputs.labels;
+  if (!labels || labels.dtype !== 'int32' || labels.shape.length !== 1 || logits.shape.length !== 2 || labels.shape[0] !== logits.shape[0]) {
+    throw new Error(`${kernel}: logits must be [rows, classes] float32 and labels [rows] int32, got [${logits.shape}] and ${labels ? `[${labels.shape}] ${labels.dtype}` : 'none'}`);
+  }
+  return labels;
 }
 
 function register(kernelName: string, kernelFunc: tf.KernelFunc, setup?: tf.KernelConfig): void {

@@ -1,9 +1,10 @@
 /**
- * Training throughput of one MLM step: ms/step, tokens/s, achieved GMAC/s and where the time
- * goes (attention, feed-forward, embeddings + MLM head, optimizer), on the active tfjs backend
- * and, when `import torch` works, the same step in PyTorch (bench/torch_step.py) at the same
- * thread count. PyTorch is optional tooling for the comparison, never a runtime dependency.
- * Not a test: `npm run bench` prints the tables.
+ * Training throughput of one MLM step: ms/step, tokens/s, achieved GMAC/s, its fraction of the
+ * machine's matrix-product roofline (cblas_sgemm alone at the step's own shapes, measured in the
+ * same run), tfjs kernel calls per step, and where the time goes (embeddings, blocks, MLM head,
+ * optimizer, rest), on the active tfjs backend and, when `import torch` works, the same step in
+ * PyTorch (bench/torch_step.py) at the same thread count. PyTorch is optional tooling for the
+ * comparison, never a runtime dependency. Not a test: `npm run bench` prints the tables.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -12,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendInfo, describeBackend } from '../backend';
 import { ModelConfig, forwardMacs } from '../model/config';
 import { Bert, attentionBias, blockPrefix, countParams, createBert, crossEntropy, disposeBert, dropper, embeddings, feedForward, finalNorm, mlmLogits, residualSublayer, selfAttention } from '../model/bert';
+import { loadNativeKernels } from '../backend/native';
 import { AdamW, ADAMW_DEFAULTS } from '../train/optimizer';
 import { MlmBatch, mlmTrainStep } from '../train/mlm';
 import { syntheticBatch } from '../data/synthetic';
@@ -54,12 +56,12 @@ export function smallPresetStep(): ThroughputSetup {
 
 /** Milliseconds of one step spent in each part, each part's forward + backward timed alone. */
 export interface Phases {
-  /** All blocks' self-attention sublayers with their LayerNorms. */
-  attention: number;
-  /** All blocks' feed-forward sublayers with their LayerNorms. */
-  ffn: number;
-  /** Embeddings, final LayerNorm, MLM head and loss. */
-  embeddingsHead: number;
+  /** Token, position and segment lookups, their LayerNorm and dropout. */
+  embeddings: number;
+  /** Every block: attention and feed-forward sublayers with their LayerNorms and residuals. */
+  blocks: number;
+  /** Final LayerNorm (PreLN), MLM head on the masked positions, loss. */
+  head: number;
   optimizer: number;
 }
 
@@ -74,6 +76,8 @@ export interface EngineTiming {
   params: number;
   /** Process CPU time over wall time during the timed steps: the cores really busy. */
   cpuPerWall: number;
+  /** tfjs kernel calls in one step (tf.profile); absent for PyTorch. */
+  kernelsPerStep?: number;
 }
 
 export interface Unavailable {
@@ -126,23 +130,22 @@ async function phaseTimes(model: Bert, opt: AdamW, batch: MlmBatch, s: Throughpu
   const positions = tf.tensor1d(batch.maskedPositions, 'int32');
   const labels = tf.tensor1d(batch.maskedLabels, 'int32');
   const bias = tf.tidy(() => attentionBias(mask));
-  // The block's input, as a variable so its gradient is computed too (as in a real step).
-  const x = tf.tidy(() => tf.variable(tf.randomNormal([s.batchSize, s.seqLen, c.hidden], 0, 1, 'float32', 3), true, `phase-input-${phaseInputs++}`)) as tf.Variable<tf.Rank.R3>;
+  // A block's input and the encoder's output, as variables so their gradients are computed too (as in a real step).
+  const input = (): tf.Variable<tf.Rank.R3> => tf.tidy(() => tf.variable(tf.randomNormal([s.batchSize, s.seqLen, c.hidden], 0, 1, 'float32', 3), true, `phase-input-${phaseInputs++}`)) as tf.Variable<tf.Rank.R3>;
+  const x = input();
+  const seq = input();
   const b0 = blockPrefix(0);
-  // Block 0's two halves as `encode` runs them (residual and LayerNorm included).
-  const attention = (): tf.Scalar => tf.sum(residualSublayer(model, x, 0, 'attention', (t) => selfAttention(model, t, 0, bias, drop)));
-  const ffn = (): tf.Scalar => tf.sum(residualSublayer(model, x, 0, 'ffn', (t) => feedForward(model, t, 0, drop)));
-  const head = (): tf.Scalar => {
-    const seq = embeddings(model, { inputIds: ids, attentionMask: mask }, drop);
-    return crossEntropy(mlmLogits(model, c.norm === 'pre' ? finalNorm(model, seq) : seq, positions), labels);
+  // Block 0 as `encode` runs it (residuals and LayerNorms included), times the number of blocks.
+  const block = (): tf.Scalar => {
+    const h = residualSublayer(model, x, 0, 'attention', (t) => selfAttention(model, t, 0, bias, drop));
+    return tf.sum(residualSublayer(model, h, 0, 'ffn', (t) => feedForward(model, t, 0, drop)));
   };
-  const attnVars = [x, ...paramsWithPrefix(model, [`${b0}attention.`])];
-  const ffnVars = [x, ...paramsWithPrefix(model, [`${b0}intermediate.`, `${b0}output.`])];
-  const headVars = paramsWithPrefix(model, ['bert.embeddings.', 'bert.encoder.FinalLayerNorm.', 'cls.']);
+  const embed = (): tf.Scalar => tf.sum(embeddings(model, { inputIds: ids, attentionMask: mask }, drop));
+  const head = (): tf.Scalar => crossEntropy(mlmLogits(model, c.norm === 'pre' ? finalNorm(model, seq) : seq, positions), labels);
   const out: Phases = {
-    attention: c.layers * (await timeIt(() => backward(attention, attnVars), reps)),
-    ffn: c.layers * (await timeIt(() => backward(ffn, ffnVars), reps)),
-    embeddingsHead: await timeIt(() => backward(head, headVars), reps),
+    embeddings: await timeIt(() => backward(embed, paramsWithPrefix(model, ['bert.embeddings.'])), reps),
+    blocks: c.layers * (await timeIt(() => backward(block, [x, ...paramsWithPrefix(model, [b0])]), reps)),
+    head: await timeIt(() => backward(head, [seq, ...paramsWithPrefix(model, ['bert.encoder.FinalLayerNorm.', 'cls.', 'bert.embeddings.word_embeddings.'])]), reps),
     optimizer: 0,
   };
   const grads = new Map<string, tf.Tensor>([...model.params].map(([n, v]) => [n, tf.tidy(() => tf.mul(tf.randomNormal(v.shape, 0, 1, 'float32', 4), 1e-3))]));
@@ -150,7 +153,7 @@ async function phaseTimes(model: Bert, opt: AdamW, batch: MlmBatch, s: Throughpu
     opt.apply(model.params, grads, 1e-4, 1);
     await model.params.values().next().value?.data();
   }, reps);
-  tf.dispose([ids, mask, positions, labels, bias, x, ...grads.values()]);
+  tf.dispose([ids, mask, positions, labels, bias, x, seq, ...grads.values()]);
   return out;
 }
 
@@ -159,6 +162,15 @@ export interface TimingOptions {
   warmup: number;
   /** Repetitions of each phase measurement. */
   phaseReps: number;
+}
+
+/** tfjs kernel calls while f runs (tf.profile; what fewer, larger kernels save is the engine's work per call). */
+export async function countKernels(f: () => unknown): Promise<number> {
+  // tf.profile awaits the function, so kernels launched by an async step are counted too.
+  const info = await tf.profile(async () => {
+    await f();
+  });
+  return info.kernels.length;
 }
 
 /** Times the step on the active tfjs backend. */
@@ -179,12 +191,14 @@ export async function timeTfjs(s: ThroughputSetup, backend: BackendInfo, o: Timi
   }
   const cpu = process.cpuUsage(cpu0);
   const cpuPerWall = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
+  const step = o.warmup + o.steps;
+  const kernelsPerStep = await countKernels(() => mlmTrainStep(model, opt, batch, { gates, rng, lr: 1e-4, clipNorm: 1, step }));
   const phases = await phaseTimes(model, opt, batch, s, o.phaseReps);
   const params = countParams(model).total;
   opt.dispose();
   disposeBert(model);
   const engine = backend.backend === 'wasm' ? `tfjs wasm${backend.native ? ' + native kernels' : ' kernels only'}` : `tfjs ${backend.backend}`;
-  return { engine, threads: backend.threads, msPerStep: median(ms), cpuPerWall, phases, params, maskedTokens: batch.maskedPositions.length };
+  return { engine, threads: backend.threads, msPerStep: median(ms), cpuPerWall, phases, params, kernelsPerStep, maskedTokens: batch.maskedPositions.length };
 }
 
 /** The first Python that can `import torch`: PLD_PYTHON, then python3 on PATH, then Debian's. */
@@ -210,20 +224,110 @@ export function timeTorch(s: ThroughputSetup, threads: number, o: TimingOptions,
   return { engine: `PyTorch ${out.torch}`, threads: out.threads, msPerStep: median(out.msPerStep), cpuPerWall: out.cpuPerWall, phases: out.phases, params: out.params };
 }
 
+/** One matrix product of a training step: op(A) m×k times op(B) k×n, `count` times per step. */
+export interface ProductShape {
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  count: number;
+  /** One of the independent per-(batch, head) attention products, which run side by side. */
+  perHead: boolean;
+}
+
+/**
+ * Every matrix product of one training step: each dense layer's forward product and its two
+ * gradients (dx = dy·Wᵀ, dW = xᵀ·dy), and the attention's two per-(batch, head) products forward
+ * and four backward. Their multiply-adds sum to `stepMacs`.
+ */
+export function stepProducts(s: ThroughputSetup, maskedTokens: number): ProductShape[] {
+  const c = s.model;
+  const L = c.layers;
+  const R = s.batchSize * s.seqLen;
+  const S = s.seqLen;
+  const dh = c.hidden / c.heads;
+  const M = maskedTokens;
+  const dense = (rows: number, inDim: number, outDim: number, count: number): ProductShape[] => [
+    { m: rows, n: outDim, k: inDim, transA: false, transB: false, count, perHead: false },
+    { m: rows, n: inDim, k: outDim, transA: false, transB: true, count, perHead: false },
+    { m: inDim, n: outDim, k: rows, transA: true, transB: false, count, perHead: false },
+  ];
+  const heads = L * s.batchSize * c.heads;
+  const head = (m: number, n: number, k: number, transA: boolean, transB: boolean): ProductShape => ({ m, n, k, transA, transB, count: heads, perHead: true });
+  return [
+    ...dense(R, c.hidden, c.hidden, 4 * L),
+    ...dense(R, c.hidden, c.intermediate, L),
+    ...dense(R, c.intermediate, c.hidden, L),
+    // scores = q·kᵀ, ctx = p·v; backward: dp = dctx·vᵀ, dv = pᵀ·dctx, dq = ds·k, dk = dsᵀ·q.
+    head(S, S, dh, false, true), head(S, dh, S, false, false),
+    head(S, S, dh, false, true), head(S, dh, S, true, false), head(S, dh, S, false, false), head(S, dh, S, true, false),
+    ...dense(M, c.hidden, c.hidden, 1),
+    // The tied decoder t·Eᵀ [M, V] and its gradients dt = dlogits·E, dE = dlogitsᵀ·t.
+    { m: M, n: c.vocabSize, k: c.hidden, transA: false, transB: true, count: 1, perHead: false },
+    { m: M, n: c.hidden, k: c.vocabSize, transA: false, transB: false, count: 1, perHead: false },
+    { m: c.vocabSize, n: c.hidden, k: M, transA: true, transB: false, count: 1, perHead: false },
+  ];
+}
+
+/** The roofline: ms of a step's matrix products done by cblas_sgemm alone on `threads` threads. */
+export interface Roofline {
+  threads: number;
+  ms: number;
+  macs: number;
+}
+
+/**
+ * Times every product of the step with cblas_sgemm through the addon, each shape on its own
+ * (OpenBLAS on `threads` threads), and adds them up. The per-(batch, head) attention products
+ * are independent and small: they are timed on one thread and divided by `threads`, as they run
+ * side by side. Null when the addon is not built.
+ */
+export function measureRoofline(s: ThroughputSetup, maskedTokens: number, threads: number, targetMs = 20): Roofline | null {
+  const nat = loadNativeKernels();
+  if (!nat.ok) return null;
+  let ms = 0;
+  let macs = 0;
+  for (const p of stepProducts(s, maskedTokens)) {
+    const each = p.m * p.n * p.k;
+    if (each === 0) continue;
+    // About targetMs of work per shape at 50 GMAC/s, at least 3 repetitions.
+    const reps = Math.max(3, Math.min(1000, Math.round((targetMs * 5e7) / each)));
+    const t = nat.kernels.sgemmAlone(p.m, p.n, p.k, p.transA, p.transB, p.perHead ? 1 : threads, reps);
+    ms += (p.count * t) / (p.perHead ? threads : 1);
+    macs += p.count * each;
+  }
+  return { threads, ms, macs };
+}
+
 /** One setup's rows as a Markdown table; ratios are against the PyTorch row of the same thread count. */
-export function throughputTable(s: ThroughputSetup, rows: (EngineTiming | Unavailable)[], maskedTokens: number, backend: BackendInfo): string {
+export function throughputTable(s: ThroughputSetup, rows: (EngineTiming | Unavailable)[], maskedTokens: number, backend: BackendInfo, rooflines: Roofline[] = []): string {
   const macs = stepMacs(s, maskedTokens);
   const tokens = s.batchSize * s.seqLen;
   const f = (x: number, d = 1): string => x.toFixed(d);
-  const header = ['engine', 'threads', 'CPU/wall', 'ms/step', 'tokens/s', 'GMAC/s', 'attention ms', 'FFN ms', 'emb + head ms', 'optimizer ms', 'rest ms', '× PyTorch'];
+  const header = ['engine', 'threads', 'CPU/wall', 'ms/step', 'tokens/s', 'GMAC/s', 'of roofline', 'kernels/step', 'embeddings ms', 'blocks ms', 'MLM head ms', 'optimizer ms', 'rest ms', '× PyTorch'];
+  const roofGmacs = (threads: number): number | undefined => {
+    const r = rooflines.find((x) => x.threads === threads);
+    return r ? r.macs / 1e6 / r.ms : undefined;
+  };
   const cells = rows.map((r): string[] => {
     if ('unavailable' in r) return [r.engine, '', '', `not measured: ${r.unavailable}`, ...header.slice(4).map(() => '')];
     const torch = rows.find((t): t is EngineTiming => !('unavailable' in t) && t.engine.startsWith('PyTorch') && t.threads === r.threads);
     const p = r.phases;
-    const rest = r.msPerStep - (p.attention + p.ffn + p.embeddingsHead + p.optimizer);
+    const rest = r.msPerStep - (p.embeddings + p.blocks + p.head + p.optimizer);
     const ratio = torch ? `${f(r.msPerStep / torch.msPerStep, 2)}×` : '—';
-    return [r.engine, String(r.threads), f(r.cpuPerWall, 2), f(r.msPerStep), f((tokens * 1000) / r.msPerStep, 0), f(macs / 1e6 / r.msPerStep), f(p.attention), f(p.ffn), f(p.embeddingsHead), f(p.optimizer), f(rest), ratio];
+    const gmacs = macs / 1e6 / r.msPerStep;
+    const roof = roofGmacs(r.threads);
+    return [
+      r.engine, String(r.threads), f(r.cpuPerWall, 2), f(r.msPerStep), f((tokens * 1000) / r.msPerStep, 0), f(gmacs),
+      roof ? `${f((100 * gmacs) / roof, 0)} %` : '—', r.kernelsPerStep === undefined ? '—' : String(r.kernelsPerStep),
+      f(p.embeddings), f(p.blocks), f(p.head), f(p.optimizer), f(rest), ratio,
+    ];
   });
+  for (const r of rooflines) {
+    const g = r.macs / 1e6 / r.ms;
+    cells.push([`cblas_sgemm alone at the step's shapes (roofline)`, String(r.threads), '', f(r.ms), f((tokens * 1000) / r.ms, 0), f(g), '100 %', ...header.slice(7).map(() => '')]);
+  }
   const align: Align[] = ['left', ...header.slice(1).map((): Align => 'right')];
   return [`**${s.label}**: ${f(macs / 1e9, 2)} GMAC per step (matrix products, forward × 3); ${describeBackend(backend)}`, '', renderMarkdownTable(header, cells, align)].join('\n');
 }

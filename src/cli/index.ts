@@ -38,21 +38,24 @@ const INFO_HELP = `pld info [--backend B] [--threads N]
 
 Prints the backend the kit would use, whether a GPU is used, and versions.`;
 
-const BENCH_HELP = `pld bench [--steps N] [--threads LIST] [--backend B] [--only throughput|pld] [--no-torch]
+const BENCH_HELP = `pld bench [--steps N] [--threads LIST] [--backend B] [--only throughput|pld] [--no-torch] [--quick]
 
 Prints Markdown tables (progress goes to stderr):
   throughput  one MLM training step of the reference configuration (PreLN, 4 blocks, hidden 128,
               seq 128, batch 16, vocab 1000) and of the small preset's model: ms/step, tokens/s,
-              GMAC/s and the time per phase, for tfjs wasm with the native kernels, tfjs wasm with
-              its own kernels only, and PyTorch when \`import torch\` works (PLD_PYTHON picks the
-              interpreter), at each thread count, with the ratio to PyTorch.
+              GMAC/s as a fraction of cblas_sgemm alone at the step's shapes (the roofline,
+              measured in the same run), tfjs kernel calls per step and the time per phase, for
+              tfjs wasm with the native kernels, tfjs wasm with its own kernels only, and PyTorch
+              when \`import torch\` works (PLD_PYTHON picks the interpreter), at each thread count,
+              with the ratio to PyTorch.
   pld         PostLN, PreLN and PreLN with fixed θ ∈ {1, 0.75, 0.5} on a 12-block model: measured
               speedup of dropping blocks against the ideal 1 / E[fraction of blocks run].
   --steps N         timed steps per measurement (default 20)
   --threads LIST    thread counts for the throughput tables, e.g. 1,2 (default: 1 and all cores)
   --backend B       tensorflow | webgpu | wasm | cpu (default: best available; env PLD_BACKEND)
   --only WHICH      throughput or pld (default: both)
-  --no-torch        skip the PyTorch rows`;
+  --no-torch        skip the PyTorch rows
+  --quick           smoke run: small models, 2 steps (checks that everything runs; the numbers mean nothing)`;
 
 const HELP = `pld — Progressive Layer Dropping reproduction kit
 
@@ -104,13 +107,14 @@ async function cmdInfo(args: string[]): Promise<void> {
 }
 
 async function cmdBench(args: string[]): Promise<void> {
-  const f = parseFlags(args, { steps: 'value', backend: 'value', threads: 'value', only: 'value', 'no-torch': 'switch', help: 'switch' });
+  const f = parseFlags(args, { steps: 'value', backend: 'value', threads: 'value', only: 'value', 'no-torch': 'switch', quick: 'switch', help: 'switch' });
   if (f.has('help')) return void console.log(BENCH_HELP);
   const only = stringFlag(f, 'only') ?? 'all';
   if (only !== 'all' && only !== 'throughput' && only !== 'pld') throw new Error(`--only must be throughput or pld, got '${only}'`);
-  const steps = wholeNumberFlag(f, 'steps') ?? 20;
+  const quick = f.has('quick');
+  const steps = wholeNumberFlag(f, 'steps') ?? (quick ? 2 : 20);
   const threads = wholeNumberListFlag(f, 'threads') ?? [...new Set([1, defaultWasmThreads()])];
-  const report = await runBenchmarks({ backend: backendFlag(f), threads, steps, torch: !f.has('no-torch'), which: only, log: (s) => console.error(s) });
+  const report = await runBenchmarks({ backend: backendFlag(f), threads, steps, torch: !f.has('no-torch') && !quick, which: only, quick, log: (s) => console.error(s) });
   console.log(report);
 }
 

@@ -11,7 +11,7 @@ import { Rng } from '../util/rng';
 import { Gates, fullDepth } from '../schedule';
 import { bertParameterShapes } from '../checkpoint/hf-names';
 import { ModelConfig, validateModelConfig } from './config';
-import { dropout, gatherRows, gelu, layerNorm, linear, maskedSoftmax } from './ops';
+import { attention, dropout, gatherRows, layerNorm, linear, softmaxCrossEntropy } from './ops';
 
 export interface Bert {
   readonly config: ModelConfig;
@@ -108,16 +108,23 @@ export interface ForwardOptions {
   rng?: Rng;
 }
 
-/** Dropout for one forward pass. */
-export type Drop = (x: tf.Tensor, rate: number) => tf.Tensor;
+/** Dropout for one forward pass; `seedFor(rate)` draws the seed of a dropout done elsewhere (null: none). */
+export interface Drop {
+  (x: tf.Tensor, rate: number): tf.Tensor;
+  seedFor(rate: number): number | null;
+}
 
 /** Dropout seeded from `opts.rng` when training; the identity at evaluation. */
 export function dropper(opts: ForwardOptions): Drop {
-  return (x, rate) => {
-    if (!opts.training || rate === 0) return x;
+  const seedFor = (rate: number): number | null => {
+    if (!opts.training || rate === 0) return null;
     if (!opts.rng) throw new Error('training with dropout needs an rng in the forward options');
-    return dropout(x, rate, opts.rng.nextUint32());
+    return opts.rng.nextUint32();
   };
+  return Object.assign((x: tf.Tensor, rate: number): tf.Tensor => {
+    const seed = seedFor(rate);
+    return seed === null ? x : dropout(x, rate, seed);
+  }, { seedFor });
 }
 
 /** Additive attention bias [batch, seq]: 0 where attended, −10000 at padding (BERT). */
@@ -145,21 +152,18 @@ export function selfAttention(model: Bert, h: tf.Tensor3D, i: number, bias: tf.T
   const nh = c.heads;
   const dh = H / nh;
   const P = (name: string): tf.Variable => param(model, `${blockPrefix(i)}attention.${name}`);
-  // [B, S, H] → [B, nh, S, dh]: every transpose stays 4-D (5-D transposes are slow on wasm).
-  const heads = (name: string): tf.Tensor4D => linear(h, P(`self.${name}.weight`), P(`self.${name}.bias`)).reshape([B, S, nh, dh]).transpose([0, 2, 1, 3]);
-  const q = heads('query');
-  const k = heads('key');
-  const v = heads('value');
-  const scores = tf.matMul(q, k, false, true) as tf.Tensor4D; // q·kᵀ [B, nh, S, S]
-  const probs = drop(maskedSoftmax(scores, bias, 1 / Math.sqrt(dh)), c.attentionDropout);
-  const ctx = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, S, H]); // [B, S, H]
-  return drop(linear(ctx, P('output.dense.weight'), P('output.dense.bias')), c.hiddenDropout) as tf.Tensor3D;
+  const h2 = h.reshape([B * S, H]);
+  // Projections [B·S, H], each head's dh columns side by side.
+  const proj = (name: string): tf.Tensor2D => linear(h2, P(`self.${name}.weight`), P(`self.${name}.bias`)) as tf.Tensor2D;
+  const seed = drop.seedFor(c.attentionDropout);
+  const ctx = attention(proj('query'), proj('key'), proj('value'), bias, { heads: nh, scale: 1 / Math.sqrt(dh), rate: seed === null ? 0 : c.attentionDropout, seed: seed ?? 0 });
+  return drop(linear(ctx, P('output.dense.weight'), P('output.dense.bias')).reshape([B, S, H]), c.hiddenDropout) as tf.Tensor3D;
 }
 
 /** f_FFN of block i: dense → GELU → dense, [B, S, H] → [B, S, H]. */
 export function feedForward(model: Bert, h: tf.Tensor3D, i: number, drop: Drop): tf.Tensor3D {
   const P = (name: string): tf.Variable => param(model, blockPrefix(i) + name);
-  const inner = gelu(linear(h, P('intermediate.dense.weight'), P('intermediate.dense.bias')));
+  const inner = linear(h, P('intermediate.dense.weight'), P('intermediate.dense.bias'), 'gelu');
   return drop(linear(inner, P('output.dense.weight'), P('output.dense.bias')), model.config.hiddenDropout) as tf.Tensor3D;
 }
 
@@ -224,7 +228,7 @@ export function mlmLogits(model: Bert, seqOut: tf.Tensor3D, maskedPositions: tf.
   const c = model.config;
   const flat = seqOut.reshape([-1, c.hidden]) as tf.Tensor2D;
   const h = gatherRows(flat, maskedPositions); // [M, H]
-  let t = gelu(linear(h, param(model, 'cls.predictions.transform.dense.weight'), param(model, 'cls.predictions.transform.dense.bias')));
+  let t = linear(h, param(model, 'cls.predictions.transform.dense.weight'), param(model, 'cls.predictions.transform.dense.bias'), 'gelu');
   t = layerNorm(t, param(model, 'cls.predictions.transform.LayerNorm.weight'), param(model, 'cls.predictions.transform.LayerNorm.bias'), c.layerNormEps);
   // Tied decoder: logits = t @ Eᵀ + b.
   const E = param(model, 'bert.embeddings.word_embeddings.weight') as tf.Tensor2D; // [V, H]
@@ -233,9 +237,7 @@ export function mlmLogits(model: Bert, seqOut: tf.Tensor3D, maskedPositions: tf.
 
 /** Mean cross-entropy of integer labels under logits [N, C]. */
 export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  const logp = tf.logSoftmax(logits);
-  const onehot = tf.oneHot(labels, logits.shape[1]);
-  return tf.neg(tf.mean(tf.sum(tf.mul(logp, onehot), -1))) as tf.Scalar;
+  return softmaxCrossEntropy(logits, labels);
 }
 
 /** [CLS] head: pooler (dense + tanh on the first token) then classifier → [batch, numLabels]. */

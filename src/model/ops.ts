@@ -8,20 +8,44 @@
  * Matrix products are plain tf.matMul / tf.fused.matMul: the wasm backend's slow transposed and
  * batched products are fixed once in its kernels (src/backend/wasm-kernels.ts).
  *
- * LayerNorm, GELU, dropout and the attention softmax run as one fused kernel each (forward and
- * backward) where the backend has them (src/backend/fused.ts: wasm with the native addon), and
- * as the same formula in tfjs ops elsewhere.
+ * Dense layers (with their GELU), attention, LayerNorm, GELU, dropout, the attention softmax and
+ * the MLM cross-entropy run as one fused kernel each (forward and backward) where the backend has
+ * them (src/backend/fused.ts: wasm with the native addon), and as the same formula in tfjs ops
+ * elsewhere.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED, hasFused, runFused } from '../backend/fused';
+import { AttentionAttrs, DenseActivation, FUSED, hasFused, runFused } from '../backend/fused';
 
-/** x @ W + b over the last axis of x ([..., in] → [..., out]); W is stored [in, out]. */
-export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
+/**
+ * x @ W + b over the last axis of x ([..., in] → [..., out]), then the activation (BERT's exact
+ * GELU, or none); W is stored [in, out].
+ */
+export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, activation: DenseActivation = 'linear'): tf.Tensor {
   const inDim = x.shape[x.rank - 1] as number;
   const outDim = w.shape[1] as number;
   const lead = x.shape.slice(0, -1);
-  const y = tf.fused.matMul({ a: x.reshape([-1, inDim]) as tf.Tensor2D, b: w as tf.Tensor2D, bias: b });
+  const x2 = x.reshape([-1, inDim]) as tf.Tensor2D;
+  const y = hasFused(FUSED.dense) ? fusedDense(x2, w, b, activation) : composedDense(x2, w, b, activation);
   return y.reshape([...lead, outDim]);
+}
+
+function composedDense(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, activation: DenseActivation): tf.Tensor {
+  const z = tf.fused.matMul({ a: x, b: w as tf.Tensor2D, bias: b });
+  return activation === 'gelu' ? gelu(z) : z;
+}
+
+/** One kernel forward (product, bias and GELU per tile), one backward (the three gradients). */
+function fusedDense(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, activation: DenseActivation): tf.Tensor {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xx, ww, bb, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [y, z] = runFused(FUSED.dense, { x: xx, w: ww, b: bb }, { activation });
+    save(z ? [xx, ww, z] : [xx, ww]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => runFused(FUSED.denseGrad, { dy, x: saved[0], w: saved[1], ...(saved[2] ? { z: saved[2] } : {}) }),
+    };
+  });
+  return f(x, w, b);
 }
 
 /**
@@ -49,6 +73,62 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
   if (hasFused(FUSED.layerNorm)) return runFused(FUSED.layerNorm, { x, gamma, beta }, { eps })[0];
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+}
+
+/**
+ * Multi-head self-attention on the projections q, k, v [B·S, H] (heads side by side in the columns),
+ * bias [B, S] (0 where attended, −10000 at padding): per head, softmax(scale·q·kᵀ + bias), dropout
+ * (rate, seed) on the probabilities, times v; the heads' outputs side by side again, [B·S, H].
+ */
+export function attention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, bias: tf.Tensor2D, a: AttentionAttrs): tf.Tensor2D {
+  if (hasFused(FUSED.attention)) return fusedAttention(q, k, v, bias, a);
+  const [B, S] = bias.shape;
+  const H = q.shape[1];
+  const dh = H / a.heads;
+  // [B·S, H] → [B, heads, S, dh]: every transpose stays 4-D (5-D transposes are slow on wasm).
+  const split = (t: tf.Tensor2D): tf.Tensor4D => t.reshape([B, S, a.heads, dh]).transpose([0, 2, 1, 3]);
+  const scores = tf.matMul(split(q), split(k), false, true) as tf.Tensor4D; // q·kᵀ [B, heads, S, S]
+  const probs = dropout(maskedSoftmax(scores, bias, a.scale), a.rate, a.seed);
+  return tf.matMul(probs, split(v)).transpose([0, 2, 1, 3]).reshape([B * S, H]) as tf.Tensor2D;
+}
+
+/** One kernel per direction, one task per (batch, head); the probabilities are kept for the gradient. */
+function fusedAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, bias: tf.Tensor2D, a: AttentionAttrs): tf.Tensor2D {
+  const attrs = { ...a };
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [qq, kk, vv, bb, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [ctx, probs] = runFused(FUSED.attention, { q: qq, k: kk, v: vv, bias: bb }, attrs);
+    save([qq, kk, vv, probs]);
+    return {
+      value: ctx,
+      gradFunc: (dctx: tf.Tensor, saved: tf.Tensor[]) => {
+        const [dq, dk, dv] = runFused(FUSED.attentionGrad, { dctx, q: saved[0], k: saved[1], v: saved[2], probs: saved[3] }, attrs);
+        // The bias is the padding mask, a constant: no gradient flows into it.
+        return [dq, dk, dv, tf.zeros(bias.shape)];
+      },
+    };
+  });
+  return f(q, k, v, bias) as tf.Tensor2D;
+}
+
+/** Mean cross-entropy of integer labels [N] under logits [N, C]. */
+export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  if (hasFused(FUSED.softmaxXent)) {
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [lg, lb, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const [loss, lse] = runFused(FUSED.softmaxXent, { logits: lg, labels: lb });
+      save([lg, lb, lse]);
+      return {
+        value: loss,
+        // The probabilities are recomputed from the logits and log Σ exp in the same pass that writes the gradient.
+        gradFunc: (dloss: tf.Tensor, saved: tf.Tensor[]) => [runFused(FUSED.softmaxXentGrad, { logits: saved[0], labels: saved[1], lse: saved[2], dloss })[0], tf.zeros(saved[1].shape)],
+      };
+    });
+    return f(logits, labels) as tf.Scalar;
+  }
+  const logp = tf.logSoftmax(logits);
+  const onehot = tf.oneHot(labels, logits.shape[1]);
+  return tf.neg(tf.mean(tf.sum(tf.mul(logp, onehot), -1))) as tf.Scalar;
 }
 
 /** BERT's exact GELU: x·Φ(x) = 0.5·x·(1 + erf(x/√2)). */

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Bert, blockIndex, blockPrefix } from '../model/bert';
 import { AdamW } from './optimizer';
 import { explainBackendError } from '../backend';
+import { FUSED, hasFused, runFused } from '../backend/fused';
 
 export interface StepOptions {
   /** Optimizer step index (0-based), for error messages. */
@@ -59,7 +60,14 @@ async function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active:
 
   const L = model.config.layers;
   // Squared norms: [loss, total, block 0 … block L−1], one readback.
+  const fusedNorms = hasFused(FUSED.sumSquares);
   const stats = tf.tidy(() => {
+    if (fusedNorms) {
+      // One kernel for every gradient's Σg²; the per-block and total sums are taken below.
+      const inputs: tf.NamedTensorMap = {};
+      [...named.values()].forEach((g, i) => (inputs[`x${i}`] = g));
+      return tf.concat([value.reshape([1]), runFused(FUSED.sumSquares, inputs)[0]]);
+    }
     const blockSq: tf.Scalar[] = [];
     let total = tf.scalar(0);
     for (let i = 0; i < L; i++) blockSq.push(tf.scalar(0));
@@ -71,7 +79,8 @@ async function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active:
     }
     return tf.stack([value, total, ...blockSq]);
   });
-  const s = await stats.data();
+  const raw = await stats.data();
+  const s = fusedNorms ? normsByBlock(raw, [...named.keys()], L) : raw;
   stats.dispose();
   const loss = s[0];
   const gradNorm = Math.sqrt(s[1]);
@@ -93,4 +102,15 @@ async function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active:
     blockGradNorms.push(ran ? Math.sqrt(s[2 + i]) : null);
   }
   return { loss, gradNorm, blockGradNorms };
+}
+
+/** [loss, Σg² of each gradient in `names` order] → [loss, total, block 0 … block L−1]. */
+function normsByBlock(read: ArrayLike<number>, names: string[], layers: number): number[] {
+  const out = [read[0], 0, ...new Array<number>(layers).fill(0)];
+  names.forEach((name, i) => {
+    out[1] += read[1 + i];
+    const b = blockIndex(name);
+    if (b !== null) out[2 + b] += read[1 + i];
+  });
+  return out;
 }
