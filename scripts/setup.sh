@@ -60,7 +60,7 @@ fi
 #     installing; build them again when the addon is missing (OpenBLAS arrived after the npm
 #     install) or older than its source.
 addon=native/build/Release/pld_native.node
-if [ ! -f "$addon" ] || [ native/src/addon.cc -nt "$addon" ] || [ native/binding.gyp -nt "$addon" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null)" ]; then
   say "building the native kernels (npm rebuild pld-native)"
   if ! npm rebuild pld-native --loglevel=error >/dev/null 2>&1 || [ ! -f "$addon" ]; then
     msg="the native kernels did not build; install g++ and libopenblas-dev, then run: npm rebuild pld-native"

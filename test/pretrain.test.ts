@@ -178,8 +178,10 @@ test('config merge order: defaults ← preset ← variant ← file ← flags', (
 test('running out of wasm memory is one clear error; the manifest says the run failed', () => {
   const dir = tmp();
   const cfg = path.join(dir, 'huge.json');
-  // 3000 sequences of 32 tokens need more than the 4 GiB a wasm32 heap can hold.
-  fs.writeFileSync(cfg, JSON.stringify({ train: { batchSize: 3000, steps: 2 } }));
+  // 3000 sequences of 32 tokens through 4 blocks of width 256 with a 1024-wide FFN: the activations
+  // kept for the backward pass (several × 96 000 × 1024 floats per block) outgrow the 4 GiB a wasm32
+  // heap can hold, one moderate allocation at a time, so the heap is near its limit when one fails.
+  fs.writeFileSync(cfg, JSON.stringify({ model: { hidden: 256, heads: 4, intermediate: 1024 }, train: { batchSize: 3000, steps: 2 } }));
   const out = path.join(dir, 'run');
   const r = cli(['pretrain', '--variant', 'preln', '--preset', 'quick', '--config', cfg, '--out', out, '--quiet']);
   assert.equal(r.code, 1);

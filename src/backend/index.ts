@@ -205,8 +205,10 @@ const WASM_HEAP_MAX = 4 * 2 ** 30;
  */
 export function explainBackendError(e: unknown): unknown {
   if (current?.backend !== 'wasm' || !(e instanceof Error)) return e;
-  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm; // library boundary
-  const heap = wasm?.HEAPU8?.buffer.byteLength ?? 0;
+  // library boundary: the Emscripten module. Its live memory, not HEAPU8, whose buffer may be the
+  // one detached when the heap last grew (byteLength 0) if the module aborted before refreshing it.
+  const wasm = (tf.backend() as unknown as { wasm?: { asm?: { memory?: { buffer: ArrayBuffer } }; HEAPU8?: Uint8Array } }).wasm;
+  const heap = wasm?.asm?.memory?.buffer.byteLength ?? wasm?.HEAPU8?.buffer.byteLength ?? 0;
   const trap = /memory access out of bounds|Aborted\(|Cannot enlarge memory|out of memory/i.test(e.message);
   if (!trap || heap < 0.75 * WASM_HEAP_MAX) return e;
   return new Error(

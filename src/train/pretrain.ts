@@ -256,6 +256,19 @@ async function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): Promise<
   return { diverged: false, error: null, lastVal };
 }
 
+/** Ends the loop's outputs and frees the model; after a failure, errors while freeing are ignored. */
+function closeLoop(io: LoopIo, t: { model: Bert; opt: AdamW }, failed: boolean): void {
+  io.progress.done();
+  io.log.close();
+  io.evalLog.close();
+  try {
+    disposeBert(t.model);
+    t.opt.dispose();
+  } catch (e) {
+    if (!failed) throw e;
+  }
+}
+
 /** The per-step and evaluation logs as CSV beside their JSONL; returns both logs. */
 function writeCsvLogs(out: string): { steps: StepRecord[]; evals: EvalRecord[] } {
   const steps = readJsonl<StepRecord>(path.join(out, 'log.jsonl'));
@@ -299,14 +312,12 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     manifest.error = e instanceof Error ? e.message : String(e);
     manifest.trainSeconds = t.trainSeconds;
     writeManifest();
+    // A backend that failed (a wasm heap out of memory) may trap again while the weights are
+    // freed; the first error is the one that explains the run, so freeing must not replace it.
+    closeLoop(io, t, true);
     throw e;
-  } finally {
-    io.progress.done();
-    io.log.close();
-    io.evalLog.close();
-    disposeBert(t.model);
-    t.opt.dispose();
   }
+  closeLoop(io, t, false);
   const { steps, evals } = writeCsvLogs(out);
   const { diverged, error } = outcome;
   const finished = !diverged && io.end === cfg.train.steps;
