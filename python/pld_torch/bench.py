@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .data import MlmBatch
-from .model import BertForMlm, Dropout, ModelConfig, init_like_kit
+from .model import BertForMlm, Dropout, ModelConfig
 from .rng import Rng
 from .schedule import full_depth
 from .train import Dist, new_optimizer, to_device, train_step

@@ -14,7 +14,7 @@ import torch
 
 from . import safetensors
 from .atomic import resolve_checkpoint_dir, write_dir_atomic
-from .model import BertForMlm, is_linear_weight
+from .model import BertForMlm, is_linear_weight, kit_named_parameters
 from .optim import AdamW, Moments
 
 CHECKPOINT_FORMAT = 1
@@ -67,8 +67,9 @@ def load_checkpoint(ckpt: str, model: BertForMlm, opt: AdamW) -> Dict[str, Any]:
 
 def save_checkpoint(ckpt: str, model: BertForMlm, opt: AdamW, state: Dict[str, Any]) -> None:
     """`state` holds step, config, rng, data and trainSeconds; format, kitVersion and optimizerSteps are added."""
-    weights = safetensors.encode(list(model.named_parameters()), {"format": "pt", "producer": PRODUCER, "norm": model.config.norm})
-    names = [n for n, _ in model.named_parameters() if n in opt.state]
+    params = kit_named_parameters(model)
+    weights = safetensors.encode(params, {"format": "pt", "producer": PRODUCER, "norm": model.config.norm})
+    names = [n for n, _ in params if n in opt.state]
     moments = []
     for n in names:
         s = opt.state[n]

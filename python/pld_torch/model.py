@@ -19,8 +19,9 @@ and differ from the kit's (as the kit's own native and tfjs dropouts differ from
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -250,7 +251,7 @@ def decays(name: str, p: torch.Tensor) -> bool:
     return not name.endswith("bias") and "LayerNorm" not in name
 
 
-LINEAR_WEIGHT = __import__("re").compile(
+LINEAR_WEIGHT = re.compile(
     r"^(?:bert\.encoder\.layer\.\d+\.(?:attention\.self\.(?:query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
     r"|bert\.pooler\.dense|cls\.predictions\.transform\.dense|cls\.predictions\.decoder|classifier)\.weight$"
 )
@@ -261,11 +262,18 @@ def is_linear_weight(name: str) -> bool:
     return LINEAR_WEIGHT.match(name) is not None
 
 
+def kit_named_parameters(model: BertForMlm) -> List[Tuple[str, nn.Parameter]]:
+    """Parameters in the kit's order (src/checkpoint/hf-names.ts bertParameterShapes): PyTorch lists a
+    module's own parameters before its children's, which would put cls.predictions.bias before the transform."""
+    named = list(model.named_parameters())
+    return [x for x in named if x[0] != "cls.predictions.bias"] + [x for x in named if x[0] == "cls.predictions.bias"]
+
+
 def init_like_kit(model: BertForMlm, rng: Rng) -> None:
     """The kit's createBert: N(0, initStd) drawn in parameter order and in the kit's [in, out] layout, zero biases, LN γ = 1."""
     std = model.config.initStd
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for name, p in kit_named_parameters(model):
             if name.endswith("LayerNorm.weight"):
                 p.fill_(1)
             elif name.endswith("bias"):

@@ -41,7 +41,7 @@ from .data import ExportedData, MlmBatch, PretrainBatcher, fixed_batches, load_e
 from .model import BertForMlm, Dropout, ModelConfig, block_index, decays, init_like_kit
 from .optim import AdamW, learning_rate, warmup_steps
 from .rng import Rng
-from .schedule import Gates, ScheduleConfig, expected_blocks, full_depth, sample_gates
+from .schedule import Gates, ScheduleConfig, expected_blocks, sample_gates
 
 
 class NonFinite(Exception):
