@@ -75,8 +75,9 @@ class Dropout:
         seed = self.rng.next_uint32()
         g = torch.Generator(device=x.device)
         g.manual_seed(seed + (self.salt << 32))
-        keep = torch.rand(x.shape, generator=g, device=x.device) >= rate
-        return x * keep / (1 - rate)
+        # torch's own dropout (at::native::dropout) in the same two passes, with a seeded generator.
+        noise = torch.empty_like(x).bernoulli_(1 - rate, generator=g).div_(1 - rate)
+        return x * noise
 
 
 NO_DROPOUT = Dropout(None)

@@ -16,11 +16,12 @@ from the step RNG, seeded identically on every rank, so all ranks drop the same 
 rule too: one gate decision per step, the same on every worker) and the dropped blocks' parameters
 get no gradient anywhere.
 
-Gradient sync (`--sync`):
-  allreduce  one all-reduce of the flattened gradients of the blocks that ran (plus the loss), after
-             backward (default: see docs/scale-out.md for the measurement);
-  ddp        DistributedDataParallel with find_unused_parameters=True (its buckets must learn each
-             step which blocks were dropped).
+Gradient sync (`--sync`), both computing the same steps (test/twin.test.ts checks it):
+  ddp        (default) DistributedDataParallel with find_unused_parameters=True: it learns each
+             step which blocks were dropped (the same on every rank, so their gradients stay None
+             and AdamW skips them) and overlaps the bucketed all-reduces with the backward pass;
+  allreduce  one all-reduce of the flattened gradients of the blocks that ran (plus the loss) after
+             the backward pass: no graph traversal, no overlap. docs/scale-out.md: how to compare.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ class NonFinite(Exception):
 class Dist:
     rank: int = 0
     world: int = 1
-    sync: str = "allreduce"
+    sync: str = "ddp"
 
     @property
     def active(self) -> bool:
@@ -173,7 +174,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--data", required=True, help="folder written by pld export-data")
     ap.add_argument("--out", required=True, help="run folder: continues RUN/checkpoint when present")
     ap.add_argument("--steps", type=int, default=None, help="stop after this many steps of this invocation (default: to config.train.steps)")
-    ap.add_argument("--sync", choices=["allreduce", "ddp"], default="allreduce")
+    ap.add_argument("--sync", choices=["ddp", "allreduce"], default="ddp", help="gradient sync across workers (default ddp)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     ap.add_argument("--quiet", action="store_true")
