@@ -128,6 +128,28 @@ test('logits of PostLN, PreLN and PLD checkpoints: kit and twin agree (relative 
   }
 });
 
+test('a fresh twin run starts from the kit\'s initial weights (same draws, same order, same layout)', { skip }, async () => {
+  await initBackend({ backend: 'wasm', threads: 1 });
+  const cfg = tinyConfig({ norm: 'pre', layers: 2, hidden: 16, heads: 2, intermediate: 32, vocabSize: 70, initStd: 0.02 });
+  const out = path.join(tmp(), 'init');
+  twin({ cmd: 'init', model: cfg, seed: 5, out, optim: { beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 } });
+  const model = createBert(cfg, new Rng(5).fork());
+  const kitDir = path.join(tmp(), 'kit');
+  saveCheckpoint(kitDir, model, new AdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 }, model.decay), { step: 0, config: { model: cfg }, rng: [0, 0, 0, 1], data: {}, trainSeconds: 0 });
+  const mine = readSafetensors(path.join(out, 'weights.safetensors')).tensors;
+  const kit = readSafetensors(path.join(kitDir, 'weights.safetensors')).tensors;
+  assert.deepEqual([...mine.keys()], [...kit.keys()]);
+  let differ = 0;
+  for (const [name, w] of kit) {
+    const v = mine.get(name)!;
+    assert.deepEqual(v.shape, w.shape, name);
+    // libm's log/cos against V8's: at most an ulp of a double, which float32 rounding almost always hides.
+    assert.ok(maxRelErr(v.data, w.data) < 1e-6, name);
+    for (let i = 0; i < w.data.length; i++) if (v.data[i] !== w.data[i]) differ++;
+  }
+  assert.ok(differ <= 2, `${differ} values differ`);
+});
+
 test('training parity: 20 AdamW steps with PLD gates (dropout 0) give the kit\'s losses and weights to 1e-4', { skip }, async () => {
   // The cpu backend: the kit's numeric reference (the wasm kernels are checked against it elsewhere).
   await initBackend({ backend: 'cpu' });

@@ -281,7 +281,7 @@ def init_like_kit(model: BertForMlm, rng: Rng) -> None:
                 p.zero_()
             else:
                 kit_shape = list(reversed(p.shape)) if is_linear_weight(name) else list(p.shape)
-                vals = torch.tensor([rng.normal() * std for _ in range(p.numel())], dtype=torch.float64).to(torch.float32).view(kit_shape)
+                vals = (torch.tensor(rng.normals(p.numel()), dtype=torch.float64) * std).to(torch.float32).view(kit_shape)
                 p.copy_(vals.t() if is_linear_weight(name) else vals)
 
 

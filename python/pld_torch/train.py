@@ -206,9 +206,12 @@ def run(a: argparse.Namespace, d: Dist, device: torch.device) -> int:
     rng = Rng(cfg["seed"])
     model = BertForMlm(mc)
     init_rng = rng.fork()
-    if not resume:
-        init_like_kit(model, init_rng)
+    if not resume and d.rank == 0:
+        init_like_kit(model, init_rng)  # one draw of every weight (minutes at BERT-base size), then sent to all
     model.to(device)
+    if not resume and d.active:
+        for p in model.parameters():
+            dist.broadcast(p.data, 0)
     opt = new_optimizer(model, oc)
     step_rng = rng.fork()
     batcher = PretrainBatcher(data.train, data.vocab, tc["batchSize"], tc["seqLen"], step_rng.fork().next_uint32())

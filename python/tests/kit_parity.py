@@ -2,6 +2,7 @@
 
   {"cmd": "draws", ...}   the ported generator, schedule, masking and batcher, for stream comparisons
   {"cmd": "logits", ...}  MLM logits of a kit checkpoint at full depth and under given gates
+  {"cmd": "init", ...}    the kit's initialisation of a model config, as a checkpoint
   {"cmd": "train", ...}   N steps of the twin's train_step from a kit checkpoint on the kit's
                           batcher and gates (dropout 0); writes the final checkpoint
 """
@@ -16,7 +17,7 @@ import torch  # noqa: E402
 
 from pld_torch.checkpoint import load_checkpoint, load_weights, read_state, save_checkpoint  # noqa: E402
 from pld_torch.data import PretrainBatcher, Vocab, fixed_batches  # noqa: E402
-from pld_torch.model import BertForMlm, Dropout, ModelConfig  # noqa: E402
+from pld_torch.model import BertForMlm, Dropout, ModelConfig, init_like_kit  # noqa: E402
 from pld_torch.optim import learning_rate  # noqa: E402
 from pld_torch.rng import Rng  # noqa: E402
 from pld_torch.schedule import Gates, ScheduleConfig, sample_gates  # noqa: E402
@@ -70,6 +71,14 @@ def logits(q):
     return res
 
 
+def init(q):
+    """The kit's initialisation (createBert with Rng(seed).fork()), saved as a step-0 checkpoint."""
+    m = BertForMlm(ModelConfig.from_json(q["model"]))
+    init_like_kit(m, Rng(q["seed"]).fork())
+    save_checkpoint(q["out"], m, new_optimizer(m, q["optim"]), {"step": 0, "config": {"model": q["model"]}, "rng": [0, 0, 0, 1], "data": {}, "trainSeconds": 0})
+    return {}
+
+
 def train(q):
     m = model_of(q["checkpoint"])
     opt = new_optimizer(m, q["optim"])
@@ -93,4 +102,4 @@ def train(q):
 if __name__ == "__main__":
     req = json.load(sys.stdin)
     torch.set_num_threads(1)
-    print(json.dumps({"draws": draws, "logits": logits, "train": train}[req["cmd"]](req)))
+    print(json.dumps({"draws": draws, "logits": logits, "init": init, "train": train}[req["cmd"]](req)))

@@ -70,6 +70,11 @@ class RngTest(unittest.TestCase):
         f = Rng(3).fork()
         self.assertEqual(f.d & 1, 1)  # the fourth word is made odd
 
+    def test_inlined_normals_equal_normal(self) -> None:
+        a, b = Rng(12), Rng(12)
+        self.assertEqual(a.normals(1000), [b.normal() for _ in range(1000)])
+        self.assertEqual(a.state, b.state)
+
     def test_uniform_range_and_normal_moments(self) -> None:
         r = Rng(9)
         xs = [r.next() for _ in range(20000)]
