@@ -134,12 +134,12 @@ test('export refuses a folder holding other files, and bad flags, in one line', 
   assert.deepEqual(cli(['export-data', '--variant', 'preln', '--preset', 'quick', '--out', busy]), { status: 1, stdout: '', stderr: `pld export-data: ${busy} already holds other files (no data.json); choose an empty or new folder for the exported data` });
 });
 
-test('shards: [length, tokens…] int32 records, split at the size limit, in order', () => {
-  const { files, info } = encodeShards('train', [Int32Array.of(7, 8), Int32Array.of(9), Int32Array.of(300, 301, 302)], 5);
+test('shards: [n, lengths…, tokens…] in int32, split at the size limit, in order', () => {
+  const { files, info } = encodeShards('train', [Int32Array.of(7, 8), Int32Array.of(9), Int32Array.of(300, 301, 302)], 6);
   assert.deepEqual(info, { sequences: 3, tokens: 6, shards: ['train-00000.i32', 'train-00001.i32'] });
   const ints = (b: Uint8Array): number[] => [...new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4)];
-  assert.deepEqual(ints(files['train-00000.i32']), [2, 7, 8, 1, 9]);
-  assert.deepEqual(ints(files['train-00001.i32']), [3, 300, 301, 302]);
+  assert.deepEqual(ints(files['train-00000.i32']), [2, 2, 1, 7, 8, 9]);
+  assert.deepEqual(ints(files['train-00001.i32']), [1, 3, 300, 301, 302]);
   // A sequence longer than the limit still gets a shard of its own.
   assert.deepEqual(encodeShards('v', [Int32Array.of(1, 2, 3, 4, 5, 6)], 2).info.shards, ['v-00000.i32']);
 });

@@ -1,8 +1,8 @@
 """Pretraining batches exactly as the kit makes them (src/data/masking.ts), over `pld export-data` shards.
 
-Shards (written by src/export/data.ts, described in docs/scale-out.md): `data.json` and
-`<split>-NNNNN.i32` files of little-endian int32 records `[length, token × length]`, one per packed
-sequence (content tokens only: no [CLS]/[SEP]/padding), in the kit's order.
+Shards (written by src/export/data.ts): `data.json` and `<split>-NNNNN.i32` files of
+little-endian int32 `n, lengths × n, tokens` for n packed sequences (content tokens only: no
+[CLS]/[SEP]/padding), in the kit's order.
 
 The batcher is the kit's PretrainBatcher: epoch e is a Fisher–Yates shuffle seeded by
 (seed·1009 + e), masking is BERT's (15 %, 80/10/10, at least one token per sequence) drawn from the
@@ -45,25 +45,44 @@ class MlmBatch:
     seq_len: int
 
 
-def read_records(file: str) -> List[np.ndarray]:
+class Packed(Sequence[np.ndarray]):
+    """Packed sequences as one token array and offsets: views, no per-sequence objects (10^7 sequences fit)."""
+
+    def __init__(self, tokens: np.ndarray, lengths: np.ndarray) -> None:
+        self.tokens = tokens
+        self.offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.tokens[self.offsets[i] : self.offsets[i + 1]]
+
+    @staticmethod
+    def concat(parts: Sequence["Packed"]) -> "Packed":
+        if not parts:
+            return Packed(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))
+        return Packed(np.concatenate([p.tokens for p in parts]), np.concatenate([np.diff(p.offsets) for p in parts]))
+
+
+def read_shard(file: str) -> Packed:
+    """One shard: int32 LE `n, lengths × n, tokens` (src/export/data.ts)."""
     raw = np.fromfile(file, dtype="<i4")
-    out: List[np.ndarray] = []
-    i = 0
-    while i < raw.size:
-        n = int(raw[i])
-        if n < 1 or i + 1 + n > raw.size:
-            raise ValueError(f"{file} is not a valid shard: record at int {i} has length {n} but {raw.size - i - 1} ints follow; re-run pld export-data")
-        out.append(raw[i + 1 : i + 1 + n].astype(np.int64))
-        i += 1 + n
-    return out
+    n = int(raw[0]) if raw.size else -1
+    lengths = raw[1 : 1 + n] if n >= 0 else raw[:0]
+    if n < 0 or lengths.size != n or (lengths < 1).any() or int(lengths.sum(dtype=np.int64)) != raw.size - 1 - n:
+        raise ValueError(f"{file} is not a valid shard (its sequence lengths do not match its size); re-run pld export-data")
+    return Packed(raw[1 + n :], lengths)
 
 
 @dataclass
 class ExportedData:
     meta: Dict[str, Any]
     vocab: Vocab
-    train: List[np.ndarray]
-    valid: List[np.ndarray]
+    train: Packed
+    valid: Packed
 
 
 def load_export(folder: str) -> ExportedData:
@@ -76,7 +95,7 @@ def load_export(folder: str) -> ExportedData:
         raise ValueError(f"{meta_file} has format {meta.get('format')}; this twin reads format {DATA_FORMAT}")
     v = meta["vocab"]
     vocab = Vocab(v["size"], v["clsId"], v["sepId"], v["padId"], v["maskId"], frozenset(v["specialIds"]))
-    splits = {k: [s for shard in meta["splits"][k]["shards"] for s in read_records(os.path.join(folder, shard))] for k in ("train", "valid")}
+    splits = {k: Packed.concat([read_shard(os.path.join(folder, f)) for f in meta["splits"][k]["shards"]]) for k in ("train", "valid")}
     for k, seqs in splits.items():
         if len(seqs) != meta["splits"][k]["sequences"]:
             raise ValueError(f"{folder}: split {k} has {len(seqs)} sequences, data.json says {meta['splits'][k]['sequences']}; re-run pld export-data")

@@ -9,7 +9,7 @@ import torch
 
 from pld_torch import safetensors
 from pld_torch.checkpoint import load_checkpoint, read_state, save_checkpoint
-from pld_torch.data import MlmBatch, Vocab, mask_batch, shard_batch
+from pld_torch.data import MlmBatch, Packed, Vocab, mask_batch, read_shard, shard_batch
 from pld_torch.model import BertForMlm, ModelConfig, init_like_kit, is_linear_weight, kit_named_parameters
 from pld_torch.optim import learning_rate, warmup_steps
 from pld_torch.rng import Rng
@@ -87,6 +87,21 @@ class ModelTest(unittest.TestCase):
         self.assertAlmostEqual(learning_rate(1e-3, 3, 30, 0), 1e-3 / 3)
         self.assertAlmostEqual(learning_rate(1e-3, 3, 30, 3), 1e-3)
         self.assertEqual(learning_rate(1e-3, 3, 30, 30), 0)
+
+
+class ShardTest(unittest.TestCase):
+    def test_shard_layout_and_a_bad_shard(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            f = os.path.join(d, "train-00000.i32")
+            np.array([2, 2, 1, 7, 8, 9], dtype="<i4").tofile(f)  # n = 2, lengths 2 and 1, tokens
+            p = read_shard(f)
+            self.assertEqual([x.tolist() for x in p], [[7, 8], [9]])
+            both = Packed.concat([p, p])
+            self.assertEqual(len(both), 4)
+            self.assertEqual([x.tolist() for x in both[1:3]], [[9], [7, 8]])
+            np.array([2, 2, 2, 7, 8, 9], dtype="<i4").tofile(f)
+            with self.assertRaisesRegex(ValueError, "is not a valid shard"):
+                read_shard(f)
 
 
 class CheckpointTest(unittest.TestCase):

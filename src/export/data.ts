@@ -6,8 +6,9 @@
  * Folder layout (written atomically as a whole, like a checkpoint):
  *   data.json            format, the full run config, the vocabulary's special ids, corpus stats,
  *                        and per split its sequence count, token count and shard files in order
- *   <split>-NNNNN.i32    little-endian int32 records `[length, token × length]`, one per packed
- *                        sequence (content tokens only: [CLS]/[SEP]/padding are added per batch)
+ *   <split>-NNNNN.i32    little-endian int32: n, then the n sequences' lengths, then their tokens
+ *                        back to back (content tokens only: [CLS]/[SEP]/padding are added per
+ *                        batch). Lengths first, so a reader finds every sequence with one cumsum.
  * Sequences are in the kit's packing order: the twin's batcher shuffles them exactly as the kit's.
  */
 import * as path from 'path';
@@ -38,32 +39,38 @@ export interface ExportedDataMeta {
   splits: { train: SplitInfo; valid: SplitInfo };
 }
 
-/** A split's sequences as shard files of `[length, tokens…]` records, at most `shardInts` values each. */
+/** A split's sequences as shard files of `[n, lengths…, tokens…]`, at most `shardInts` values each (one sequence at least). */
 export function encodeShards(split: string, seqs: Packed, shardInts = SHARD_INTS): { files: Record<string, Uint8Array>; info: SplitInfo } {
   const files: Record<string, Uint8Array> = {};
   const info: SplitInfo = { sequences: seqs.length, tokens: 0, shards: [] };
   let start = 0;
   while (start < seqs.length) {
     let end = start;
-    let ints = 0;
+    let ints = 1;
     while (end < seqs.length && (end === start || ints + 1 + seqs[end].length <= shardInts)) ints += 1 + seqs[end++].length;
-    const buf = Buffer.alloc(4 * ints);
-    let at = 0;
+    const out = new Int32Array(ints);
+    out[0] = end - start;
+    let at = 1 + (end - start);
     for (let i = start; i < end; i++) {
-      buf.writeInt32LE(seqs[i].length, at);
-      at += 4;
-      for (const t of seqs[i]) {
-        buf.writeInt32LE(t, at);
-        at += 4;
-      }
+      out[1 + i - start] = seqs[i].length;
+      out.set(seqs[i], at);
+      at += seqs[i].length;
       info.tokens += seqs[i].length;
     }
     const name = `${split}-${String(info.shards.length).padStart(5, '0')}.i32`;
-    files[name] = buf;
+    files[name] = littleEndian(out);
     info.shards.push(name);
     start = end;
   }
   return { files, info };
+}
+
+/** The values' little-endian bytes (a view on little-endian hosts). */
+function littleEndian(a: Int32Array): Uint8Array {
+  if (new Uint8Array(Uint16Array.of(1).buffer)[0] === 1) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const b = Buffer.alloc(a.byteLength);
+  a.forEach((v, i) => b.writeInt32LE(v, 4 * i));
+  return b;
 }
 
 /** Tokenizes and packs the run's corpus as `pld pretrain` does and writes the shard folder `out`. */
