@@ -1,13 +1,12 @@
 """A small safetensors reader/writer (the format of docs/checkpoint-format.md), no `safetensors` package.
 
-Writes F32 (and I32 for nothing the kit reads) with the kit's layout: `__metadata__` first, tensors in
-the order given, compact JSON padded with spaces to a multiple of 8. Reads F32, F16, BF16, F64, I64,
-I32 into float32 tensors, validating offsets like the reference implementation.
+Writes F32 only, laid out as the kit writes: `__metadata__` first, tensors in the order given,
+compact JSON padded with spaces to a multiple of 8. Reads F32, F16, BF16, F64 and the integer types
+into float32 tensors, checking offsets like the reference implementation.
 """
 from __future__ import annotations
 
 import json
-import os
 import struct
 from typing import Dict, Mapping, Sequence, Tuple
 
@@ -59,7 +58,12 @@ def read(file: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]]:
         header = json.loads(raw[8 : 8 + n].decode("utf8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise bad(f"header is not UTF-8 JSON ({e})") from None
+    if not isinstance(header, dict):
+        raise bad("header is not a JSON object")
     meta = header.pop("__metadata__", {}) or {}
+    for name, e in header.items():
+        if not (isinstance(e, dict) and isinstance(e.get("dtype"), str) and isinstance(e.get("shape"), list) and isinstance(e.get("data_offsets"), list) and len(e["data_offsets"]) == 2):
+            raise bad(f"entry {name} needs dtype, shape and data_offsets [begin, end]")
     data = memoryview(raw)[8 + n :]
     out: Dict[str, torch.Tensor] = {}
     expect = 0

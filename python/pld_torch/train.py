@@ -135,9 +135,8 @@ def new_optimizer(model: BertForMlm, optim: Dict[str, Any]) -> AdamW:
 
 def check_data_matches(cfg: Dict[str, Any], data: ExportedData, where: str) -> None:
     exp = data.meta["config"]
-    for key in ("data",):
-        if json.dumps(exp[key], sort_keys=True) != json.dumps(cfg[key], sort_keys=True):
-            raise ValueError(f"{where} was made with data settings {json.dumps(cfg[key])} but the shards with {json.dumps(exp[key])}; re-run pld export-data with the run's config")
+    if json.dumps(exp["data"], sort_keys=True) != json.dumps(cfg["data"], sort_keys=True):
+        raise ValueError(f"{where} was made with data settings {json.dumps(cfg['data'])} but the shards with {json.dumps(exp['data'])}; re-run pld export-data with the run's config")
     if exp["train"]["seqLen"] != cfg["train"]["seqLen"]:
         raise ValueError(f"{where} uses train.seqLen {cfg['train']['seqLen']} but the shards were packed for {exp['train']['seqLen']}; re-run pld export-data with the run's config")
     if data.vocab.size != cfg["model"]["vocabSize"]:

@@ -1,5 +1,4 @@
 """The twin's model, AdamW and checkpoint files on their own (parity with the kit: test/twin.test.ts)."""
-import json
 import os
 import tempfile
 import unittest
