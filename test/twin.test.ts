@@ -216,8 +216,9 @@ function torchrun(data: string, out: string, sync: string, steps: number): void 
   assert.equal(r.status, 0, r.stderr.slice(-3000));
 }
 
-test('torchrun --nproc_per_node=2 (gloo): 30 PLD steps from a kit checkpoint, then the kit resumes and fine-tunes', { skip }, async () => {
+test('torchrun --nproc_per_node=2 (gloo): 30 PLD steps from a kit checkpoint, then the kit resumes and fine-tunes', { skip }, async (t) => {
   const root = tmp();
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
   const run = path.join(root, 'run');
   const common = { variant: 'preln-pld', preset: 'quick', quiet: true, backend: 'wasm' as const, threads: 1, overrides: [{ train: { steps: 50 } }] };
   // The kit: 10 steps, then the same run uninterrupted as the reference for the gates.
@@ -254,8 +255,9 @@ test('torchrun --nproc_per_node=2 (gloo): 30 PLD steps from a kit checkpoint, th
   assert.equal(ft.status, 0, ft.stderr);
 });
 
-test('the twin\'s trainer refuses shards made for another config, in one line', { skip }, () => {
+test('the twin\'s trainer refuses shards made for another config, in one line', { skip }, (t) => {
   const root = tmp();
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
   const a = cli(['export-data', '--variant', 'preln', '--preset', 'quick', '--out', path.join(root, 'data')]);
   assert.equal(a.status, 0, a.stderr);
   const meta = JSON.parse(fs.readFileSync(path.join(root, 'data', 'data.json'), 'utf8'));
