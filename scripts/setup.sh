@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh clone; fast (about a second) when everything is already there.
-#   bash scripts/setup.sh test     Debian's Jupyter, Chromium and OpenBLAS, npm packages, the native
-#                                  kernels, the tslab kernel
+#   bash scripts/setup.sh test     Debian's Jupyter, Chromium, OpenBLAS, PyTorch and NumPy, npm
+#                                  packages, the native kernels, the tslab kernel
 #   bash scripts/setup.sh figures  the same
 #   bash scripts/setup.sh kernel   Jupyter's kernel machinery, OpenBLAS, npm packages, the native
 #                                  kernels, the tslab kernel
@@ -16,13 +16,15 @@ die() { echo "setup: $*" >&2; exit 1; }
 
 # 1. Debian packages: Jupyter runs the notebooks headless, Chromium renders figures to PNG/SVG,
 #    Liberation fonts make the text of figures look the same on every machine, OpenBLAS's headers
-#    (and pkg-config) let npm build the kit's native kernels (native/), and the Vulkan loader lets
-#    Dawn (the webgpu backend) find a GPU's Vulkan driver, or Chromium's SwiftShader for the tests.
+#    (and pkg-config) let npm build the kit's native kernels (native/), the Vulkan loader lets
+#    Dawn (the webgpu backend) find a GPU's Vulkan driver, or Chromium's SwiftShader for the tests,
+#    and PyTorch and NumPy run the kit's PyTorch twin (python/pld_torch) in the parity tests.
 #    First, so that the npm install below can build the kernels.
 if [ "$mode" = kernel ]; then
   pkgs=(jupyter-client python3-ipykernel libopenblas-dev pkg-config libvulkan1)
 else
   pkgs=(jupyter-nbconvert jupyter-client python3-nbclient python3-ipykernel chromium fonts-liberation libopenblas-dev pkg-config libvulkan1)
+  [ "$mode" = test ] && pkgs+=(python3-torch python3-numpy)
 fi
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 missing=()

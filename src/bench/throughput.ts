@@ -3,7 +3,7 @@
  * machine's matrix-product roofline (cblas_sgemm alone at the step's own shapes, measured in the
  * same run), tfjs kernel calls per step, and where the time goes (embeddings, blocks, MLM head,
  * optimizer, rest), on the active tfjs backend and, when `import torch` works, the same step in
- * PyTorch (bench/torch_step.py) at the same thread count. PyTorch is optional tooling for the
+ * PyTorch (`python -m pld_torch.bench`, the twin) at the same thread count. PyTorch is optional tooling for the
  * comparison, never a runtime dependency. Not a test: `npm run bench` prints the tables.
  */
 import * as fs from 'fs';
@@ -211,15 +211,15 @@ export function findTorchPython(): { python: string } | { unavailable: string } 
   return { unavailable: `no Python with torch (tried ${[...new Set(candidates)].join(', ')}; Debian: apt-get install python3-torch, or set PLD_PYTHON)` };
 }
 
-/** Times the same step in PyTorch (bench/torch_step.py), or says why it could not. */
+/** Times the same step in PyTorch (the twin's `python -m pld_torch.bench`), or says why it could not. */
 export function timeTorch(s: ThroughputSetup, threads: number, o: TimingOptions, python: string): EngineTiming | Unavailable {
-  const script = path.join(kitRoot(), 'bench', 'torch_step.py');
-  if (!fs.existsSync(script)) return { engine: 'PyTorch', unavailable: `${script} is missing` };
+  const pkg = path.join(kitRoot(), 'python');
+  if (!fs.existsSync(path.join(pkg, 'pld_torch', 'bench.py'))) return { engine: 'PyTorch', unavailable: `${pkg}/pld_torch/bench.py is missing` };
   const arg = { ...s.model, batchSize: s.batchSize, seqLen: s.seqLen, threads, warmup: o.warmup, steps: o.steps, phaseReps: o.phaseReps };
-  // One BLAS thread inside PyTorch's own pool of `threads` (see torch_step.py's docstring).
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
-  const r = spawnSync(python, [script, JSON.stringify(arg)], { encoding: 'utf8', env, timeout: 30 * 60_000, maxBuffer: 1 << 24 });
-  if (r.status !== 0) return { engine: 'PyTorch', unavailable: `torch_step.py failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})` };
+  // One BLAS thread inside PyTorch's own pool of `threads` (see python/pld_torch/bench.py's docstring).
+  const env = { ...process.env, PYTHONPATH: pkg, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+  const r = spawnSync(python, ['-m', 'pld_torch.bench', JSON.stringify(arg)], { encoding: 'utf8', env, timeout: 30 * 60_000, maxBuffer: 1 << 24 });
+  if (r.status !== 0) return { engine: 'PyTorch', unavailable: `pld_torch.bench failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})` };
   const out = JSON.parse(r.stdout) as { torch: string; threads: number; params: number; msPerStep: number[]; cpuPerWall: number; phases: Phases };
   return { engine: `PyTorch ${out.torch}`, threads: out.threads, msPerStep: median(out.msPerStep), cpuPerWall: out.cpuPerWall, phases: out.phases, params: out.params };
 }

@@ -11,6 +11,7 @@ import { defaultWasmThreads } from '../backend/wasm-threads';
 import { PRESETS, VARIANTS, RunOverrides, checkOverrides, readConfigFile, resolveConfig } from '../train/config';
 import { pretrain } from '../train/pretrain';
 import { finetuneCommand, FINETUNE_HELP } from './finetune';
+import { exportCommand, exportDataCommand } from './export';
 import { backendFlag, numberFlag, parseFlags, stringFlag, wholeNumberFlag, wholeNumberListFlag } from './flags';
 
 const PRETRAIN_HELP = `pld pretrain --variant <${VARIANTS.join('|')}> [--preset <${PRESETS.join('|')}>] [options]
@@ -62,7 +63,9 @@ const HELP = `pld — Progressive Layer Dropping reproduction kit
   pld pretrain   pretrain a PostLN / PreLN / PreLN+PLD BERT      (pld pretrain --help)
   pld finetune   fine-tune checkpoints on GLUE or the offline suite (pld finetune --help)
   pld bench      throughput and PLD-speedup tables                 (pld bench --help)
-  pld info       backend, devices, versions`;
+  pld info       backend, devices, versions
+  pld export-data  the packed corpus as shards for the PyTorch twin  (pld export-data --help)
+  pld export     a checkpoint as a Hugging Face folder (--hf DIR)    (pld export --help)`;
 
 async function cmdPretrain(args: string[]): Promise<void> {
   const f = parseFlags(args, {
@@ -135,13 +138,19 @@ export async function main(argv: string[]): Promise<number> {
       case 'info':
         await cmdInfo(rest);
         break;
+      case 'export-data':
+        exportDataCommand(rest);
+        break;
+      case 'export':
+        exportCommand(rest);
+        break;
       case undefined:
       case '--help':
       case 'help':
         console.log(HELP);
         break;
       default:
-        throw new Error(`unknown command '${cmd}'; use pretrain, finetune, bench or info (pld --help)`);
+        throw new Error(`unknown command '${cmd}'; use pretrain, finetune, bench, info, export-data or export (pld --help)`);
     }
     return 0;
   } catch (e) {

@@ -5,7 +5,7 @@ import { MlmBatchArrays } from './masking';
 /**
  * A synthetic MLM batch for timing: random tokens, BERT's 15 % masking, and padding like real
  * packed batches have: by default sequence b ends in (b mod 4)·seq/8 padding positions (19 % on
- * average); bench/torch_step.py builds its batch by the same rule. Padding matters for speed:
+ * average); python/pld_torch/bench.py builds its batch by the same rule. Padding matters for speed:
  * masked keys must give exact zeros, not subnormals, in the attention probabilities (see
  * native/src/addon.cc). The tests draw their batches here too, with their own rates.
  */
