@@ -58,7 +58,7 @@ async function kitRun(variant: 'postln' | 'preln'): Promise<{ run: string; cfg: 
   const cfg = resolveConfig(variant, 'quick');
   const model = createBert(cfg.model, new Rng(3));
   const run = tmp();
-  saveCheckpoint(path.join(run, 'checkpoint'), model, new AdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 }, model.decay), { step: 0, config: cfg, rng: [1, 2, 3, 4], data: {}, trainSeconds: 0 });
+  await saveCheckpoint(path.join(run, 'checkpoint'), model, new AdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 }, model.decay), { step: 0, config: cfg, rng: [1, 2, 3, 4], data: {}, trainSeconds: 0 });
   return { run, cfg, model };
 }
 

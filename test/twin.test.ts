@@ -105,7 +105,7 @@ test('logits of PostLN, PreLN and PLD checkpoints: kit and twin agree (relative 
     if (kind === 'pld') {
       // A PLD checkpoint: blocks trained for different numbers of steps.
       const sched: ScheduleConfig = { thetaBar: 0.5, gamma: 0, depth: 'paper', rescale: true, constantTheta: true };
-      for (let step = 0; step < 6; step++) mlmTrainStep(model, opt, randomBatch(rng, cfg, 4, 12), { gates: sampleGates(sched, 4, step, rng), rng, lr: 5e-3, clipNorm: 1, step });
+      for (let step = 0; step < 6; step++) await mlmTrainStep(model, opt, randomBatch(rng, cfg, 4, 12), { gates: sampleGates(sched, 4, step, rng), rng, lr: 5e-3, clipNorm: 1, step });
     }
     const batch = randomBatch(rng, cfg, 3, 12, 3);
     const types = Int32Array.from(batch.attentionMask, (m, i) => (m && i % 12 >= 6 ? 1 : 0));
@@ -119,7 +119,7 @@ test('logits of PostLN, PreLN and PLD checkpoints: kit and twin agree (relative 
     const full = logits();
     const gated = logits(gates);
     const dir = path.join(tmp(), 'checkpoint');
-    saveCheckpoint(dir, model, opt, { step: 6, config: { model: cfg }, rng: rng.state, data: {}, trainSeconds: 0 });
+    await saveCheckpoint(dir, model, opt, { step: 6, config: { model: cfg }, rng: rng.state, data: {}, trainSeconds: 0 });
     const got = twin<{ full: number[]; gated: number[] }>({ cmd: 'logits', checkpoint: dir, batchSize: 3, seqLen: 12, ...arrays(batch), tokenTypeIds: [...types], gates });
     assert.equal(got.full.length, full.length);
     assert.ok(maxRelErr(got.full, full) < 1e-4, `${kind} full depth: ${maxRelErr(got.full, full)}`);
@@ -135,7 +135,7 @@ test('a fresh twin run starts from the kit\'s initial weights (same draws, same 
   twin({ cmd: 'init', model: cfg, seed: 5, out, optim: { beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 } });
   const model = createBert(cfg, new Rng(5).fork());
   const kitDir = path.join(tmp(), 'kit');
-  saveCheckpoint(kitDir, model, new AdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 }, model.decay), { step: 0, config: { model: cfg }, rng: [0, 0, 0, 1], data: {}, trainSeconds: 0 });
+  await saveCheckpoint(kitDir, model, new AdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 }, model.decay), { step: 0, config: { model: cfg }, rng: [0, 0, 0, 1], data: {}, trainSeconds: 0 });
   const mine = readSafetensors(path.join(out, 'weights.safetensors')).tensors;
   const kit = readSafetensors(path.join(kitDir, 'weights.safetensors')).tensors;
   assert.deepEqual([...mine.keys()], [...kit.keys()]);
@@ -161,7 +161,7 @@ test('training parity: 20 AdamW steps with PLD gates (dropout 0) give the kit\'s
   const model = createBert(cfg, new Rng(11));
   const opt = new AdamW(optim, model.decay);
   const root = tmp();
-  saveCheckpoint(path.join(root, 'init'), model, opt, { step: 0, config: { model: cfg }, rng: [0, 0, 0, 1], data: {}, trainSeconds: 0 });
+  await saveCheckpoint(path.join(root, 'init'), model, opt, { step: 0, config: { model: cfg }, rng: [0, 0, 0, 1], data: {}, trainSeconds: 0 });
   const batcher = new PretrainBatcher(seqs, t, 8, 16, 4242);
   const stepRng = new Rng(77);
   const steps = 20;
@@ -171,10 +171,10 @@ test('training parity: 20 AdamW steps with PLD gates (dropout 0) give the kit\'s
   for (let step = 0; step < steps; step++) {
     const batch = batcher.next();
     const gates = sampleGates(schedule, 4, step, stepRng);
-    losses.push(mlmTrainStep(model, opt, batch, { gates, rng: stepRng, lr: learningRate(sched, step), clipNorm: 1, step }).loss);
+    losses.push((await mlmTrainStep(model, opt, batch, { gates, rng: stepRng, lr: learningRate(sched, step), clipNorm: 1, step })).loss);
     blocks.push(gates.keep.filter(Boolean).length);
   }
-  saveCheckpoint(path.join(root, 'kit'), model, opt, { step: steps, config: { model: cfg }, rng: stepRng.state, data: { data: batcher.getState() }, trainSeconds: 0 });
+  await saveCheckpoint(path.join(root, 'kit'), model, opt, { step: steps, config: { model: cfg }, rng: stepRng.state, data: { data: batcher.getState() }, trainSeconds: 0 });
   const got = twin<{ losses: number[]; blocks: number[] }>({
     cmd: 'train', checkpoint: path.join(root, 'init'), out: path.join(root, 'twin'), optim, schedule, steps, lr: 2e-3, warmup: 3, clip: 1, stepSeed: 77,
     batcher: { seqs: seqs.map((s) => [...s]), vocab: vocabJson(t), batchSize: 8, seqLen: 16, seed: 4242 },
