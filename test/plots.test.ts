@@ -3,6 +3,7 @@
  * (PNG signature, SVG text, self-contained HTML). Export tests skip, saying why, without Chromium.
  */
 import { after, describe, test } from 'node:test';
+import { close } from './helpers';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -131,6 +132,24 @@ describe('figure builders', () => {
     assert.deepEqual(s.timeToLoss.data[0].text, ['1.00×', 'not reached']);
   });
 
+  test('speedupFigures with the unigram line: a labelled reference line and PLD speedups at each target below it', () => {
+    const s = speedupFigures(speedupRuns, { unigramLoss: 7, pld: 'PreLN+PLD' });
+    const line = s.lossVsSteps.data[3];
+    assert.equal(line.name, 'unigram model, no context (7.00)');
+    assert.deepEqual([line.x, line.y, line.line?.dash], [[0, 300], [7, 7], 'dash']);
+    assert.deepEqual(s.lossVsTime.data[3].x, [0, 30]);
+    assert.deepEqual(s.timeToLoss.data.map((t) => t.name), ['over PostLN', 'over PreLN']);
+    assert.equal((s.timeToLoss.data[0].x as string[])[1], '−0.5 (6.50)');
+    // Target 6.5: PostLN at 25 s, PreLN at 15 s, PLD at 16 s. Target 5.75: PostLN never; PreLN 22.5 s, PLD 22 s.
+    const over = (k: number): (number | null)[] => s.timeToLoss.data[k].y as (number | null)[];
+    close(over(0)[1] as number, 25 / 16);
+    close(over(1)[1] as number, 15 / 16);
+    assert.equal(over(0)[4], null);
+    close(over(1)[4] as number, 22.5 / 22);
+    assert.equal((s.timeToLoss.data[0].text as string[])[4], 'PostLN never reaches it');
+    assert.throws(() => speedupFigures(speedupRuns, { unigramLoss: 7, pld: 'PLD' }), /^Error: no run labelled 'PLD'; runs: PostLN, PreLN, PreLN\+PLD$/);
+  });
+
   test('lrRobustnessFigure: a panel per variant, one colour per learning rate, diverged dotted', () => {
     const f = lrRobustnessFigure([
       { variant: 'PostLN', lr: 1e-4, step: [1, 2], loss: [9, 8] },
@@ -143,6 +162,9 @@ describe('figure builders', () => {
     assert.equal(f.data[1].line?.dash, 'dot');
     assert.equal(f.data[2].showlegend, false);
     assert.deepEqual(f.data[1].y, [9, 12]);
+    const g = lrRobustnessFigure([{ variant: 'PostLN', lr: 1e-4, step: [1, 2], loss: [9, 8] }, { variant: 'PreLN+PLD', lr: 1e-3, step: [1, 3], loss: [9, 7] }], undefined, { unigramLoss: 6.8, caption: 'PostLN diverged' });
+    assert.deepEqual(g.data.slice(2).map((t) => [t.xaxis, t.x, t.y, t.showlegend]), [['x', [1, 2], [6.8, 6.8], true], ['x2', [1, 3], [6.8, 6.8], false]]);
+    assert.equal(g.layout.annotations?.at(-1)?.text, 'PostLN diverged');
   });
 
   test('finetuneFigure: grouped bars per variant with error bars, baseline bar without', () => {
