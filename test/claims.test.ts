@@ -5,6 +5,11 @@ import { EvalRecord, PretrainResult, StepRecord } from '../src/train/pretrain';
 import { medianMsPerSample, speedupAt, targetLadder, timeToTargets, timedSteps, timePerSampleSaving } from '../src/experiments/analysis';
 import { Claim, computeClaims, finetuneParityClaim, gradNormClaim, lrRobustnessClaim, speedupClaim, timePerSampleClaim } from '../src/experiments/claims';
 import { close } from './helpers';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { defaultOutDir } from '../src/train/pretrain';
+import { claimsFromCache } from '../src/experiments/claims';
 
 const UNIGRAM = 6.8;
 
@@ -114,4 +119,28 @@ test('claims from synthetic runs: a PLD that saves nothing comes out not reprodu
   const postlnHigh = run('postln', { lr: 1e-3, to: 6.2, secondsPerEval: 10, msPerSample: 4 });
   const c = computeClaims({ postln, preln, pld, lrSweep: [postln, pld, postlnHigh], finetune: [{ task: 'spam', pld: [75, 74, 76, 75, 73], baseline: [90, 90, 91, 92, 90], control: [70, 71, 70, 72, 70] }] });
   assert.deepEqual(verdicts(c), { 'gradient-norms': 'not reproduced', 'time-per-sample': 'not reproduced', speedup: 'not reproduced', 'lr-robustness': 'not reproduced', 'finetune-parity': 'not reproduced' });
+});
+
+test('claims from the run cache: null until the three main runs are there, then every claim', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pld-claims-'));
+  assert.equal(claimsFromCache({ preset: 'quick', runsDir: dir }), null);
+  const save = (r: PretrainResult): void => {
+    const out = path.join(dir, path.relative('runs', defaultOutDir(r.config)));
+    fs.mkdirSync(out, { recursive: true });
+    const manifest = { status: r.diverged ? 'diverged' : 'finished', config: r.config, error: null, finalValLoss: r.finalValLoss, trainSeconds: r.trainSeconds, reference: { unigramLoss: UNIGRAM, unigramAccuracy: 0.06, validTokens: 1 } };
+    fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify(manifest));
+    fs.writeFileSync(path.join(out, 'log.jsonl'), r.steps.map((x) => JSON.stringify(x) + '\n').join(''));
+    fs.writeFileSync(path.join(out, 'eval.jsonl'), r.evals.map((x) => JSON.stringify(x) + '\n').join(''));
+  };
+  save(run('postln', { lr: resolveConfig('postln', 'quick').optim.lr, to: 6.3, secondsPerEval: 10, msPerSample: 4, gradRatio: 0.2 }));
+  save(run('preln', { to: 5.5, secondsPerEval: 10, msPerSample: 4 }));
+  assert.equal(claimsFromCache({ preset: 'quick', runsDir: dir }), null);
+  save(run('preln-pld', { to: 5.5, secondsPerEval: 10 / 3, msPerSample: 3 }));
+  const r = claimsFromCache({ preset: 'quick', runsDir: dir });
+  assert.ok(r);
+  assert.equal(r.unigramLoss, UNIGRAM);
+  assert.deepEqual(verdicts(r.claims), { 'gradient-norms': 'reproduced', 'time-per-sample': 'reproduced', speedup: 'reproduced', 'lr-robustness': 'not measured', 'finetune-parity': 'not measured' });
+  assert.equal(r.timeToTargets.length, 6);
+  close(r.timeToTargets[0].speedup.PreLN as number, 3);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

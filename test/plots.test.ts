@@ -167,13 +167,13 @@ describe('figure builders', () => {
     assert.equal(g.layout.annotations?.at(-1)?.text, 'PostLN diverged');
   });
 
-  test('finetuneFigure: grouped bars per variant with error bars, baseline bar without', () => {
+  test('finetuneFigure: grouped bars at the median with interquartile error bars, baseline bar without', () => {
     const f = finetuneFigure(
       [
-        { task: 'spam', variant: 'PostLN', mean: 90, std: 1 },
-        { task: 'genre', variant: 'PostLN', mean: 40, std: 2 },
-        { task: 'spam', variant: 'PreLN+PLD', mean: 91, std: 0.5 },
-        { task: 'genre', variant: 'PreLN+PLD', mean: 42, std: 3 },
+        { task: 'spam', variant: 'PostLN', median: 90, q1: 89, q3: 92 },
+        { task: 'genre', variant: 'PostLN', median: 40, q1: 38, q3: 41 },
+        { task: 'spam', variant: 'PreLN+PLD', median: 91, q1: 90.5, q3: 91.5 },
+        { task: 'genre', variant: 'PreLN+PLD', median: 42, q1: 40, q3: 45 },
       ],
       { spam: 60, genre: 20 },
     );
@@ -181,7 +181,7 @@ describe('figure builders', () => {
     assert.equal(f.data.length, 3);
     assert.deepEqual(f.data[1].x, ['spam', 'genre']);
     assert.deepEqual(f.data[1].y, [91, 42]);
-    assert.deepEqual(f.data[1].error_y?.array, [0.5, 3]);
+    assert.deepEqual([f.data[1].error_y?.array, f.data[1].error_y?.arrayminus], [[0.5, 3], [0.5, 2]]);
     assert.equal(f.data[2].error_y, undefined);
     assert.deepEqual(f.data[2].y, [60, 20]);
     assert.match(f.layout.yaxis?.title?.text ?? '', /score/);

@@ -6,7 +6,11 @@
  */
 import { median } from '../util/stats';
 import { PretrainResult } from '../train/pretrain';
-import { evalCurve, gradNormSeries, sameLossSpeedup, timePerSampleSaving } from './analysis';
+import { TimeToTargetRow, evalCurve, gradNormSeries, sameLossSpeedup, timePerSampleSaving, timeToTargets } from './analysis';
+import { ExperimentOptions, cachedFinetune, cachedRun, notebookPreset } from './runs';
+import { NOTEBOOK_PLANS, VARIANT_LABELS } from './plans';
+import { FinetuneResult } from '../finetune/finetune';
+import { parsePreset } from '../train/config';
 
 export type Verdict = 'reproduced' | 'partly' | 'not reproduced' | 'not measured';
 
@@ -153,10 +157,16 @@ export interface ClaimInputs {
   finetune?: ParityTask[];
 }
 
+/** The unigram line a run was evaluated against (src/train/reference.ts). */
+export function unigramLossOf(r: PretrainResult): number {
+  const u = r.evals.at(-1)?.unigramLoss ?? (r.manifest.reference as PretrainResult['manifest']['reference'] | undefined)?.unigramLoss;
+  if (u === undefined) throw new Error(`run ${r.out} has no unigram reference line; it was made by an older kit: rerun it (PLD_FRESH=1)`);
+  return u;
+}
+
 /** Every claim from the runs. */
 export function computeClaims(x: ClaimInputs): Claim[] {
-  const unigramLoss = x.preln.evals.at(-1)?.unigramLoss ?? x.preln.manifest.reference?.unigramLoss;
-  if (unigramLoss === undefined) throw new Error(`run ${x.preln.out} has no unigram reference line; it was made by an older kit: rerun it (PLD_FRESH=1)`);
+  const unigramLoss = unigramLossOf(x.preln);
   const g = x.gradNorms ?? { postln: x.postln, preln: x.preln };
   const s = sameLossSpeedup(evalCurve(x.postln.evals), evalCurve(x.pld.evals));
   return [
@@ -171,7 +181,56 @@ export function computeClaims(x: ClaimInputs): Claim[] {
   ];
 }
 
+/** The claims as Markdown, one line each: what the runs say, and nothing else (the notebooks' reading). */
+export function claimsMarkdown(claims: Claim[]): string {
+  return claims.map((c) => `- **${c.claim}** — paper: ${c.paper}; kit: ${c.kit} → **${c.verdict}** (${c.rule}).`).join('\n');
+}
+
 /** The claims as table rows (notebooks' showTable, README). */
 export function claimsTable(claims: Claim[]): { claim: string; paper: string; kit: string; verdict: Verdict }[] {
   return claims.map((c) => ({ claim: c.claim, paper: c.paper, kit: c.kit, verdict: c.verdict }));
+}
+
+/** Per-seed dev scores of PLD, the baseline and the control, task by task, from fine-tuning results. */
+export function parityTasks(pld: FinetuneResult, baseline: FinetuneResult, control: FinetuneResult): ParityTask[] {
+  return pld.summary.flatMap((s) => {
+    const b = baseline.summary.find((x) => x.task === s.task);
+    const c = control.summary.find((x) => x.task === s.task);
+    return b && c ? [{ task: s.task, pld: s.scores, baseline: b.scores, control: c.scores }] : [];
+  });
+}
+
+/** What figures/claims.json holds. */
+export interface ClaimsReport {
+  preset: string;
+  unigramLoss: number;
+  claims: Claim[];
+  /** Time to each target below the unigram line, and PLD's speedups over PreLN (same LR) and PostLN (paper LR). */
+  timeToTargets: TimeToTargetRow[];
+  thresholds: typeof THRESHOLDS;
+}
+
+/**
+ * The claims from the cached runs of a preset (what the notebooks ran), or null when the three main
+ * runs are not all there. Never trains: a claim whose runs are missing comes out `not measured`.
+ */
+export function claimsFromCache(o: ExperimentOptions = {}): ClaimsReport | null {
+  const preset = parsePreset(o.preset ?? notebookPreset());
+  const opts = { ...o, preset };
+  const [postln, preln, pld] = (['postln', 'preln', 'preln-pld'] as const).map((v) => cachedRun(v, opts));
+  if (!postln || !preln || !pld) return null;
+  const plan = NOTEBOOK_PLANS[preset];
+  const sweep = [
+    postln,
+    pld,
+    ...plan.lrSweep.postln.map((lr) => cachedRun('postln', { ...opts, overrides: [{ optim: { lr } }] })),
+    ...plan.lrSweep['preln-pld'].map((lr) => cachedRun('preln-pld', { ...opts, overrides: [{ optim: { lr } }] })),
+  ].filter((r): r is PretrainResult => r !== null);
+  const ft = { pld: cachedFinetune(pld, 'pretrained'), baseline: cachedFinetune(postln, 'pretrained'), control: cachedFinetune(postln, 'random') };
+  const finetune = ft.pld && ft.baseline && ft.control ? parityTasks(ft.pld, ft.baseline, ft.control) : undefined;
+  const claims = computeClaims({ postln, preln, pld, lrSweep: sweep, finetune });
+  const unigramLoss = unigramLossOf(preln);
+  const label = VARIANT_LABELS;
+  const curves = { [label.postln]: evalCurve(postln.evals), [label.preln]: evalCurve(preln.evals), [label['preln-pld']]: evalCurve(pld.evals) };
+  return { preset, unigramLoss, claims, timeToTargets: timeToTargets(curves, label['preln-pld'], [label.preln, label.postln], unigramLoss), thresholds: THRESHOLDS };
 }

@@ -336,16 +336,31 @@ export function wrapLines(text: string, width: number): string {
   return lines.join('<br>');
 }
 
-/** Fine-tuning scores, grouped by task, one bar per variant (mean ± std over seeds), with an optional baseline. */
-export function finetuneFigure(rows: { task: string; variant: string; mean: number; std: number }[], baseline?: Record<string, number>): Figure {
+/**
+ * Fine-tuning scores, grouped by task, one bar per model at its median over seeds with the
+ * interquartile range as error bars, and an optional trivial-baseline bar.
+ */
+export function finetuneFigure(rows: { task: string; variant: string; median: number; q1: number; q3: number }[], baseline?: Record<string, number>): Figure {
   const tasks = [...new Set(rows.map((r) => r.task))];
   const variants = [...new Set(rows.map((r) => r.variant))];
   const cell = (t: string, v: string) => rows.find((r) => r.task === t && r.variant === v);
-  const series: { label: string; values: (number | null)[]; errors?: number[] }[] = variants.map((v) => ({ label: v, values: tasks.map((t) => cell(t, v)?.mean ?? null), errors: tasks.map((t) => cell(t, v)?.std ?? 0) }));
+  const series: { label: string; values: (number | null)[]; errors?: number[] }[] = variants.map((v) => ({ label: v, values: tasks.map((t) => cell(t, v)?.median ?? null) }));
   if (baseline) series.push({ label: 'majority / mean baseline', values: tasks.map((t) => baseline[t] ?? null) });
-  const fig = barFigure('Fine-tuning: dev score by task (mean ± std over seeds)', 'dev score (×100)', tasks, series, 'task');
+  const fig = barFigure('Fine-tuning: dev score by task (median over seeds, bars: interquartile range)', 'dev score (×100)', tasks, series, 'task');
   fig.data.forEach((t) => {
     if (t.name === 'majority / mean baseline') t.marker = { color: '#b0b0b0' };
+    if (t.name === 'random init (control)') t.marker = { color: '#7f7f7f' };
+    const v = t.name === undefined ? undefined : variants.indexOf(t.name);
+    if (v === undefined || v < 0) return;
+    const up = tasks.map((k) => {
+      const c = cell(k, variants[v]);
+      return c ? c.q3 - c.median : 0;
+    });
+    const down = tasks.map((k) => {
+      const c = cell(k, variants[v]);
+      return c ? c.median - c.q1 : 0;
+    });
+    t.error_y = { type: 'data', array: up, arrayminus: down, symmetric: false, visible: true, thickness: 1.5, width: 4 };
   });
   return fig;
 }
