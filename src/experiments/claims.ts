@@ -234,3 +234,10 @@ export function claimsFromCache(o: ExperimentOptions = {}): ClaimsReport | null 
   const curves = { [label.postln]: evalCurve(postln.evals), [label.preln]: evalCurve(preln.evals), [label['preln-pld']]: evalCurve(pld.evals) };
   return { preset, unigramLoss, claims, timeToTargets: timeToTargets(curves, label['preln-pld'], [label.preln, label.postln], unigramLoss), thresholds: THRESHOLDS };
 }
+
+/** `claimsFromCache` for a notebook's last cell: the report, or one line saying which notebook to run first. */
+export function claimsReport(o: ExperimentOptions = {}): ClaimsReport {
+  const r = claimsFromCache(o);
+  if (!r) throw new Error(`the three main runs of preset ${o.preset ?? notebookPreset()} are not all in the run cache; run notebooks/03-speedup.ipynb first`);
+  return r;
+}
