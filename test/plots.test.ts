@@ -146,7 +146,11 @@ describe('figure builders', () => {
     close(over(1)[1] as number, 15 / 16);
     assert.equal(over(0)[4], null);
     close(over(1)[4] as number, 22.5 / 22);
-    assert.equal((s.timeToLoss.data[0].text as string[])[4], 'PostLN never reaches it');
+    assert.equal((s.timeToLoss.data[0].text as string[])[4], 'PostLN: not reached');
+    assert.equal(s.timeToLoss.layout.annotations, undefined);
+    // No run below the unigram line: the figure says so instead of showing empty bars.
+    const none = speedupFigures(speedupRuns, { unigramLoss: 4, pld: 'PreLN+PLD' });
+    assert.match(none.timeToLoss.layout.annotations?.[0]?.text ?? '', /^No speedup at any target: each is missed by PreLN\+PLD or by every other run\.<br>Lowest validation loss: PostLN 6\.00, PreLN 5\.00, PreLN\+PLD 5\.50\.$/);
     assert.throws(() => speedupFigures(speedupRuns, { unigramLoss: 7, pld: 'PLD' }), /^Error: no run labelled 'PLD'; runs: PostLN, PreLN, PreLN\+PLD$/);
   });
 

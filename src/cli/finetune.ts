@@ -21,6 +21,8 @@ each task's LR is chosen on a held-out fifth of its training examples, never on 
   --seeds LIST        seeds, comma-separated (default ${FINETUNE_DEFAULTS.seeds.join(',')})
   --max-seq N         tokens per example (default ${FINETUNE_DEFAULTS.maxSeqLen})
   --max-train N       cap training examples per task     --max-dev N   cap dev examples
+  --random-init       the control: a randomly initialised encoder of each checkpoint's shape,
+                      fine-tuned the same way (results in <run>/finetune-random)
   --out DIR           where the comparison table goes (default: each run's finetune/ folder)
   --backend B         tensorflow | wasm | cpu            --threads N   compute threads (PLD_THREADS)
   --quiet             no progress output`;
@@ -28,7 +30,7 @@ each task's LR is chosen on a held-out fifth of its training examples, never on 
 export async function finetuneCommand(args: string[]): Promise<FinetuneResult[]> {
   const f = parseFlags(args, {
     checkpoint: 'value', tasks: 'value', 'glue-dir': 'value', epochs: 'value', batch: 'value', lrs: 'value', seeds: 'value', 'max-seq': 'value',
-    'max-train': 'value', 'max-dev': 'value', out: 'value', backend: 'value', threads: 'value', quiet: 'switch', help: 'switch',
+    'max-train': 'value', 'max-dev': 'value', 'random-init': 'switch', out: 'value', backend: 'value', threads: 'value', quiet: 'switch', help: 'switch',
   });
   const ckpts = listFlag(f, 'checkpoint');
   if (!ckpts) throw new Error('--checkpoint is required: a pretraining run directory (see pld pretrain --help)');
@@ -54,6 +56,7 @@ export async function finetuneCommand(args: string[]): Promise<FinetuneResult[]>
         tasks,
         glueDir: stringFlag(f, 'glue-dir'),
         config: Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)),
+        init: f.has('random-init') ? 'random' : 'pretrained',
         out: out !== undefined ? path.join(out, path.basename(path.resolve(checkpoint))) : undefined,
         backend,
         threads,

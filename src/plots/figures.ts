@@ -266,8 +266,8 @@ function ladderFigure(runs: SpeedupRun[], pld: SpeedupRun, unigramLoss: number):
   const others = runs.filter((r) => r !== pld).map((r) => r.label);
   const rows = timeToTargets(Object.fromEntries(runs.map((r) => [r.label, r.evals])), pld.label, others, unigramLoss, TARGET_OFFSETS);
   const categories = rows.map((r) => `−${r.belowUnigram} (${r.target.toFixed(2)})`);
-  const why = (label: string, k: number): string => (rows[k].seconds[pld.label] === null ? `${pld.label} never reaches it` : `${label} never reaches it`);
-  return barFigure(
+  const why = (label: string, k: number): string => (rows[k].seconds[pld.label] === null ? `${pld.label}: not reached` : `${label}: not reached`);
+  const fig = barFigure(
     `Time to quality: ${pld.label}'s speedup at each target below the unigram line (${unigramLoss.toFixed(2)})`,
     'speedup (×), training seconds to the target',
     categories,
@@ -277,6 +277,12 @@ function ladderFigure(runs: SpeedupRun[], pld: SpeedupRun, unigramLoss: number):
     }),
     'target validation loss: nats below the unigram line (target)',
   );
+  // Without a single speedup the bars are empty: say why in the plot, with each run's lowest loss.
+  if (rows.every((r) => Object.values(r.speedup).every((v) => v === null))) {
+    const lowest = runs.map((r) => `${r.label} ${Math.min(...r.evals.valLoss).toFixed(2)}`).join(', ');
+    fig.layout.annotations = [{ text: `No speedup at any target: each is missed by ${pld.label} or by every other run.<br>Lowest validation loss: ${lowest}.`, x: 0.5, y: 0.5, xref: 'paper', yref: 'paper', showarrow: false, xanchor: 'center', yanchor: 'middle', font: { size: 14 } }];
+  }
+  return fig;
 }
 
 /**
@@ -318,7 +324,7 @@ export function lrRobustnessFigure(
     });
   }
   const caption = opts.caption === undefined ? undefined : wrapLines(opts.caption, 150);
-  if (caption) layout.annotations?.push({ text: caption, x: 0, y: -0.2, xref: 'paper', yref: 'paper', showarrow: false, xanchor: 'left', yanchor: 'top', font: { size: 12 } });
+  if (caption) layout.annotations?.push({ text: caption, x: 0, y: -0.22, xref: 'paper', yref: 'paper', showarrow: false, xanchor: 'left', yanchor: 'top', align: 'left', font: { size: 12 } });
   return { data, layout: { ...baseLayout('Training loss at several peak learning rates (dotted: diverged)', '', '', { width: 980, height: caption ? 540 : 480, margin: { l: 80, r: 30, t: 90, b: caption ? 120 : 60 } }), ...layout } };
 }
 

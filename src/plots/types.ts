@@ -63,6 +63,8 @@ export interface Annotation {
   showarrow: boolean;
   xanchor?: 'left' | 'center' | 'right';
   yanchor?: 'top' | 'middle' | 'bottom';
+  /** Alignment of the lines of a multi-line text. */
+  align?: 'left' | 'center' | 'right';
   font?: Font;
 }
 
