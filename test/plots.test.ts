@@ -146,7 +146,7 @@ describe('figure builders', () => {
     close(over(1)[1] as number, 15 / 16);
     assert.equal(over(0)[4], null);
     close(over(1)[4] as number, 22.5 / 22);
-    assert.equal((s.timeToLoss.data[0].text as string[])[4], 'PostLN: not reached');
+    assert.deepEqual(s.timeToLoss.data[0].text, ['1.61×', '1.56×', '1.53×', '1.50×', '', '']);
     assert.equal(s.timeToLoss.layout.annotations, undefined);
     // No run below the unigram line: the figure says so instead of showing empty bars.
     const none = speedupFigures(speedupRuns, { unigramLoss: 4, pld: 'PreLN+PLD' });
