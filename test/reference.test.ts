@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
 import { fitUnigram, referenceLines, topOneAccuracy, unigramProb, unigramScore } from '../src/train/reference';
+import { initBackend } from '../src/backend';
+import { createBert, disposeBert, encode, mlmLogits } from '../src/model/bert';
+import { mlmEvaluate, mlmLoss } from '../src/train/mlm';
+import { Rng } from '../src/util/rng';
+import { randomBatch, tinyConfig } from './helpers';
 
 // Vocabulary of 6 ids; 0 and 1 are special ([PAD], [CLS]-like), never masked nor predicted.
 const SPECIAL = new Set([0, 1]);
@@ -45,4 +51,32 @@ test('top-1 accuracy at masked positions', () => {
 test('reference lines: bad input fails in one line', () => {
   assert.throws(() => fitUnigram([Int32Array.from([9])], 6, SPECIAL), /^Error: token id 9 is outside the vocabulary of 6; the sequences were made with another vocab$/);
   assert.throws(() => unigramScore(fitUnigram(TRAIN, 6, SPECIAL), [Int32Array.from([0, 1])]), /^Error: the validation split has no token that masking could predict; add text to it$/);
+});
+
+test('masked-token accuracy and loss of a model: argmax of the logits at the masked positions, against the loss function', async () => {
+  await initBackend({ backend: 'cpu' });
+  const c = tinyConfig();
+  const m = createBert(c, new Rng(11));
+  const batches = [randomBatch(new Rng(1), c, 3, 10), randomBatch(new Rng(2), c, 2, 10)];
+  const r = mlmEvaluate(m, batches);
+  let hits = 0;
+  let n = 0;
+  let loss = 0;
+  for (const b of batches) {
+    const shape: [number, number] = [b.batchSize, b.seqLen];
+    const logits = tf.tidy(() => mlmLogits(m, encode(m, { inputIds: tf.tensor2d(b.inputIds, shape, 'int32'), attentionMask: tf.tensor2d(b.attentionMask, shape, 'int32') }, { training: false }), tf.tensor1d(b.maskedPositions, 'int32')));
+    const rows = logits.arraySync();
+    rows.forEach((row, i) => {
+      if (row.indexOf(Math.max(...row)) === b.maskedLabels[i]) hits++;
+    });
+    const l = tf.tidy(() => mlmLoss(m, b, { training: false }));
+    loss += l.dataSync()[0] * b.maskedLabels.length;
+    n += b.maskedLabels.length;
+    tf.dispose([logits, l]);
+  }
+  assert.equal(r.accuracy, hits / n);
+  assert.ok(Math.abs(r.loss - loss / n) < 1e-6, `${r.loss} vs ${loss / n}`);
+  // An untrained model over 50 tokens is near chance: ln 50 ≈ 3.9.
+  assert.ok(r.loss > 3 && r.loss < 5, `${r.loss}`);
+  disposeBert(m);
 });
