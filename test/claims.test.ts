@@ -145,5 +145,10 @@ test('claims from the run cache: null until the three main runs are there, then 
   assert.deepEqual(verdicts(r.claims), { 'gradient-norms': 'reproduced', 'time-per-sample': 'reproduced', speedup: 'reproduced', 'lr-robustness': 'not measured', 'finetune-parity': 'not measured' });
   assert.equal(r.timeToTargets.length, 6);
   close(r.timeToTargets[0].speedup.PreLN as number, 3);
+  // A cached run whose manifest has no reference lines is stale: it is not read.
+  const preln = path.join(dir, path.relative('runs', defaultOutDir(resolveConfig('preln', 'quick'))), 'manifest.json');
+  const { reference: _dropped, ...stale } = JSON.parse(fs.readFileSync(preln, 'utf8'));
+  fs.writeFileSync(preln, JSON.stringify(stale));
+  assert.equal(claimsFromCache({ preset: 'quick', runsDir: dir }), null);
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -43,7 +43,8 @@ export function cachedRun(variant: Variant, o: ExperimentOptions & { overrides?:
   if (!fs.existsSync(manifestFile)) return null;
   const m = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
   const done = m.status === 'finished' || m.status === 'diverged';
-  if (!done || JSON.stringify(m.config) !== JSON.stringify(cfg)) return null;
+  // A run whose records lack the reference lines (unigram loss, masked accuracy) cannot be read against them: redo it.
+  if (!done || JSON.stringify(m.config) !== JSON.stringify(cfg) || m.reference === undefined) return null;
   const steps = readJsonl<StepRecord>(path.join(out, 'log.jsonl'));
   const evals = readJsonl<EvalRecord>(path.join(out, 'eval.jsonl'));
   return { out, config: cfg, finished: m.status === 'finished', diverged: m.status === 'diverged', error: m.error, steps, evals, finalValLoss: m.finalValLoss, trainSeconds: m.trainSeconds, checkpoint: path.join(out, 'checkpoint'), manifest: m };
