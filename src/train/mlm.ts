@@ -58,3 +58,8 @@ export function mlmEvaluate(model: Bert, batches: Iterable<MlmBatch>): { loss: n
   if (count === 0) throw new Error('validation set has no masked tokens; it needs at least one sequence');
   return { loss: sum / count, accuracy: hits / count };
 }
+
+/** Validation MLM loss alone (see `mlmEvaluate`). */
+export function mlmEvalLoss(model: Bert, batches: Iterable<MlmBatch>): number {
+  return mlmEvaluate(model, batches).loss;
+}
