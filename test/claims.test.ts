@@ -94,6 +94,8 @@ test('claim verdicts follow the thresholds', () => {
   assert.equal(lrRobustnessClaim([p('postln', 1e-3, 6.9), p('preln-pld', 1e-3, 6.0)], UNIGRAM).verdict, 'reproduced');
   assert.equal(lrRobustnessClaim([p('postln', 1e-3, 6.4), p('preln-pld', 1e-3, 6.0)], UNIGRAM).verdict, 'partly');
   assert.equal(lrRobustnessClaim([p('postln', 1e-3, 6.1), p('preln-pld', 1e-3, 6.0)], UNIGRAM).verdict, 'not reproduced');
+  // A different warmup is no comparison (paper §5.2 keeps it the same).
+  assert.equal(lrRobustnessClaim([{ ...p('postln', 1e-3, null), warmup: 0.02 }, { ...p('preln-pld', 1e-3, 6.0), warmup: 0.1 }], UNIGRAM).verdict, 'not measured');
   // Different LRs are no comparison.
   assert.equal(lrRobustnessClaim([p('postln', 1e-4, null), p('preln-pld', 1e-3, 6.0)], UNIGRAM).verdict, 'not measured');
   const task = (pld: number[], baseline: number[], control: number[]): { task: string; pld: number[]; baseline: number[]; control: number[] } => ({ task: 't', pld, baseline, control });

@@ -95,6 +95,8 @@ export function speedupClaim(s: { speedup: number | null; target: number; unigra
 export interface SweepPoint {
   variant: string;
   lr: number;
+  /** Warmup fraction; a PostLN and a PreLN+PLD run are compared only when it is the same (paper §5.2). */
+  warmup?: number;
   diverged: boolean;
   finalValLoss: number | null;
 }
@@ -106,9 +108,14 @@ export function lrRobustnessClaim(points: SweepPoint[], unigramLoss: number): Cl
   const rule = `reproduced: at a shared LR PostLN diverges or ends ≥ the unigram line while PreLN+PLD ends ≥ ${t.learns} nats below it; partly: PostLN ends ≥ ${t.worse} nats above PreLN+PLD at a shared LR`;
   const failed = (p: SweepPoint): boolean => p.diverged || p.finalValLoss === null || !Number.isFinite(p.finalValLoss) || p.finalValLoss >= unigramLoss;
   const learned = (p: SweepPoint): boolean => !p.diverged && p.finalValLoss !== null && p.finalValLoss <= unigramLoss - t.learns;
-  const lrs = [...new Set(points.filter((p) => p.variant === 'postln').map((p) => p.lr))].filter((lr) => points.some((p) => p.variant === 'preln-pld' && p.lr === lr)).sort((a, b) => a - b);
-  if (lrs.length === 0) return { ...base, kit: 'no learning rate run with both PostLN and PreLN+PLD', value: null, verdict: 'not measured', rule };
-  const at = (variant: string, lr: number): SweepPoint => points.find((p) => p.variant === variant && p.lr === lr) as SweepPoint;
+  const pair = (lr: number): [SweepPoint, SweepPoint] | null => {
+    const a = points.find((p) => p.variant === 'postln' && p.lr === lr);
+    const b = points.find((p) => p.variant === 'preln-pld' && p.lr === lr && p.warmup === a?.warmup);
+    return a && b ? [a, b] : null;
+  };
+  const lrs = [...new Set(points.filter((p) => p.variant === 'postln').map((p) => p.lr))].filter((lr) => pair(lr) !== null).sort((a, b) => a - b);
+  if (lrs.length === 0) return { ...base, kit: 'no learning rate run with both PostLN and PreLN+PLD (same warmup)', value: null, verdict: 'not measured', rule };
+  const at = (variant: string, lr: number): SweepPoint => (pair(lr) as [SweepPoint, SweepPoint])[variant === 'postln' ? 0 : 1];
   const describe = (p: SweepPoint): string => (p.diverged ? 'diverged' : (p.finalValLoss?.toFixed(3) ?? 'n/a'));
   const kit = lrs.map((lr) => `lr ${lr}: PostLN ${describe(at('postln', lr))}, PreLN+PLD ${describe(at('preln-pld', lr))}`).join('; ') + ` (unigram ${unigramLoss.toFixed(3)})`;
   const fails = lrs.filter((lr) => failed(at('postln', lr)) && learned(at('preln-pld', lr)));
@@ -178,7 +185,7 @@ export function computeClaims(x: ClaimInputs): Claim[] {
     timePerSampleClaim(timePerSampleSaving(x.pld, x.preln)),
     speedupClaim({ speedup: s.speedup, target: s.target, unigramLoss }),
     lrRobustnessClaim(
-      x.lrSweep.map((r) => ({ variant: r.config.variant, lr: r.config.optim.lr, diverged: r.diverged, finalValLoss: r.finalValLoss })),
+      x.lrSweep.map((r) => ({ variant: r.config.variant, lr: r.config.optim.lr, warmup: r.config.optim.warmupFraction, diverged: r.diverged, finalValLoss: r.finalValLoss })),
       unigramLoss,
     ),
     x.finetune ? finetuneParityClaim(x.finetune) : { ...finetuneParityClaim([]), kit: 'fine-tuning not run yet (notebook 04)' },
