@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveConfig, Variant } from '../src/train/config';
 import { EvalRecord, PretrainResult, StepRecord } from '../src/train/pretrain';
-import { medianMsPerSample, speedupAt, targetLadder, timeToTargets, timedSteps, timePerSampleSaving } from '../src/experiments/analysis';
+import { TARGET_OFFSETS, medianMsPerSample, speedupAt, timeToTargets, timedSteps, timePerSampleSaving } from '../src/experiments/analysis';
 import { Claim, computeClaims, finetuneParityClaim, gradNormClaim, lrRobustnessClaim, speedupClaim, timePerSampleClaim } from '../src/experiments/claims';
 import { close } from './helpers';
 import * as fs from 'node:fs';
@@ -43,12 +43,12 @@ function run(variant: Variant, o: { lr?: number; from?: number; to: number; seco
 const verdicts = (cs: Claim[]): Record<string, string> => Object.fromEntries(cs.map((c) => [c.id, c.verdict]));
 
 test('time to a ladder of targets below the unigram line, and speedups at each', () => {
-  assert.deepEqual(targetLadder(6.8, [0.5, 1]), [6.3, 5.8]);
   const curves = {
     PostLN: { step: [1, 2, 3], seconds: [10, 20, 30], valLoss: [7, 6.5, 6.3] },
     PreLN: { step: [1, 2, 3], seconds: [10, 20, 30], valLoss: [7, 6, 5.5] },
     'PreLN+PLD': { step: [1, 2, 3], seconds: [5, 10, 15], valLoss: [7, 6, 5.5] },
   };
+  assert.deepEqual(TARGET_OFFSETS, [0.25, 0.5, 0.75, 1, 1.25, 1.5]);
   const rows = timeToTargets(curves, 'PreLN+PLD', ['PreLN', 'PostLN'], 6.8, [0.5, 1]);
   // 6.3: PostLN at 30 s; PreLN between (20, 6) and (10, 7): 10 + 0.7·10 = 17 s; PLD half that: 8.5 s.
   assert.equal(rows[0].belowUnigram, 0.5);

@@ -72,10 +72,6 @@ export function speedupAt(baseline: LossCurve, other: LossCurve, target: number)
  */
 export const TARGET_OFFSETS = [0.25, 0.5, 0.75, 1, 1.25, 1.5] as const;
 
-export function targetLadder(unigramLoss: number, offsets: readonly number[] = TARGET_OFFSETS): number[] {
-  return offsets.map((d) => unigramLoss - d);
-}
-
 /** One rung of the time-to-quality table: each run's seconds to the target, and PLD's speedups. */
 export interface TimeToTargetRow {
   /** Nats below the unigram line. */
