@@ -24,11 +24,21 @@ test('quick pretraining of all three variants: logs, evaluation, manifest, check
     assert.equal(r.finished, true);
     assert.equal(r.steps.length, 30);
     assert.deepEqual(r.evals.map((e) => e.step), [10, 20, 30]);
+    // Every evaluation carries masked accuracy and the unigram line of the shipped corpus (6.78 nats, 6.1 %).
+    for (const e of r.evals) {
+      assert.ok(e.valAccuracy >= 0 && e.valAccuracy <= 1);
+      assert.ok(Math.abs(e.unigramLoss - 6.7802) < 1e-3 && Math.abs(e.unigramAccuracy - 0.0607) < 1e-3, `${e.unigramLoss} ${e.unigramAccuracy}`);
+    }
+    // The first steps of the process are untimed: their time counts for no variant.
+    assert.deepEqual(r.steps.slice(0, 4).map((s) => s.timed), [false, false, false, true]);
+    assert.equal(r.steps[2].trainSeconds, 0);
     for (const s of r.steps) assert.ok(Number.isFinite(s.loss) && s.loss > 0);
     // BERT's initial MLM loss is ≈ ln(vocab) = ln 8192 ≈ 9.01
     assert.ok(Math.abs(r.steps[0].loss - Math.log(8192)) < 0.5, `first loss ${r.steps[0].loss}`);
     const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     assert.equal(m.status, 'finished');
+    assert.equal(m.reference.unigramLoss, r.evals[0].unigramLoss);
+    assert.equal(m.finalValAccuracy, r.evals[2].valAccuracy);
     assert.equal(m.config.variant, variant);
     assert.equal(m.environment.backend.backend, 'wasm');
     assert.match(m.corpus.hash, /^[0-9a-f]{64}$/);

@@ -92,7 +92,8 @@ async function cmdPretrain(args: string[]): Promise<void> {
   const preset = stringFlag(f, 'preset') ?? 'small';
   resolveConfig(variant, preset, ...overrides); // validate before any work
   const r = await pretrain({ variant, preset, overrides, out: stringFlag(f, 'out'), resume: f.has('resume'), backend: backendFlag(f), threads: wholeNumberFlag(f, 'threads'), quiet: f.has('quiet') });
-  console.log(`${r.config.variant}: ${r.manifest.status}; final validation loss ${r.finalValLoss?.toFixed(4) ?? 'n/a'}; ${r.trainSeconds.toFixed(1)} s training; results in ${r.out}`);
+  const acc = r.manifest.finalValAccuracy;
+  console.log(`${r.config.variant}: ${r.manifest.status}; final validation loss ${r.finalValLoss?.toFixed(4) ?? 'n/a'} (unigram line ${r.manifest.reference.unigramLoss.toFixed(4)}), masked accuracy ${acc === null ? 'n/a' : `${(100 * acc).toFixed(1)} %`}; ${r.trainSeconds.toFixed(1)} s training; results in ${r.out}`);
 }
 
 async function cmdInfo(args: string[]): Promise<void> {
