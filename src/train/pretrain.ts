@@ -210,7 +210,7 @@ interface LoopIo {
  * The training loop, top to bottom: data → gates → step → log → evaluate → checkpoint. A
  * non-finite loss ends it as diverged; any other error leaves it.
  */
-function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): { diverged: boolean; error: string | null; lastVal: number | null } {
+async function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): Promise<{ diverged: boolean; error: string | null; lastVal: number | null }> {
   const L = cfg.model.layers;
   const sched = { peak: cfg.optim.lr, warmupSteps: Math.max(1, Math.round(cfg.optim.warmupFraction * cfg.train.steps)), totalSteps: cfg.train.steps };
   let lastVal: number | null = null;
@@ -238,6 +238,7 @@ function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): { diverged: bo
       };
       io.log.write(rec);
       io.progress.update(step, { loss: r.loss, extra: `θ ${gates.theta.toFixed(3)} blocks ${rec.blocksRun}/${L}` });
+      await io.progress.flush();
       const done = step + 1;
       if (done % cfg.train.evalEvery === 0 || done === cfg.train.steps) {
         lastVal = mlmEvalLoss(t.model, io.validBatches);
@@ -292,7 +293,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   io.progress.line(`${cfg.variant} preset=${cfg.preset} seed=${cfg.seed} lr=${cfg.optim.lr} on ${describeBackend(backend)}; ${manifest.params} parameters; out ${out}${t.start ? `; resuming at step ${t.start}` : ''}`);
   let outcome: { diverged: boolean; error: string | null; lastVal: number | null };
   try {
-    outcome = trainLoop(cfg, t, io);
+    outcome = await trainLoop(cfg, t, io);
   } catch (e) {
     // Record why the run ended before the error leaves (the last checkpoint stays as it was).
     manifest.status = 'failed';
