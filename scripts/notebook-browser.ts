@@ -161,8 +161,14 @@ const PLOT_INFO_JS = `[...document.querySelectorAll('.js-plotly-plot')].map((gd)
   const xa = t && gd._fullLayout[(t.xaxis || 'x').replace(/^x/, 'xaxis')];
   const ya = t && gd._fullLayout[(t.yaxis || 'y').replace(/^y/, 'yaxis')];
   if (!t || !xa || !ya || xs.length === 0) return { traces: gd.data.length, point: null };
-  // Bars: inside the bar (half its height); heat maps: a middle cell; lines and markers: the point.
-  const yv = t.type === 'bar' ? Number(ys[i]) / 2 : t.type === 'heatmap' ? ys[Math.floor(ys.length / 2)] : ys[i];
+  if (t.type === 'bar') {
+    // Grouped bars sit beside the category's centre: aim at the middle of a drawn bar of the first trace.
+    const bars = [...gd.querySelectorAll('.barlayer .trace')][0];
+    const r = [...((bars && bars.querySelectorAll('.point path')) || [])].map((b) => b.getBoundingClientRect()).find((b) => b.height > 4 && b.width > 2);
+    return { traces: gd.data.length, point: r ? { x: r.left + r.width / 2, y: r.top + r.height / 2 } : null };
+  }
+  // Heat maps: a middle cell; lines and markers: the point.
+  const yv = t.type === 'heatmap' ? ys[Math.floor(ys.length / 2)] : ys[i];
   const box = gd.getBoundingClientRect();
   return { traces: gd.data.length, point: { x: box.left + xa._offset + xa.l2p(xa.d2l(xs[i])), y: box.top + ya._offset + ya.l2p(ya.d2l(yv)) } };
 })`;
