@@ -7,7 +7,8 @@
  *   - Markdown outputs show as formatted HTML (no `**` source), tables render as tables;
  *   - no cell shows an error;
  *   - an unsigned copy of the first notebook (what a fresh clone is: not trusted, so no scripts
- *     run) still shows each figure as a static image.
+ *     run) still shows each figure as a static image;
+ *   - nbconvert's HTML export of each notebook draws its figures as interactive charts.
  * The notebooks are signed first (`jupyter trust`), as the figures job leaves them, so their HTML
  * and scripts run. One screenshot per notebook is saved as <screenshots>/<name>.jpg. The server is
  * stopped by its pid at the end, whatever happened.
@@ -20,6 +21,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import * as url from 'url';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumPath } from '../src/plots/export';
 import { PLOTLY_MIME } from '../src/plots/notebook';
@@ -72,6 +74,8 @@ export interface BrowserCheck {
   notebooks: NotebookView[];
   /** Static images the untrusted copy showed (one per figure of the first notebook). */
   untrustedImages: number;
+  /** Interactive charts drawn in the notebooks' nbconvert HTML exports, all together. */
+  nbconvertFigures: number;
 }
 
 function freePort(): Promise<number> {
@@ -246,6 +250,25 @@ async function checkUntrusted(page: Page, s: Server, name: string, figures: numb
   return visible;
 }
 
+/** Exports the notebooks with nbconvert (HTML) and checks that each page draws its figures. */
+async function checkNbconvert(page: Page, files: string[], outDir: string, want: Map<string, number>): Promise<number> {
+  const r = spawnSync(PYTHON, ['-Xfrozen_modules=off', '-m', 'nbconvert', '--to', 'html', '--output-dir', outDir, ...files], { encoding: 'utf8', env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: '1' } });
+  if (r.status !== 0) throw new Error(`nbconvert --to html failed: ${(r.stderr || '').trim().split('\n').pop()}`);
+  let drawn = 0;
+  for (const f of files) {
+    const name = path.basename(f, '.ipynb');
+    const n = want.get(name) ?? 0;
+    await page.goto(url.pathToFileURL(path.join(outDir, `${name}.html`)).href);
+    try {
+      await page.waitForFunction(`document.querySelectorAll('.js-plotly-plot .main-svg').length >= ${n}`, undefined, { timeout: 30_000 });
+    } catch {
+      throw new Error(`${name}.html (nbconvert): ${await page.locator('.js-plotly-plot').count()} interactive Plotly charts, expected ${n}`);
+    }
+    drawn += await page.locator('.js-plotly-plot').count();
+  }
+  return drawn;
+}
+
 /**
  * Runs the whole check on every .ipynb in `notebooksDir` (executed notebooks), saving screenshots
  * in `screenshotsDir`. Throws on the first problem, after stopping the server and the browser.
@@ -279,7 +302,8 @@ export async function checkNotebooksInBrowser(notebooksDir: string, screenshotsD
     const views: NotebookView[] = [];
     for (const n of names) views.push(await checkNotebook(page, server, n, expectedOf(path.join(notebooksDir, `${n}.ipynb`)), screenshotsDir));
     const untrustedImages = await checkUntrusted(page, server, untrusted, views[0].figures);
-    return { notebooks: views, untrustedImages };
+    const nbconvertFigures = await checkNbconvert(page, names.map((n) => path.join(notebooksDir, `${n}.ipynb`)), path.join(work, 'html'), new Map(views.map((v) => [v.name, v.figures])));
+    return { notebooks: views, untrustedImages, nbconvertFigures };
   } finally {
     await browser?.close().catch(() => undefined);
     if (server) await stopServer(server);
@@ -294,7 +318,7 @@ if (require.main === module) {
   checkNotebooksInBrowser(nbs, shots).then(
     (r) => {
       for (const v of r.notebooks) console.log(`browser: ${v.name}: ${v.figures} interactive figures (${v.hovered} hovered), ${v.tables} tables; screenshot ${path.relative(process.cwd(), v.screenshot)}`);
-      console.log(`browser: untrusted copy shows ${r.untrustedImages} static figure images`);
+      console.log(`browser: untrusted copy shows ${r.untrustedImages} static figure images; nbconvert's HTML draws ${r.nbconvertFigures} interactive figures`);
     },
     (e: unknown) => {
       console.error(`browser: ${e instanceof Error ? e.message : String(e)}`);
