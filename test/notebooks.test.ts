@@ -53,6 +53,7 @@ test('all four notebooks execute on the quick preset and write every figure', { 
   assert.equal(manifest.preset, 'quick');
   assert.deepEqual(manifest.notebooks.map((n: { name: string }) => n.name), ['01-gradient-norms', '02-schedule', '03-speedup', '04-glue-finetune']);
   assert.match(manifest.backend, /^wasm/);
+  fs.rmSync(dir, { recursive: true, force: true }); // kept when an assertion fails, to look at
 });
 
 test('a failing cell fails the run and its message reaches the console', { skip, timeout: 120_000 }, () => {
