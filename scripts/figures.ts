@@ -9,7 +9,9 @@
  * Notebooks see PLD_PRESET, PLD_FIGURES_DIR (= --out, default figures/) and, with --fresh,
  * PLD_FRESH=1. Figures go to <out>/ (PNG, SVG, self-contained HTML), executed notebooks to
  * <out>/notebooks/, the manifest to <out>/manifest.json, and the paper's claims computed from the
- * runs the notebooks made (src/experiments/claims.ts) to <out>/claims.json.
+ * runs the notebooks made (src/experiments/claims.ts) to <out>/claims.json. Then the executed
+ * notebooks are opened in Notebook 6 + headless Chromium (scripts/notebook-browser.ts): signed,
+ * checked, one screenshot each as <out>/notebooks/<name>.jpg.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -21,6 +23,7 @@ import { numberFlag, parseFlags, stringFlag } from '../src/cli/flags';
 import { plotlyVersion } from '../src/plots/export';
 import { writeFileAtomic } from '../src/util/atomic';
 import { claimsFromCache } from '../src/experiments/claims';
+import { checkNotebooksInBrowser } from './notebook-browser';
 
 /** Figures each notebook must produce (GLUE's only when PLD_GLUE_DIR is set). */
 export const EXPECTED_FIGURES: Record<string, string[]> = {
@@ -301,13 +304,17 @@ export function runFigures(o: FiguresOptions): { notebooks: NotebookRecord[]; ma
 }
 
 if (require.main === module) {
-  try {
+  (async () => {
     const o = parseArgs(process.argv.slice(2));
     const r = runFigures(o);
     console.log(`figures: ${r.notebooks.length} notebook${r.notebooks.length === 1 ? '' : 's'} in ${r.notebooks.reduce((a, n) => a + n.seconds, 0).toFixed(0)} s; figures and manifest in ${path.relative(process.cwd(), o.out).startsWith('..') ? o.out : path.relative(process.cwd(), o.out) || '.'}`);
-  } catch (e) {
+    // What a reader sees: the executed notebooks opened in Notebook 6 + Chromium (signed, checked, screenshots beside them).
+    const nbs = path.join(o.out, 'notebooks');
+    const b = await checkNotebooksInBrowser(nbs, nbs);
+    console.log(`figures: in the browser, ${b.notebooks.map((v) => `${v.name} ${v.figures} interactive figures`).join(', ')}; screenshots in ${path.relative(process.cwd(), nbs) || '.'}`);
+  })().catch((e: unknown) => {
     if (e instanceof NotebookError && e.detail) console.error(e.detail.replace(/^/gm, '  | '));
     console.error(`figures: ${e instanceof Error ? e.message : String(e)}`);
     process.exit(1);
-  }
+  });
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh clone; fast (about a second) when everything is already there.
-#   bash scripts/setup.sh test     Debian's Jupyter, Chromium, OpenBLAS, PyTorch and NumPy, npm
-#                                  packages, the native kernels, the tslab kernel
+#   bash scripts/setup.sh test     Debian's Jupyter (with the classic Notebook 6 server the browser
+#                                  check opens notebooks in), Chromium, OpenBLAS, PyTorch and
+#                                  NumPy, npm packages, the native kernels, the tslab kernel
 #   bash scripts/setup.sh figures  the same
 #   bash scripts/setup.sh kernel   Jupyter's kernel machinery, OpenBLAS, npm packages, the native
 #                                  kernels, the tslab kernel
@@ -23,7 +24,7 @@ die() { echo "setup: $*" >&2; exit 1; }
 if [ "$mode" = kernel ]; then
   pkgs=(jupyter-client python3-ipykernel libopenblas-dev pkg-config libvulkan1)
 else
-  pkgs=(jupyter-nbconvert jupyter-client python3-nbclient python3-ipykernel chromium fonts-liberation libopenblas-dev pkg-config libvulkan1)
+  pkgs=(jupyter-nbconvert jupyter-client jupyter-notebook python3-nbclient python3-ipykernel chromium fonts-liberation libopenblas-dev pkg-config libvulkan1)
   [ "$mode" = test ] && pkgs+=(python3-torch python3-numpy)
 fi
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

@@ -40,3 +40,5 @@ export * from './plots/types';
 export * from './plots/figures';
 export * from './plots/export';
 export * from './plots/notebook';
+export { inKernel, liveDisplay } from './plots/display';
+export * from './experiments/load-run';

@@ -1,6 +1,7 @@
 /**
  * The notebook runner against the real Jupyter client and tslab kernel, on tiny throwaway
- * notebooks: showFigure's single output carries Plotly JSON and a PNG, figure files land under
+ * notebooks: showFigure's output carries Plotly JSON, HTML and a PNG after one plotly.js loader
+ * output, progress updates one display in place, figure files land under
  * PLD_FIGURES_DIR, the manifest is written, and a failing cell fails the run with its message.
  * Skipped, saying why, where Jupyter is absent (`npm test` installs it through scripts/setup.sh).
  */
@@ -35,6 +36,17 @@ const FIGURE_CELL = [
   `await showFigure(lineFigure('Tiny figure', 'time (s)', 'loss (nats)', [{ label: 'PreLN', x: [1, 2, 3], y: [3, 1, 2] }]), 'tiny');`,
 ].join('\n');
 const PRINT_CELL = "console.log('printed ' + 6 * 7);";
+/** A run's progress in a notebook: one display, updated in place (nbclient keeps the last update). */
+const PROGRESS_CELL = [
+  `import { createProgress } from '${SRC}/train/progress';`,
+  `import { showMarkdown } from '${SRC}/plots/notebook';`,
+  `const p = createProgress('preln-pld/quick', 50, 0, process.stdout);`,
+  `p.line('preln-pld preset=quick on wasm');`,
+  `for (let s = 0; s < 50; s++) { p.update(s, { loss: 5 - s / 50, extra: 'θ 0.900 blocks 3/4' }); await p.flush(); }`,
+  `p.line('preln-pld step 50: validation loss 4.1234');`,
+  `p.done();`,
+  `showMarkdown('**32.6 %** less time');`,
+].join('\n');
 
 const outputs = (nb: Notebook, i: number) => nb.cells[i].outputs ?? [];
 /** nbformat may store a text mime value as a list of lines. */
@@ -61,14 +73,19 @@ describe('notebook runner (Jupyter + tslab)', { skip }, () => {
     });
     assert.ok(seconds > 0);
     const shown = outputs(nb, 0).filter((o) => o.output_type === 'display_data');
-    assert.equal(shown.length, 1, `one display output, got ${JSON.stringify(outputs(nb, 0)).slice(0, 500)}`);
-    const data = shown[0].data ?? {};
+    assert.equal(shown.length, 2, `the plotly.js loader and the figure, got ${JSON.stringify(outputs(nb, 0)).slice(0, 500)}`);
+    assert.match(text(shown[0].data?.['text/plain']), /^<plotly\.js \d+\.\d+\.\d+ \(cartesian bundle\) for the interactive figures below>$/);
+    assert.ok(text(shown[0].data?.['text/html']).length > 1_000_000, 'plotly.js inlined in the loader');
+    const data = shown[1].data ?? {};
+    assert.deepEqual(Object.keys(data).sort(), ['application/vnd.plotly.v1+json', 'text/html', 'text/plain', ...(haveChromium() ? ['image/png'] : [])].sort());
+    assert.match(text(data['text/html']), /^<div id="pld-fig-tiny-1-[0-9a-f]{8}" class="pld-figure"/);
     const plotly = data['application/vnd.plotly.v1+json'] as { data: { name: string; y: number[] }[]; layout: { title: { text: string } } };
     assert.deepEqual(plotly.data[0].y, [3, 1, 2]);
     assert.equal(plotly.layout.title.text, 'Tiny figure');
     if (haveChromium()) {
       const png = Buffer.from(text(data['image/png']), 'base64');
       assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+      assert.ok(text(data['text/html']).includes(`<img src="data:image/png;base64,${text(data['image/png'])}"`), 'the HTML shows the same PNG until the chart is drawn');
       for (const ext of ['png', 'svg', 'html']) assert.ok(fs.statSync(path.join(figs, `tiny.${ext}`)).size > 0, `tiny.${ext} written`);
     } else {
       assert.match(text(data['text/html']), /headless Chromium was not found/);
@@ -78,6 +95,20 @@ describe('notebook runner (Jupyter + tslab)', { skip }, () => {
     assert.match(text(printed[0]?.text), /printed 42/);
   });
 
+  test('progress updates one display in place; Markdown is sent rendered', { timeout: 180_000 }, () => {
+    const src = write('progress/progress.ipynb', notebook(PROGRESS_CELL));
+    const { notebook: nb } = executeNotebook(src, path.join(dir, 'executed', 'progress.ipynb'), { timeoutSeconds: 120, progress: false });
+    const outs = outputs(nb, 0);
+    assert.deepEqual(outs.map((o) => o.output_type), ['display_data', 'display_data'], 'one progress display and the Markdown, no stream lines');
+    const plain = text(outs[0].data?.['text/plain']).split('\n');
+    assert.equal(plain[0], 'preln-pld preset=quick on wasm');
+    assert.match(plain[1], /^preln-pld\/quick step 50\/50 · loss 4\.0200 · θ 0\.900 blocks 3\/4 · ETA 0:00$/);
+    assert.equal(plain[2], 'preln-pld step 50: validation loss 4.1234');
+    assert.match(text(outs[0].data?.['text/html']), /<progress value="1\.0000" max="1"/);
+    assert.equal(text(outs[1].data?.['text/html']), '<p><strong>32.6 %</strong> less time</p>\n');
+    assert.equal(text(outs[1].data?.['text/markdown']), '**32.6 %** less time');
+  });
+
   test('without Chromium, writing figure files fails the cell with one clear line', { timeout: 120_000 }, () => {
     const src = write('nochrome/nochrome.ipynb', notebook(FIGURE_CELL));
     assert.throws(
@@ -85,7 +116,7 @@ describe('notebook runner (Jupyter + tslab)', { skip }, () => {
       { message: /failed: Error: headless Chromium not found at .*no-chromium; run `bash scripts\/setup.sh` or apt-get install chromium$/ },
     );
     const nb = JSON.parse(fs.readFileSync(path.join(dir, 'executed', 'nochrome.ipynb'), 'utf8')) as Notebook;
-    const shown = outputs(nb, 0).find((o) => o.output_type === 'display_data');
+    const shown = outputs(nb, 0).find((o) => o.output_type === 'display_data' && o.data?.['application/vnd.plotly.v1+json']);
     assert.ok(shown?.data?.['application/vnd.plotly.v1+json'], 'the interactive figure was still shown');
     assert.match(text(shown?.data?.['text/html']), /headless Chromium was not found/);
   });

@@ -1,6 +1,7 @@
 /**
  * Every notebook runs headless through the real Jupyter client (tslab kernel) on the quick preset,
- * from scratch, and writes all its figures. Skipped, with the reason, where Jupyter is absent
+ * from scratch, writes all its figures, and then shows them as interactive charts when opened in
+ * classic Notebook 6 in headless Chromium. Skipped, with the reason, where Jupyter is absent
  * (`npm test` installs it through scripts/setup.sh, so CI never skips).
  */
 import { test } from 'node:test';
@@ -10,10 +11,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXPECTED_FIGURES } from '../scripts/figures';
+import { plotlyBundle } from '../src/plots/export';
 
 const RUNNER = path.join(__dirname, '..', 'scripts', 'figures.js');
-const haveJupyter = fs.existsSync('/usr/bin/jupyter') && fs.existsSync('/usr/bin/chromium');
-const skip = haveJupyter ? false : 'Jupyter or Chromium missing: run `bash scripts/setup.sh test`';
+const haveJupyter = fs.existsSync('/usr/bin/jupyter') && fs.existsSync('/usr/bin/jupyter-notebook') && fs.existsSync('/usr/bin/chromium');
+const skip = haveJupyter ? false : 'Jupyter, its Notebook 6 server or Chromium missing: run `bash scripts/setup.sh test`';
 
 test('all four notebooks execute on the quick preset and write every figure', { skip, timeout: 900_000 }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pld-nb-'));
@@ -31,12 +33,22 @@ test('all four notebooks execute on the quick preset and write every figure', { 
       assert.match(fs.readFileSync(path.join(out, `${f}.svg`), 'utf8'), /^<svg/);
       const html = fs.readFileSync(path.join(out, `${f}.html`), 'utf8');
       assert.doesNotMatch(html, /<script[^>]+src=/, `${f}.html loads nothing from outside`);
-      assert.ok(html.length > 3_000_000, `${f}.html inlines plotly.js`);
+      assert.ok(html.includes(plotlyBundle()), `${f}.html inlines plotly.js`);
     }
   }
   const nb = JSON.parse(fs.readFileSync(path.join(out, 'notebooks', '01-gradient-norms.ipynb'), 'utf8')) as { cells: { outputs?: { output_type: string; data?: Record<string, unknown> }[] }[] };
   const bundles = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'display_data' && o.data && 'application/vnd.plotly.v1+json' in o.data);
   assert.ok(bundles.length >= 1 && bundles.every((o) => 'image/png' in (o.data ?? {})), 'figures carry Plotly JSON and a PNG in one output');
+  // The runner opened every executed notebook in Notebook 6 + Chromium (figures interactive, Markdown
+  // formatted, no errors; scripts/notebook-browser.ts) and saved a screenshot of each.
+  assert.match(r.stdout, /^figures: in the browser, 01-gradient-norms 1 interactive figures, 02-schedule 4 interactive figures, 03-speedup 5 interactive figures, 04-glue-finetune 1 interactive figures; /m);
+  for (const n of ['01-gradient-norms', '02-schedule', '03-speedup', '04-glue-finetune']) {
+    const jpg = fs.readFileSync(path.join(out, 'notebooks', `${n}.jpg`));
+    assert.deepEqual([...jpg.subarray(0, 3)], [0xff, 0xd8, 0xff], `${n}.jpg is a JPEG`);
+    // One plotly.js (1.5 MB) per notebook and small figures: reviewable in git.
+    const size = fs.statSync(path.join(out, 'notebooks', `${n}.ipynb`)).size;
+    assert.ok(size < 3_000_000, `${n}.ipynb is ${size} bytes`);
+  }
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
   assert.equal(manifest.preset, 'quick');
   assert.deepEqual(manifest.notebooks.map((n: { name: string }) => n.name), ['01-gradient-norms', '02-schedule', '03-speedup', '04-glue-finetune']);
@@ -46,6 +58,7 @@ test('all four notebooks execute on the quick preset and write every figure', { 
   assert.equal(claims.preset, 'quick');
   assert.deepEqual(claims.claims.map((c) => c.id), ['gradient-norms', 'time-per-sample', 'speedup', 'lr-robustness', 'finetune-parity']);
   assert.ok(claims.claims.every((c) => ['reproduced', 'partly', 'not reproduced', 'not measured'].includes(c.verdict)));
+  fs.rmSync(dir, { recursive: true, force: true }); // kept when an assertion fails, to look at
 });
 
 test('a failing cell fails the run and its message reaches the console', { skip, timeout: 120_000 }, () => {

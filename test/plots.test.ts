@@ -15,6 +15,8 @@ import {
   exportFigure,
   figureHtml,
   haveChromium,
+  plotlyBundle,
+  plotlyVersion,
 } from '../src/plots/export';
 import {
   VARIANT_COLORS,
@@ -25,6 +27,7 @@ import {
   gradNormFigure,
   keepProbHeatmap,
   lineFigure,
+  logAxis,
   lrRobustnessFigure,
   speedupFigures,
   thetaFigure,
@@ -32,7 +35,8 @@ import {
 } from '../src/plots/figures';
 import { Figure } from '../src/plots/types';
 import { secondsToReach } from '../src/experiments/analysis';
-import { figureSlug, htmlRows, markdownRows } from '../src/plots/notebook';
+import { figureHtmlOutput, figureSlug, frameRows, htmlRows, markdownHtml, markdownRows, plotlyLoaderBundle } from '../src/plots/notebook';
+import { createProgress } from '../src/train/progress';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -215,6 +219,85 @@ describe('notebook table helpers', () => {
     assert.match(htmlRows(rows), /<th>loss<\/th>.*<td style="text-align:right">1.235<\/td>/);
     assert.equal(figureSlug({ data: [], layout: { title: { text: 'Validation MLM loss vs steps' } } }), 'validation-mlm-loss-vs-steps');
   });
+
+  test('DataFrame rows: columns by name, NaN as an empty cell', () => {
+    assert.deepEqual(frameRows({ columns: ['step', 'loss'], values: [[1, 2.5], [2, NaN]] }), [{ step: 1, loss: 2.5 }, { step: 2, loss: null }]);
+  });
+
+  test('Markdown is sent rendered: bold, code and tables as HTML', () => {
+    assert.equal(markdownHtml('**32.6 %** less `time`'), '<p><strong>32.6 %</strong> less <code>time</code></p>\n');
+    assert.match(markdownHtml(markdownRows([{ task: 'spam', score: 91.5 }])), /<table>\n<thead>\n<tr>\n<th>task<\/th>\n<th>score<\/th>[\s\S]*<td>91.500<\/td>/);
+  });
+});
+
+describe('figures in notebooks', () => {
+  const fig: Figure = lineFigure('Loss <b>vs</b> steps', 'step', 'loss', [{ label: 'PreLN', x: [1, 2], y: [3, 1] }]);
+
+  test('the HTML rendering: the PNG in a box that a script replaces with the Plotly chart', () => {
+    const html = figureHtmlOutput(fig, 'loss', { width: 760, height: 460, png: 'iVBORw0K', index: 3 });
+    const id = /<div id="(pld-fig-loss-3-[0-9a-f]{8})" class="pld-figure"/.exec(html)?.[1];
+    assert.ok(id, html.slice(0, 200));
+    assert.match(html, /<img src="data:image\/png;base64,iVBORw0K" width="760" height="460" alt="Loss vs steps"/);
+    assert.ok(html.includes(`document.getElementById(${JSON.stringify(id)})`), 'the script draws into its own box');
+    assert.match(html, /window\.Plotly\.newPlot\(el, fig\.data, fig\.layout/);
+    // The figure is in the script as JSON, with '<' escaped so it cannot end the script element.
+    const spec = JSON.parse(/var fig = (.*);\n/.exec(html)?.[1] ?? 'null') as Figure;
+    assert.deepEqual(spec.data, fig.data);
+    assert.equal(spec.layout.title?.text, 'Loss <b>vs</b> steps');
+    assert.doesNotMatch(/var fig = (.*);/.exec(html)?.[1] ?? '', /</);
+    assert.equal(figureHtmlOutput(fig, 'loss', { width: 760, height: 460, png: 'iVBORw0K', index: 3 }), html, 'the same figure gives the same bytes (stable diffs)');
+    assert.match(figureHtmlOutput(fig, 'loss', { width: 760, height: 460, png: null, index: 1 }), /no static image because headless Chromium was not found/);
+  });
+
+  test('the plotly.js loader: the whole bundle, defined once, nothing that can end the script early', () => {
+    const b = plotlyLoaderBundle();
+    assert.equal(b['text/plain'], `<plotly.js ${plotlyVersion()} (cartesian bundle) for the interactive figures below>`);
+    const body = b['text/html'];
+    assert.ok(body.startsWith('<script type="text/javascript">') && body.endsWith('</script>'));
+    assert.equal(body.match(/<\/script/gi)?.length, 1, 'only the closing tag');
+    assert.match(body, /if \(!window\.Plotly\) \{/);
+    assert.ok(body.length > 1_000_000 && body.length < 1_700_000, `${body.length} characters`);
+    assert.equal(plotlyLoaderBundle()['text/html'], body, 'the same bytes on every run');
+  });
+
+  test('log axes: decades over two or more decades, 1-2-5 over one to two, full numbers within one', () => {
+    assert.deepEqual(logAxis([0.001, 0.5, 2]), { type: 'log', dtick: 1, exponentformat: 'power', minor: { ticks: 'outside', ticklen: 3, dtick: 'D1', showgrid: false } });
+    assert.deepEqual(logAxis([0.05, 0.9]), { type: 'log', dtick: 'D2', tickformat: '~g', minor: { ticks: 'outside', ticklen: 3, dtick: 'D1', showgrid: false } });
+    assert.deepEqual(logAxis([0.4, 0.9, 0, NaN]), { type: 'log', dtick: 'D1', tickformat: '~g' });
+    const f = gradNormFigure(gradRuns); // norms from 0.01 to 1: two decades
+    assert.equal(f.layout.yaxis?.dtick, 1);
+    assert.equal(f.layout.yaxis2?.dtick, 1);
+    assert.equal(lineFigure('t', 'x', 'y', [{ label: 'a', x: [1, 2], y: [0.3, 0.6] }], { logY: true }).layout.yaxis?.tickformat, '~g');
+  });
+});
+
+describe('progress', () => {
+  /** A stream that records what is written (not a terminal). */
+  const sink = () => {
+    const chunks: string[] = [];
+    return { chunks, stream: { isTTY: false, write: (s: string) => (chunks.push(s), true) } as unknown as NodeJS.WriteStream };
+  };
+
+  test('outside a notebook and a terminal: plain lines at the first step, every 10 % of the run and at the end', async () => {
+    const { chunks, stream } = sink();
+    const p = createProgress('preln/quick', 20, 0, stream);
+    p.line('preln preset=quick');
+    for (let s = 0; s < 20; s++) {
+      p.update(s, { loss: 5 - s / 10, extra: 'θ 1.000 blocks 2/2' });
+      await p.flush();
+    }
+    p.done();
+    assert.equal(chunks.length, 1 + 1 + 10);
+    assert.equal(chunks[0], 'preln preset=quick\n');
+    assert.match(chunks[1], /^preln\/quick step 1\/20 loss 5\.0000 /);
+    assert.match(chunks[2], /^preln\/quick step 2\/20 loss 4\.9000 θ 1\.000 blocks 2\/2 ETA \d+:\d\d\n$/);
+    assert.match(chunks[11], /^preln\/quick step 20\/20 loss 3\.1000 /);
+    const quiet = sink();
+    const q = createProgress('x', 5, 0, quiet.stream, true);
+    q.line('hidden');
+    q.update(4, { loss: 1 });
+    assert.deepEqual(quiet.chunks, []);
+  });
 });
 
 describe('figure export', () => {
@@ -230,7 +313,8 @@ describe('figure export', () => {
     assert.deepEqual(files, [path.join(dir, 'html-only.html')]);
     const html = fs.readFileSync(files[0], 'utf8');
     assert.doesNotMatch(html, /<script[^>]+src=/i);
-    assert.ok(html.length > 3_000_000, 'plotly.js is inlined');
+    assert.ok(html.includes(plotlyBundle()), 'plotly.js is inlined');
+    assert.ok(plotlyBundle().length > 1_000_000 && plotlyBundle().length < 2_000_000, `the cartesian bundle (${plotlyBundle().length} characters)`);
     assert.match(html, /"name":"PreLN\+PLD"/);
     assert.ok(html.includes('"y":[7.5,6.5,5.5]'), 'the values are in the page');
     assert.ok(html.includes(JSON.stringify(fig.layout.title)), 'the layout is in the page');

@@ -6,7 +6,7 @@
  * serves every figure: `FigureExporter.launch()` once, `export()` many times, `close()`;
  * `exportFigure()` does the same through a shared exporter that closes itself after a minute idle
  * (or at `closeExporter()`). HTML pages inline the plotly.js bundle, so each works offline on its
- * own (about 10 MB each). Every file is written atomically (temp file + rename).
+ * own (about 1.5 MB each). Every file is written atomically (temp file + rename).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -41,19 +41,26 @@ export function haveChromium(): boolean {
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
 
+/**
+ * plotly.js's minified cartesian bundle: the scatter, bar and heatmap traces the kit draws (and box,
+ * histogram, contour, pie, violin), 1.5 MB instead of the full bundle's 4.8 MB (10 MB unminified),
+ * which matters because every figure page and every executed notebook inlines it.
+ */
+const PLOTLY_PACKAGE = 'plotly.js-cartesian-dist-min';
+
 function plotlyBundlePath(): string {
-  return require.resolve('plotly.js-dist/plotly.js');
+  return require.resolve(`${PLOTLY_PACKAGE}/plotly-cartesian.min.js`);
 }
 
 let bundle: string | null = null;
-/** The plotly.js-dist bundle's source (read once). */
-function plotlyBundle(): string {
+/** The plotly.js bundle's source, safe to inline in a <script> element (read once). */
+export function plotlyBundle(): string {
   if (bundle === null) bundle = fs.readFileSync(plotlyBundlePath(), 'utf8').replace(/<\/script/gi, '<\\/script');
   return bundle;
 }
 
 export function plotlyVersion(): string {
-  return (require('plotly.js-dist/package.json') as { version: string }).version;
+  return (require(`${PLOTLY_PACKAGE}/package.json`) as { version: string }).version;
 }
 
 /** The size a figure renders at. */

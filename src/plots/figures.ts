@@ -79,6 +79,21 @@ function shade(hex: string, i: number, n: number): string {
   return `rgb(${c.map((v) => Math.round(v + (255 - v) * f)).join(',')})`;
 }
 
+/**
+ * A log axis whose labels read as numbers: over two decades or more, only the decades are labelled
+ * (10⁻³, 10⁻², …); over one to two decades 1, 2 and 5 × 10^n are, as full numbers (0.2, 0.5, 1);
+ * within one decade every 1…9 × 10^n is (0.4, 0.5, 0.6).
+ * Plotly's default labels the ticks between decades with bare mantissas ("2 3 4 5"), which read as
+ * noise; here the other ticks between labels are unlabelled minor ticks.
+ */
+export function logAxis(values: number[]): Axis {
+  const pos = values.filter((v) => Number.isFinite(v) && v > 0);
+  const decades = pos.length ? Math.log10(Math.max(...pos)) - Math.log10(Math.min(...pos)) : 0;
+  const minor = { ticks: 'outside' as const, ticklen: 3, dtick: 'D1' as const, showgrid: false };
+  if (decades >= 2) return { type: 'log', dtick: 1, exponentformat: 'power', minor };
+  return decades >= 1 ? { type: 'log', dtick: 'D2', tickformat: '~g', minor } : { type: 'log', dtick: 'D1', tickformat: '~g' };
+}
+
 const blockAxis = (n: number[]): number[] => n.map((_, b) => b + 1);
 
 /**
@@ -86,7 +101,8 @@ const blockAxis = (n: number[]): number[] => n.map((_, b) => b + 1);
  * steps, one panel per variant (PostLN beside PreLN), log y, later steps darker.
  */
 export function gradNormFigure(runs: { label: string; steps: number[]; norms: number[][] }[]): Figure {
-  const { ids, layout } = panels(runs.length, runs.map((r) => r.label), 'block index l (1 = input side)', 'gradient L2 norm (log scale)', { type: 'log' });
+  const norms = runs.flatMap((r) => r.norms.flat());
+  const { ids, layout } = panels(runs.length, runs.map((r) => r.label), 'block index l (1 = input side)', 'gradient L2 norm (log scale)', logAxis(norms));
   const data: Trace[] = runs.flatMap((r, k) =>
     r.steps.map((step, i): Trace => ({
       type: 'scatter',
@@ -167,7 +183,7 @@ export function lineFigure(title: string, xTitle: string, yTitle: string, series
       uses.set(color, n + 1);
       return { type: 'scatter', mode: 'lines', name: s.label, x: s.x, y: s.y, line: { color, dash: s.dash ?? DASHES[n % DASHES.length], width: 2 } };
     }),
-    layout: baseLayout(title, xTitle, yTitle, { yaxis: styledAxis(yTitle, { type: opts.logY ? 'log' : 'linear' }) }),
+    layout: baseLayout(title, xTitle, yTitle, { yaxis: styledAxis(yTitle, opts.logY ? logAxis(series.flatMap((s) => s.y)) : { type: 'linear' }) }),
   };
 }
 

@@ -42,8 +42,12 @@ export interface Axis {
   anchor?: string;
   matches?: string;
   range?: [number, number];
-  dtick?: number;
+  /** Linear: the step; log: 1 = every decade, 'D1' = 1…9 × 10^n, 'D2' = 1, 2, 5 × 10^n. */
+  dtick?: number | 'D1' | 'D2';
   tickformat?: string;
+  exponentformat?: 'none' | 'e' | 'E' | 'power' | 'SI' | 'B';
+  /** Unlabelled minor ticks between the labelled ones. */
+  minor?: { ticks?: '' | 'outside' | 'inside'; ticklen?: number; dtick?: number | 'D1' | 'D2'; showgrid?: boolean; gridcolor?: string };
   showgrid?: boolean;
   gridcolor?: string;
   zeroline?: boolean;

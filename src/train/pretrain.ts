@@ -262,6 +262,7 @@ async function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): Promise<
       };
       io.log.write(rec);
       io.progress.update(step, { loss: r.loss, extra: `θ ${gates.theta.toFixed(3)} blocks ${rec.blocksRun}/${L}` });
+      await io.progress.flush();
       const done = step + 1;
       if (done % cfg.train.evalEvery === 0 || done === cfg.train.steps) {
         const v = await mlmEvaluate(t.model, io.validBatches);

@@ -43,16 +43,19 @@ export function truncateLog(file: string, step: number): void {
   writeFileAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
 }
 
+/** A record with array fields expanded to key_0, key_1, … (the columns of the CSV and of loadRun's DataFrames). */
+export function flattenRecord(r: LogRecord): Record<string, string | number | boolean | null> {
+  const o: Record<string, string | number | boolean | null> = {};
+  for (const [k, v] of Object.entries(r)) {
+    if (Array.isArray(v)) v.forEach((x, i) => (o[`${k}_${i}`] = x));
+    else o[k] = v;
+  }
+  return o;
+}
+
 /** CSV with one column per key (arrays expanded to key_0, key_1, …). */
 export function toCsv(records: LogRecord[]): string {
-  const flat = records.map((r) => {
-    const o: Record<string, string | number | boolean | null> = {};
-    for (const [k, v] of Object.entries(r)) {
-      if (Array.isArray(v)) v.forEach((x, i) => (o[`${k}_${i}`] = x));
-      else o[k] = v;
-    }
-    return o;
-  });
+  const flat = records.map(flattenRecord);
   const cols: string[] = [];
   for (const r of flat) for (const k of Object.keys(r)) if (!cols.includes(k)) cols.push(k);
   const cell = (x: unknown): string => (x === null || x === undefined ? '' : typeof x === 'string' && /[",\n]/.test(x) ? `"${x.replace(/"/g, '""')}"` : String(x));
