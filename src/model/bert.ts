@@ -163,8 +163,9 @@ export function selfAttention(model: Bert, h: tf.Tensor3D, i: number, bias: tf.T
 /** f_FFN of block i: dense → GELU → dense, [B, S, H] → [B, S, H]. */
 export function feedForward(model: Bert, h: tf.Tensor3D, i: number, drop: Drop): tf.Tensor3D {
   const P = (name: string): tf.Variable => param(model, blockPrefix(i) + name);
-  const inner = linear(h, P('intermediate.dense.weight'), P('intermediate.dense.bias'), 'gelu');
-  return drop(linear(inner, P('output.dense.weight'), P('output.dense.bias')), model.config.hiddenDropout) as tf.Tensor3D;
+  const [B, S, H] = h.shape;
+  const inner = linear(h.reshape([B * S, H]), P('intermediate.dense.weight'), P('intermediate.dense.bias'), 'gelu'); // [B·S, F]
+  return drop(linear(inner, P('output.dense.weight'), P('output.dense.bias')).reshape([B, S, H]), model.config.hiddenDropout) as tf.Tensor3D;
 }
 
 /** Block i's LayerNorm in front of (PreLN) or after (PostLN) the given sublayer. */

@@ -24,9 +24,10 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, activation: Den
   const inDim = x.shape[x.rank - 1] as number;
   const outDim = w.shape[1] as number;
   const lead = x.shape.slice(0, -1);
-  const x2 = x.reshape([-1, inDim]) as tf.Tensor2D;
+  // 2-D inputs go as they are: every reshape is one more kernel call and tape entry per step.
+  const x2 = (x.rank === 2 ? x : x.reshape([-1, inDim])) as tf.Tensor2D;
   const y = hasFused(FUSED.dense) ? fusedDense(x2, w, b, activation) : composedDense(x2, w, b, activation);
-  return y.reshape([...lead, outDim]);
+  return x.rank === 2 ? y : y.reshape([...lead, outDim]);
 }
 
 function composedDense(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, activation: DenseActivation): tf.Tensor {
