@@ -179,7 +179,7 @@ test('fused dropout: keeps 1 − rate of the elements scaled by 1/(1 − rate), 
   tf.dispose([x, y, w]);
 });
 
-test('kernel replacements: Sum and GatherV2 fast paths and fallbacks equal cpu; Identity shares memory without leaking', async () => {
+test('kernel replacements: Sum, GatherV2, Add and AddN fast paths and fallbacks equal cpu; Identity shares memory without leaking', async () => {
   const run = (): Float32Array[] =>
     tf.tidy(() => {
       const rng = new Rng(5);
@@ -187,9 +187,13 @@ test('kernel replacements: Sum and GatherV2 fast paths and fallbacks equal cpu; 
       const table = randn(rng, [6, 4]);
       const ids = tf.tensor1d([5, 0, 0, 3], 'int32');
       const ids2 = tf.tensor2d([1, 2, 2, 1, 0, 5], [2, 3], 'int32');
+      const big = randn(rng, [40001]);
+      const big2 = randn(rng, [40001]);
       return [
         tf.sum(x, 0), tf.sum(x, [0, 1]), tf.sum(x, -1), tf.sum(x, [1, 2], true), tf.sum(x, 1), tf.sum(x),
         tf.gather(table, ids), tf.gather(table, ids2), tf.gather(table, tf.tensor1d([1, 3], 'int32'), 1),
+        // Same-shape sums on the pool (past one block), broadcasts and int32 through the package.
+        tf.add(big, big2), tf.addN([big, big2, big]), tf.add(x, tf.scalar(2)), tf.add(x, randn(rng, [5])), tf.cast(tf.add(ids, ids), 'float32'),
       ].map(ARR);
     });
   const { want, got } = await cpuAndNative(run);

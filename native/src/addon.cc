@@ -364,6 +364,23 @@ napi_value JsAdamWInPlace(napi_env env, napi_callback_info cb) {
   return nullptr;
 }
 
+// addN(xs, out): out = xs[0] + xs[1] + … elementwise (same lengths), added in list order.
+napi_value JsAddN(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "addN", 2);
+  std::vector<F32> xs;
+  args.ArrayList("xs", &xs);
+  F32 out = args.Array("out");
+  if (args.ok() && xs.empty()) args.Fail("xs must hold at least one array");
+  for (size_t i = 0; args.ok() && i < xs.size(); i++) {
+    if (xs[i].length != out.length) args.Fail("xs[" + std::to_string(i) + "] has " + std::to_string(xs[i].length) + " elements, out " + std::to_string(out.length));
+  }
+  if (!args.ok()) return nullptr;
+  std::vector<const float*> ptrs;
+  for (const F32& x : xs) ptrs.push_back(x.data);
+  AddN(ptrs, out.data, out.length);
+  return nullptr;
+}
+
 // sumSquares(xs, out): out[i] = Σ xs[i]² (gradient norms).
 napi_value JsSumSquares(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "sumSquares", 2);
@@ -446,6 +463,7 @@ napi_value Init(napi_env env, napi_value exports) {
       Method("adamw", JsAdamW),
       Method("adamwInPlace", JsAdamWInPlace),
       Method("sumSquares", JsSumSquares),
+      Method("addN", JsAddN),
       Method("dense", JsDense),
       Method("denseGrad", JsDenseGrad),
       Method("attention", JsAttention),

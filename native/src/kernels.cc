@@ -159,6 +159,16 @@ PLD_VECTORISED void AdamW(const float* p, const float* m, const float* v, const 
   }
 }
 
+// out = Σ xs (in list order) over one block.
+PLD_VECTORISED void AddN(const float* const* xs, size_t count, float* out, size_t n) {
+  const float* x0 = xs[0];
+  for (size_t i = 0; i < n; i++) out[i] = x0[i];
+  for (size_t j = 1; j < count; j++) {
+    const float* xj = xs[j];
+    for (size_t i = 0; i < n; i++) out[i] += xj[i];
+  }
+}
+
 // A product tile's epilogue: + bias per row, then (gelu) keep the pre-activation and apply GELU.
 PLD_VECTORISED void Epilogue(float* c, int64_t ldc, int64_t rows, int64_t cols, const float* bias, bool gelu, float* pre, int64_t ldp) {
   for (int64_t r = 0; r < rows; r++) {
@@ -353,6 +363,16 @@ void GatherRows(const float* table, const int32_t* idx, float* out, int64_t n, i
   ParallelFor(Blocks(n, kRowBlock), [&](int64_t b) {
     const int64_t i1 = std::min(n, (b + 1) * kRowBlock);
     for (int64_t i = b * kRowBlock; i < i1; i++) std::memcpy(out + i * cols, table + static_cast<int64_t>(idx[i]) * cols, sizeof(float) * cols);
+  });
+}
+
+void AddN(const std::vector<const float*>& xs, float* out, size_t n) {
+  if (xs.empty()) return;
+  ParallelFor(Blocks(n, kElemBlock), [&](int64_t b) {
+    const size_t i = b * kElemBlock;
+    std::vector<const float*> at(xs.size());
+    for (size_t j = 0; j < xs.size(); j++) at[j] = xs[j] + i;
+    block::AddN(at.data(), at.size(), out + i, std::min<size_t>(kElemBlock, n - i));
   });
 }
 
