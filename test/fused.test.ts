@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { FUSED, hasFused } from '../src/backend/fused';
 import { loadNativeKernels } from '../src/backend/native';
-import { attention, dropout, gelu, layerNorm, linear, maskedSoftmax, softmaxCrossEntropy } from '../src/model/ops';
+import { attention, dropout, gelu, layerNorm, linear, maskedSoftmax, residual, softmaxCrossEntropy } from '../src/model/ops';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/optimizer';
 import { Rng } from '../src/util/rng';
 import { maxRelErr, randn } from './helpers';
@@ -316,7 +316,7 @@ test('fused softmax cross-entropy and its gradient equal the composed ops at 1 a
   tf.dispose([logits, labels]);
 });
 
-test('row-block kernels past one block (LayerNorm and its gradient, leading and trailing sums) at 1 and 2 threads', async () => {
+test('row-block and elementwise kernels past one block (LayerNorm and its gradient, sums, GELU, the rescaled residual) at 1 and 2 threads', async () => {
   const run = (): Float32Array[] =>
     tf.tidy(() => {
       const rng = new Rng(9);
@@ -325,7 +325,9 @@ test('row-block kernels past one block (LayerNorm and its gradient, leading and 
       const beta = randn(rng, [19]);
       const w = randn(rng, [333, 19]);
       const lnGrads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(layerNorm(a, g, b, 1e-12), w)))([x, gamma, beta]);
-      return [ARR(layerNorm(x, gamma, beta, 1e-12)), ...lnGrads.map(ARR), ARR(tf.sum(x, 0)), ARR(tf.sum(x, 1)), ARR(gelu(x))];
+      // PLD's rescaled residual x + r/p and its gradients.
+      const resGrads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(residual(a, b, 0.7), w)))([x, w]);
+      return [ARR(layerNorm(x, gamma, beta, 1e-12)), ...lnGrads.map(ARR), ARR(tf.sum(x, 0)), ARR(tf.sum(x, 1)), ARR(gelu(x)), ARR(residual(x, w, 0.7)), ...resGrads.map(ARR)];
     });
   await acrossThreads(run, 2e-5, 'row blocks');
 });

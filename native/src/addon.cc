@@ -364,6 +364,18 @@ napi_value JsAdamWInPlace(napi_env env, napi_callback_info cb) {
   return nullptr;
 }
 
+// residual(x, r, out, divisor): out = x + r/divisor, x null: out = r/divisor (PLD's rescaled branch).
+napi_value JsResidual(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "residual", 4);
+  F32 x = args.Array("x", true), r = args.Array("r"), out = args.Array("out");
+  const float divisor = static_cast<float>(args.Num("divisor"));
+  args.Need(out, r.length, "out");
+  if (x.data) args.Need(x, r.length, "x");
+  if (!args.ok()) return nullptr;
+  Residual(x.data, r.data, out.data, r.length, divisor);
+  return nullptr;
+}
+
 // addN(xs, out): out = xs[0] + xs[1] + … elementwise (same lengths), added in list order.
 napi_value JsAddN(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "addN", 2);
@@ -464,6 +476,7 @@ napi_value Init(napi_env env, napi_value exports) {
       Method("adamwInPlace", JsAdamWInPlace),
       Method("sumSquares", JsSumSquares),
       Method("addN", JsAddN),
+      Method("residual", JsResidual),
       Method("dense", JsDense),
       Method("denseGrad", JsDenseGrad),
       Method("attention", JsAttention),

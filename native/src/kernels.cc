@@ -159,6 +159,13 @@ PLD_VECTORISED void AdamW(const float* p, const float* m, const float* v, const 
   }
 }
 
+PLD_VECTORISED void Residual(const float* x, const float* r, float* out, size_t n, float divisor) {
+  if (x)
+    for (size_t i = 0; i < n; i++) out[i] = x[i] + r[i] / divisor;
+  else
+    for (size_t i = 0; i < n; i++) out[i] = r[i] / divisor;
+}
+
 // out = Σ xs (in list order) over one block.
 PLD_VECTORISED void AddN(const float* const* xs, size_t count, float* out, size_t n) {
   const float* x0 = xs[0];
@@ -363,6 +370,13 @@ void GatherRows(const float* table, const int32_t* idx, float* out, int64_t n, i
   ParallelFor(Blocks(n, kRowBlock), [&](int64_t b) {
     const int64_t i1 = std::min(n, (b + 1) * kRowBlock);
     for (int64_t i = b * kRowBlock; i < i1; i++) std::memcpy(out + i * cols, table + static_cast<int64_t>(idx[i]) * cols, sizeof(float) * cols);
+  });
+}
+
+void Residual(const float* x, const float* r, float* out, size_t n, float divisor) {
+  ParallelFor(Blocks(n, kElemBlock), [&](int64_t b) {
+    const size_t i = b * kElemBlock;
+    block::Residual(x ? x + i : nullptr, r + i, out + i, std::min<size_t>(kElemBlock, n - i), divisor);
   });
 }
 

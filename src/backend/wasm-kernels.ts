@@ -409,6 +409,15 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
       native.adamwInPlace(lists[0], lists[1], lists[2], lists[3], Float32Array.from(per), a.lr, a.beta1, a.beta2, a.eps, a.gradScale);
       return updated;
     },
+    [FUSED.residual]: (backend, inputs, attrs) => {
+      const r = input(inputs, 'r', FUSED.residual);
+      const x = inputs.x ? input(inputs, 'x', FUSED.residual) : null;
+      if (x && x.shape.join() !== r.shape.join()) throw new Error(`${FUSED.residual}: x and r must have one shape, got [${x.shape}] and [${r.shape}]`);
+      const out = backend.makeOutput(r.shape, 'float32');
+      const v = viewer(backend);
+      native.residual(x ? v(x) : null, v(r), v(out), attrs.divisor as number);
+      return out;
+    },
     [FUSED.sumSquares]: (backend, inputs) => {
       const xs = Object.keys(inputs).map((_, i) => input(inputs, `x${i}`, FUSED.sumSquares));
       const out = backend.makeOutput([xs.length], 'float32');

@@ -11,7 +11,7 @@ import { Rng } from '../util/rng';
 import { Gates, fullDepth } from '../schedule';
 import { bertParameterShapes } from '../checkpoint/hf-names';
 import { ModelConfig, validateModelConfig } from './config';
-import { attention, dropout, gatherRows, layerNorm, linear, softmaxCrossEntropy } from './ops';
+import { attention, dropout, gatherRows, layerNorm, linear, residual, softmaxCrossEntropy } from './ops';
 
 export interface Bert {
   readonly config: ModelConfig;
@@ -175,9 +175,9 @@ export function blockNorm(model: Bert, t: tf.Tensor, i: number, sublayer: 'atten
 }
 
 /**
- * One half of block i around its residual: PreLN `x + branch(f(LN(x)))`, PostLN (original BERT)
- * `LN(x + branch(f(x)))`, where f is the block's attention or feed-forward and `branch` is PLD's
- * rescale of the branch (the identity when the block always runs).
+ * One half of block i around its residual: PreLN `x + f(LN(x))/p`, PostLN (original BERT)
+ * `LN(x + f(x)/p)`, where f is the block's attention or feed-forward and p is PLD's rescale of
+ * the branch (1 when the block always runs).
  */
 export function residualSublayer(
   model: Bert,
@@ -185,10 +185,10 @@ export function residualSublayer(
   i: number,
   sublayer: 'attention' | 'ffn',
   f: (h: tf.Tensor3D) => tf.Tensor3D,
-  branch: (t: tf.Tensor3D) => tf.Tensor3D = (t) => t,
+  p = 1,
 ): tf.Tensor3D {
-  if (model.config.norm === 'pre') return tf.add(x, branch(f(blockNorm(model, x, i, sublayer))));
-  return blockNorm(model, tf.add(x, branch(f(x))), i, sublayer);
+  if (model.config.norm === 'pre') return residual(x, f(blockNorm(model, x, i, sublayer)), p) as tf.Tensor3D;
+  return blockNorm(model, residual(x, f(x), p), i, sublayer);
 }
 
 /** Encoder output [batch, seq, hidden]. */
@@ -204,11 +204,10 @@ export function encode(model: Bert, input: EncoderInput, opts: ForwardOptions): 
     if (!gates.keep[i]) continue;
     const p = gates.scale[i];
     // Rescale only the branches, never the residual (paper eq. for the Switchable-Transformer).
-    const branch = (t: tf.Tensor3D): tf.Tensor3D => (p === 1 ? t : tf.div(t, p));
     // PreLN:  h = x + G·f_ATTN(LN(x))/p ;  out = h + G·f_FFN(LN(h))/p
     // PostLN: h = LN(x + G·f_ATTN(x)/p) ;  out = LN(h + G·f_FFN(h)/p)  (original BERT)
-    const h = residualSublayer(model, x, i, 'attention', (t) => selfAttention(model, t, i, bias, drop), branch);
-    x = residualSublayer(model, h, i, 'ffn', (t) => feedForward(model, t, i, drop), branch);
+    const h = residualSublayer(model, x, i, 'attention', (t) => selfAttention(model, t, i, bias, drop), p);
+    x = residualSublayer(model, h, i, 'ffn', (t) => feedForward(model, t, i, drop), p);
   }
   if (c.norm === 'pre') x = finalNorm(model, x);
   return x;

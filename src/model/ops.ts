@@ -132,6 +132,17 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): t
   return tf.neg(tf.mean(tf.sum(tf.mul(logp, onehot), -1))) as tf.Scalar;
 }
 
+/**
+ * A residual connection with its branch rescaled: x + r/p (PLD divides each kept block's branches
+ * by the block's keep probability p). One kernel where the backend has it; the gradient is dy for
+ * x and dy/p for r, the same kernel without x.
+ */
+export function residual(x: tf.Tensor, r: tf.Tensor, p: number): tf.Tensor {
+  if (p === 1) return tf.add(x, r);
+  if (hasFused(FUSED.residual)) return runFused(FUSED.residual, { x, r }, { divisor: p })[0];
+  return tf.add(x, tf.div(r, p));
+}
+
 /** BERT's exact GELU: x·Φ(x) = 0.5·x·(1 + erf(x/√2)). */
 export function gelu(x: tf.Tensor): tf.Tensor {
   if (hasFused(FUSED.gelu)) return runFused(FUSED.gelu, { x })[0];
