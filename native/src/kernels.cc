@@ -236,14 +236,15 @@ float* Scratch(std::vector<float>& buf, size_t n) {
 }
 
 // Rows × columns of a product's tiles: halve the larger side (rows to >= 32, columns to >= 64,
-// multiples of 16) until there are 16 tiles or a tile would fall under 1 M multiply-adds. A function
-// of the shape only, so the same shape always gives the same tiles.
+// multiples of 16) until there are 8 tiles or a tile would fall under 2 M multiply-adds. A function
+// of the shape only, so the same shape always gives the same tiles. Few, large tiles: each is a
+// separate sgemm that packs its own panels of both operands.
 void Tiles(int64_t m, int64_t n, int64_t k, int64_t* tm, int64_t* tn) {
   *tm = m;
   *tn = n;
-  constexpr int64_t kMinMacs = int64_t{1} << 20;
+  constexpr int64_t kMinMacs = int64_t{2} << 20;
   for (;;) {
-    if (Blocks(m, *tm) * Blocks(n, *tn) >= 16 || *tm * *tn * k < 2 * kMinMacs) return;
+    if (Blocks(m, *tm) * Blocks(n, *tn) >= 8 || *tm * *tn * k < 2 * kMinMacs) return;
     const auto half = [](int64_t t) { return ((t / 2) + 15) / 16 * 16; };
     if (*tm >= 64 && (*tm >= *tn || *tn < 128)) *tm = half(*tm);
     else if (*tn >= 128) *tn = half(*tn);
