@@ -178,8 +178,9 @@ test('config merge order: defaults ← preset ← variant ← file ← flags', (
 test('running out of wasm memory is one clear error; the manifest says the run failed', () => {
   const dir = tmp();
   const cfg = path.join(dir, 'huge.json');
-  // 3000 sequences of 32 tokens need more than the 4 GiB a wasm32 heap can hold.
-  fs.writeFileSync(cfg, JSON.stringify({ train: { batchSize: 3000, steps: 2 } }));
+  // 7000 sequences of 32 tokens need more than the 4 GiB a wasm32 heap can hold (and fit in the
+  // quick preset's validation split, 7514 sequences, which must hold one batch).
+  fs.writeFileSync(cfg, JSON.stringify({ train: { batchSize: 7000, steps: 2 } }));
   const out = path.join(dir, 'run');
   const r = cli(['pretrain', '--variant', 'preln', '--preset', 'quick', '--config', cfg, '--out', out, '--quiet']);
   assert.equal(r.code, 1);

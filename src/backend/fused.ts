@@ -31,6 +31,11 @@
  *   sumSquares     {x0, x1, …}                                  → [n]: Σ xᵢ² of each input
  *   residual       {x?, r} {divisor}                            → x + r/divisor (r/divisor without x)
  *
+ * A backend registers each forward kernel together with its gradient kernel (dense with denseGrad,
+ * attention with attentionGrad, softmaxXent with softmaxXentGrad, layerNorm with layerNormGrad, …):
+ * ops.ts checks for the forward one only. adamwInPlace may be left out (the optimizer then runs adamw,
+ * or the composed update, per tensor).
+ *
  * dense, attention and softmaxXent save more than they return (z, probs, lse): ops.ts wires their
  * gradients with tf.customGrad, which keeps those tensors without giving them a gradient (tfjs
  * would pass a zero-filled one for every unused output of a registered kernel).
