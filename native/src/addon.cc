@@ -244,7 +244,7 @@ napi_value JsDenseGrad(napi_env env, napi_callback_info cb) {
   args.Need(db, out, "db");
   if (pre.data) args.Need(pre, rows * out, "pre");
   if (!args.ok()) return nullptr;
-  static std::vector<float> scratch;
+  thread_local std::vector<float> scratch;
   if (pre.data && scratch.size() < static_cast<size_t>(rows * out)) scratch.resize(static_cast<size_t>(rows * out));
   DenseGrad(dy.data, x.data, w.data, pre.data, dx.data, dw.data, db.data, rows, in, out, scratch.data());
   return nullptr;

@@ -298,7 +298,7 @@ void LayerNorm(const float* x, const float* g, const float* be, float* y, float*
 }
 
 void LayerNormGrad(const float* dy, const float* x, const float* g, const float* mu, const float* rs, float* dx, float* dg, float* db, int64_t rows, int64_t cols) {
-  static std::vector<float> parts;
+  thread_local std::vector<float> parts;
   const int64_t blocks = Blocks(rows, kRowBlock);
   float* pt = Scratch(parts, static_cast<size_t>(blocks * 2 * cols));
   ParallelFor(blocks, [&](int64_t b) {
@@ -356,7 +356,7 @@ void Sum(const float* x, float* out, int64_t outer, int64_t inner, bool leading)
     });
     return;
   }
-  static std::vector<float> parts;
+  thread_local std::vector<float> parts;
   const int64_t blocks = Blocks(outer, kRowBlock);
   if (blocks <= 1) return block::SumLeading(x, out, outer, inner);
   float* pt = Scratch(parts, static_cast<size_t>(blocks * inner));
