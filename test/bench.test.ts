@@ -103,6 +103,7 @@ test('pld bench --quick runs every table end to end: roofline column, kernel cou
     assert.match(out, new RegExp(`\\| tfjs wasm \\+ native kernels \\| ${threads} \\|[^\\n]*\\| \\d+ % \\| \\d+ \\|`), `native row at ${threads} thread(s)`);
     assert.match(out, new RegExp(`\\| cblas_sgemm alone at the step's shapes \\(roofline\\) \\| ${threads} \\|`));
   }
+  assert.match(out, /\| case \| ms\/step \| samples\/s \| blocks run \| ideal speedup \| measured speedup \| measured\/ideal \| measured\/ideal for the blocks run \|/);
   assert.match(out, /\| PreLN\+PLD θ=0\.5 \|/);
   assert.match(out, /tensors alive after the runs: 0;/);
   assert.match(out, /\*\*after the bench\*\*: tensors alive 0; peak RSS \d+ MiB/);

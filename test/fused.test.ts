@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { FUSED, hasFused } from '../src/backend/fused';
 import { loadNativeKernels } from '../src/backend/native';
-import { attention, dropout, gelu, layerNorm, linear, maskedSoftmax, softmaxCrossEntropy } from '../src/model/ops';
+import { attention, dropout, gelu, layerNorm, linear, maskedSoftmax, residual, softmaxCrossEntropy } from '../src/model/ops';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/optimizer';
 import { Rng } from '../src/util/rng';
 import { maxRelErr, randn } from './helpers';
@@ -179,7 +179,7 @@ test('fused dropout: keeps 1 − rate of the elements scaled by 1/(1 − rate), 
   tf.dispose([x, y, w]);
 });
 
-test('kernel replacements: Sum and GatherV2 fast paths and fallbacks equal cpu; Identity shares memory without leaking', async () => {
+test('kernel replacements: Sum, GatherV2, Add and AddN fast paths and fallbacks equal cpu; Identity shares memory without leaking', async () => {
   const run = (): Float32Array[] =>
     tf.tidy(() => {
       const rng = new Rng(5);
@@ -187,9 +187,13 @@ test('kernel replacements: Sum and GatherV2 fast paths and fallbacks equal cpu; 
       const table = randn(rng, [6, 4]);
       const ids = tf.tensor1d([5, 0, 0, 3], 'int32');
       const ids2 = tf.tensor2d([1, 2, 2, 1, 0, 5], [2, 3], 'int32');
+      const big = randn(rng, [40001]);
+      const big2 = randn(rng, [40001]);
       return [
         tf.sum(x, 0), tf.sum(x, [0, 1]), tf.sum(x, -1), tf.sum(x, [1, 2], true), tf.sum(x, 1), tf.sum(x),
         tf.gather(table, ids), tf.gather(table, ids2), tf.gather(table, tf.tensor1d([1, 3], 'int32'), 1),
+        // Same-shape sums on the pool (past one block), broadcasts and int32 through the package.
+        tf.add(big, big2), tf.addN([big, big2, big]), tf.add(x, tf.scalar(2)), tf.add(x, randn(rng, [5])), tf.cast(tf.add(ids, ids), 'float32'),
       ].map(ARR);
     });
   const { want, got } = await cpuAndNative(run);
@@ -312,7 +316,7 @@ test('fused softmax cross-entropy and its gradient equal the composed ops at 1 a
   tf.dispose([logits, labels]);
 });
 
-test('row-block kernels past one block (LayerNorm and its gradient, leading and trailing sums) at 1 and 2 threads', async () => {
+test('row-block and elementwise kernels past one block (LayerNorm and its gradient, sums, GELU, the rescaled residual) at 1 and 2 threads', async () => {
   const run = (): Float32Array[] =>
     tf.tidy(() => {
       const rng = new Rng(9);
@@ -321,7 +325,9 @@ test('row-block kernels past one block (LayerNorm and its gradient, leading and 
       const beta = randn(rng, [19]);
       const w = randn(rng, [333, 19]);
       const lnGrads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(layerNorm(a, g, b, 1e-12), w)))([x, gamma, beta]);
-      return [ARR(layerNorm(x, gamma, beta, 1e-12)), ...lnGrads.map(ARR), ARR(tf.sum(x, 0)), ARR(tf.sum(x, 1)), ARR(gelu(x))];
+      // PLD's rescaled residual x + r/p and its gradients.
+      const resGrads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(residual(a, b, 0.7), w)))([x, w]);
+      return [ARR(layerNorm(x, gamma, beta, 1e-12)), ...lnGrads.map(ARR), ARR(tf.sum(x, 0)), ARR(tf.sum(x, 1)), ARR(gelu(x)), ARR(residual(x, w, 0.7)), ...resGrads.map(ARR)];
     });
   await acrossThreads(run, 2e-5, 'row blocks');
 });

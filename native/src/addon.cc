@@ -244,7 +244,7 @@ napi_value JsDenseGrad(napi_env env, napi_callback_info cb) {
   args.Need(db, out, "db");
   if (pre.data) args.Need(pre, rows * out, "pre");
   if (!args.ok()) return nullptr;
-  static std::vector<float> scratch;
+  thread_local std::vector<float> scratch;
   if (pre.data && scratch.size() < static_cast<size_t>(rows * out)) scratch.resize(static_cast<size_t>(rows * out));
   DenseGrad(dy.data, x.data, w.data, pre.data, dx.data, dw.data, db.data, rows, in, out, scratch.data());
   return nullptr;
@@ -364,6 +364,35 @@ napi_value JsAdamWInPlace(napi_env env, napi_callback_info cb) {
   return nullptr;
 }
 
+// residual(x, r, out, divisor): out = x + r/divisor, x null: out = r/divisor (PLD's rescaled branch).
+napi_value JsResidual(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "residual", 4);
+  F32 x = args.Array("x", true), r = args.Array("r"), out = args.Array("out");
+  const float divisor = static_cast<float>(args.Num("divisor"));
+  args.Need(out, r.length, "out");
+  if (x.data) args.Need(x, r.length, "x");
+  if (!args.ok()) return nullptr;
+  Residual(x.data, r.data, out.data, r.length, divisor);
+  return nullptr;
+}
+
+// addN(xs, out): out = xs[0] + xs[1] + … elementwise (same lengths), added in list order.
+napi_value JsAddN(napi_env env, napi_callback_info cb) {
+  Args args(env, cb, "addN", 2);
+  std::vector<F32> xs;
+  args.ArrayList("xs", &xs);
+  F32 out = args.Array("out");
+  if (args.ok() && xs.empty()) args.Fail("xs must hold at least one array");
+  for (size_t i = 0; args.ok() && i < xs.size(); i++) {
+    if (xs[i].length != out.length) args.Fail("xs[" + std::to_string(i) + "] has " + std::to_string(xs[i].length) + " elements, out " + std::to_string(out.length));
+  }
+  if (!args.ok()) return nullptr;
+  std::vector<const float*> ptrs;
+  for (const F32& x : xs) ptrs.push_back(x.data);
+  AddN(ptrs, out.data, out.length);
+  return nullptr;
+}
+
 // sumSquares(xs, out): out[i] = Σ xs[i]² (gradient norms).
 napi_value JsSumSquares(napi_env env, napi_callback_info cb) {
   Args args(env, cb, "sumSquares", 2);
@@ -446,6 +475,8 @@ napi_value Init(napi_env env, napi_value exports) {
       Method("adamw", JsAdamW),
       Method("adamwInPlace", JsAdamWInPlace),
       Method("sumSquares", JsSumSquares),
+      Method("addN", JsAddN),
+      Method("residual", JsResidual),
       Method("dense", JsDense),
       Method("denseGrad", JsDenseGrad),
       Method("attention", JsAttention),

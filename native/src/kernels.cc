@@ -159,6 +159,23 @@ PLD_VECTORISED void AdamW(const float* p, const float* m, const float* v, const 
   }
 }
 
+PLD_VECTORISED void Residual(const float* x, const float* r, float* out, size_t n, float divisor) {
+  if (x)
+    for (size_t i = 0; i < n; i++) out[i] = x[i] + r[i] / divisor;
+  else
+    for (size_t i = 0; i < n; i++) out[i] = r[i] / divisor;
+}
+
+// out = Σ xs (in list order) over one block.
+PLD_VECTORISED void AddN(const float* const* xs, size_t count, float* out, size_t n) {
+  const float* x0 = xs[0];
+  for (size_t i = 0; i < n; i++) out[i] = x0[i];
+  for (size_t j = 1; j < count; j++) {
+    const float* xj = xs[j];
+    for (size_t i = 0; i < n; i++) out[i] += xj[i];
+  }
+}
+
 // A product tile's epilogue: + bias per row, then (gelu) keep the pre-activation and apply GELU.
 PLD_VECTORISED void Epilogue(float* c, int64_t ldc, int64_t rows, int64_t cols, const float* bias, bool gelu, float* pre, int64_t ldp) {
   for (int64_t r = 0; r < rows; r++) {
@@ -219,14 +236,15 @@ float* Scratch(std::vector<float>& buf, size_t n) {
 }
 
 // Rows × columns of a product's tiles: halve the larger side (rows to >= 32, columns to >= 64,
-// multiples of 16) until there are 16 tiles or a tile would fall under 1 M multiply-adds. A function
-// of the shape only, so the same shape always gives the same tiles.
+// multiples of 16) until there are 8 tiles or a tile would fall under 2 M multiply-adds. A function
+// of the shape only, so the same shape always gives the same tiles. Few, large tiles: each is a
+// separate sgemm that packs its own panels of both operands.
 void Tiles(int64_t m, int64_t n, int64_t k, int64_t* tm, int64_t* tn) {
   *tm = m;
   *tn = n;
-  constexpr int64_t kMinMacs = int64_t{1} << 20;
+  constexpr int64_t kMinMacs = int64_t{2} << 20;
   for (;;) {
-    if (Blocks(m, *tm) * Blocks(n, *tn) >= 16 || *tm * *tn * k < 2 * kMinMacs) return;
+    if (Blocks(m, *tm) * Blocks(n, *tn) >= 8 || *tm * *tn * k < 2 * kMinMacs) return;
     const auto half = [](int64_t t) { return ((t / 2) + 15) / 16 * 16; };
     if (*tm >= 64 && (*tm >= *tn || *tn < 128)) *tm = half(*tm);
     else if (*tn >= 128) *tn = half(*tn);
@@ -280,7 +298,7 @@ void LayerNorm(const float* x, const float* g, const float* be, float* y, float*
 }
 
 void LayerNormGrad(const float* dy, const float* x, const float* g, const float* mu, const float* rs, float* dx, float* dg, float* db, int64_t rows, int64_t cols) {
-  static std::vector<float> parts;
+  thread_local std::vector<float> parts;
   const int64_t blocks = Blocks(rows, kRowBlock);
   float* pt = Scratch(parts, static_cast<size_t>(blocks * 2 * cols));
   ParallelFor(blocks, [&](int64_t b) {
@@ -338,7 +356,7 @@ void Sum(const float* x, float* out, int64_t outer, int64_t inner, bool leading)
     });
     return;
   }
-  static std::vector<float> parts;
+  thread_local std::vector<float> parts;
   const int64_t blocks = Blocks(outer, kRowBlock);
   if (blocks <= 1) return block::SumLeading(x, out, outer, inner);
   float* pt = Scratch(parts, static_cast<size_t>(blocks * inner));
@@ -353,6 +371,23 @@ void GatherRows(const float* table, const int32_t* idx, float* out, int64_t n, i
   ParallelFor(Blocks(n, kRowBlock), [&](int64_t b) {
     const int64_t i1 = std::min(n, (b + 1) * kRowBlock);
     for (int64_t i = b * kRowBlock; i < i1; i++) std::memcpy(out + i * cols, table + static_cast<int64_t>(idx[i]) * cols, sizeof(float) * cols);
+  });
+}
+
+void Residual(const float* x, const float* r, float* out, size_t n, float divisor) {
+  ParallelFor(Blocks(n, kElemBlock), [&](int64_t b) {
+    const size_t i = b * kElemBlock;
+    block::Residual(x ? x + i : nullptr, r + i, out + i, std::min<size_t>(kElemBlock, n - i), divisor);
+  });
+}
+
+void AddN(const std::vector<const float*>& xs, float* out, size_t n) {
+  if (xs.empty()) return;
+  ParallelFor(Blocks(n, kElemBlock), [&](int64_t b) {
+    const size_t i = b * kElemBlock;
+    std::vector<const float*> at(xs.size());
+    for (size_t j = 0; j < xs.size(); j++) at[j] = xs[j] + i;
+    block::AddN(at.data(), at.size(), out + i, std::min<size_t>(kElemBlock, n - i));
   });
 }
 

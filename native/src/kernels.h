@@ -35,6 +35,10 @@ void MaskedSoftmax(const float* sc, const float* bias, float* y, int64_t batch, 
 void SoftmaxGrad(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, float scale);
 void Sum(const float* x, float* out, int64_t outer, int64_t inner, bool leading);
 void GatherRows(const float* table, const int32_t* idx, float* out, int64_t n, int64_t cols);
+// out = x + r/divisor (x may be null: r/divisor).
+void Residual(const float* x, const float* r, float* out, size_t n, float divisor);
+// out = xs[0] + xs[1] + … elementwise, added in list order.
+void AddN(const std::vector<const float*>& xs, float* out, size_t n);
 
 struct AdamWHyper {
   float lr, beta1, beta2, eps, gradScale;

@@ -33,6 +33,7 @@ class Pool {
   ~Pool() { Stop(); }
 
   void Resize(int threads) {
+    std::lock_guard<std::mutex> one_job(run_mu_);
     if (threads < 1) threads = 1;
     if (threads == static_cast<int>(workers_.size()) + 1) return;
     Stop();
@@ -48,6 +49,8 @@ class Pool {
       for (int64_t i = 0; i < tasks; i++) body(i);
       return;
     }
+    // One job at a time: Node worker threads may share the addon.
+    std::lock_guard<std::mutex> one_job(run_mu_);
     body_ = &body;
     tasks_.store(tasks, std::memory_order_relaxed);
     completed_.store(0, std::memory_order_relaxed);
@@ -109,6 +112,7 @@ class Pool {
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
+  std::mutex run_mu_;
   std::condition_variable cv_;
   std::atomic<uint64_t> word_{0};
   std::atomic<int64_t> tasks_{0};

@@ -18,7 +18,8 @@ void SetPoolThreads(int threads);
 int PoolThreads();
 
 // Runs body(i) for i in [0, tasks), spread over the pool; returns when all are done. The calling
-// thread takes part. Not reentrant: a body must not call ParallelFor itself.
+// thread takes part. Jobs from several calling threads run one after another; a body must not call
+// ParallelFor itself.
 void ParallelFor(int64_t tasks, const std::function<void(int64_t)>& body);
 
 // Blocks of `block` items covering [0, n): count and bounds.

@@ -29,6 +29,12 @@
  *                  written over p, m and v; a tensor whose buffers another tensor shares is left
  *                  alone (updated = 0) for the caller to update out of place
  *   sumSquares     {x0, x1, …}                                  → [n]: Σ xᵢ² of each input
+ *   residual       {x?, r} {divisor}                            → x + r/divisor (r/divisor without x)
+ *
+ * A backend registers each forward kernel together with its gradient kernel (dense with denseGrad,
+ * attention with attentionGrad, softmaxXent with softmaxXentGrad, layerNorm with layerNormGrad, …):
+ * ops.ts checks for the forward one only. adamwInPlace may be left out (the optimizer then runs adamw,
+ * or the composed update, per tensor).
  *
  * dense, attention and softmaxXent save more than they return (z, probs, lse): ops.ts wires their
  * gradients with tf.customGrad, which keeps those tensors without giving them a gradient (tfjs
@@ -53,6 +59,7 @@ export const FUSED = {
   softmaxXentGrad: 'PldSoftmaxXentGrad',
   adamwInPlace: 'PldAdamWInPlace',
   sumSquares: 'PldSumSquares',
+  residual: 'PldResidual',
 } as const;
 
 export type DenseActivation = 'linear' | 'gelu';
@@ -121,5 +128,13 @@ tf.registerGradient({
     scores: () => runFused(FUSED.softmaxGrad, { y: saved[0], dy: dy as tf.Tensor }, { scale: attrs.scale })[0],
     // The bias is the padding mask, a constant: no gradient flows into it.
     bias: () => tf.zeros(saved[0].shape.slice(0, 1).concat(saved[0].shape.slice(-1))),
+  }),
+});
+
+tf.registerGradient({
+  kernelName: FUSED.residual,
+  gradFunc: (dy, _saved, attrs) => ({
+    x: () => dy as tf.Tensor,
+    r: () => runFused(FUSED.residual, { r: dy as tf.Tensor }, attrs)[0],
   }),
 });

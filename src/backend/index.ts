@@ -36,7 +36,7 @@ export interface BackendInfo {
   package: string;
   gpu: boolean;
   tfjsVersion: string;
-  /** Threads the backend computes with (wasm: OpenBLAS's with the native kernels, else its pthread pool; cpu: 1). */
+  /** Threads the backend computes with (wasm: the native kernels' pool when built, else its pthread pool; cpu: 1). */
   threads: number;
   simd: boolean;
   /** wasm: the OpenBLAS behind its matMul kernels, or null when they run in wasm (see `skipped`). */
@@ -49,7 +49,7 @@ export interface BackendInfo {
 
 export interface BackendOptions {
   backend?: BackendName;
-  /** Compute threads (wasm: OpenBLAS's, or the wasm pool's without the native kernels); default: the cores available (PLD_THREADS overrides). */
+  /** Compute threads (wasm: the native kernels' pool, or the wasm pool's without them); default: the cores available (PLD_THREADS overrides). */
   threads?: number;
   /**
    * wasm: compute matMuls in OpenBLAS through the native addon (default: when it is built;
@@ -131,9 +131,10 @@ async function activate(name: BackendName, threads: number | undefined, native: 
     const nat = native === false ? { ok: false as const, why: 'native kernels turned off (PLD_NATIVE=0)' } : loadNativeKernels();
     if (!nat.ok && native === true) throw new Error(`native kernels asked for but unavailable: ${nat.why}`);
     if (nat.ok) {
-      // The threads go to OpenBLAS, which does the heavy work; the wasm build runs on one thread.
-      // A wasm pool beside it only spins on the same cores (measured on 2 cores, wasm + OpenBLAS
-      // threads: 2 + 2 took 172 and 176 ms for the bench's two steps, 1 + 2 took 170 and 143 ms).
+      // The threads go to the addon's pool, which runs every product and fused kernel; the wasm
+      // build runs on one thread. A wasm pool beside it only spins on the same cores (measured on
+      // 2 cores, wasm + native threads: 2 + 2 took 172 and 176 ms for the bench's two steps, 1 + 2
+      // took 170 and 143 ms).
       const w = await initWasm({ threads: 1 });
       nat.kernels.setThreads(threads ?? defaultWasmThreads());
       installWasmKernels('native', nat.kernels);

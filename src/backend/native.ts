@@ -58,6 +58,10 @@ export interface NativeKernels {
   softmaxXentGrad(logits: Float32Array, labels: Int32Array, lse: Float32Array, dloss: number, dlogits: Float32Array, rows: number, classes: number): void;
   /** adamw over every tensor i, written over ps[i], ms[i], vs[i]; perTensor = (weightDecay, bc1, bc2) per tensor. */
   adamwInPlace(ps: Float32Array[], ms: Float32Array[], vs: Float32Array[], gs: Float32Array[], perTensor: Float32Array, lr: number, beta1: number, beta2: number, eps: number, gradScale: number): void;
+  /** out = x + r/divisor; r/divisor when x is null. */
+  residual(x: Float32Array | null, r: Float32Array, out: Float32Array, divisor: number): void;
+  /** out = xs[0] + xs[1] + … elementwise (same lengths), in list order. */
+  addN(xs: Float32Array[], out: Float32Array): void;
   /** out[i] = Σ xs[i]². */
   sumSquares(xs: Float32Array[], out: Float32Array): void;
   /** Mean ms per product of cblas_sgemm alone at this shape on `threads` OpenBLAS threads, over `reps` products. */

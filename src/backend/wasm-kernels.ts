@@ -14,6 +14,7 @@
  *                                 loop at ~1 GMAC/s (`batch_mat_mul_impl.cc`).
  *      Sum                        reductions over leading or trailing axes in one pass.
  *      GatherV2                   row lookups (axis 0: embeddings, masked positions) as memcpy.
+ *      Add, AddN                  same-shape sums (residuals, gradient accumulation) on all threads.
  *      the fused kernels          LayerNorm, GELU, dropout, masked softmax, AdamW, dense layers
  *                                 with their GELU, attention per (batch, head), softmax
  *                                 cross-entropy, AdamW over all parameters, gradient norms.
@@ -42,7 +43,7 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 type TensorInfo = tf.TensorInfo;
 type Inputs = Record<string, TensorInfo | undefined>;
 
-const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Sum', 'GatherV2', 'Identity'] as const;
+const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Sum', 'GatherV2', 'Identity', 'Add', 'AddN'] as const;
 /** The package's own configs, kept so the replacements can call them and be undone. */
 const originals = new Map<string, tf.KernelConfig>();
 let installed: WasmKernelPath | undefined;
@@ -223,6 +224,22 @@ function gatherKernel(native: NativeKernels | null): tf.KernelFunc {
   };
 }
 
+/** Add and AddN of float32 tensors of one shape on the addon's pool; anything else (broadcasting, other dtypes) goes to the package. */
+function addKernel(name: 'Add' | 'AddN', native: NativeKernels | null): tf.KernelFunc {
+  return (args: KernelArgs): TensorInfo => {
+    const backend = args.backend as BackendWasm;
+    const inputs = args.inputs as Inputs;
+    const xs = (name === 'Add' ? [inputs.a, inputs.b] : Object.values(inputs)) as (TensorInfo | undefined)[];
+    const first = xs[0];
+    const same = first !== undefined && xs.every((t) => t !== undefined && t.dtype === 'float32' && t.shape.join() === first.shape.join());
+    if (!native || !same || !first) return runOriginal(name, args);
+    const out = backend.makeOutput(first.shape, 'float32');
+    const v = viewer(backend);
+    native.addN((xs as TensorInfo[]).map(v), v(out));
+    return out;
+  };
+}
+
 function identityKernel(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const x = (args.inputs as Inputs).x;
@@ -392,6 +409,15 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
       native.adamwInPlace(lists[0], lists[1], lists[2], lists[3], Float32Array.from(per), a.lr, a.beta1, a.beta2, a.eps, a.gradScale);
       return updated;
     },
+    [FUSED.residual]: (backend, inputs, attrs) => {
+      const r = input(inputs, 'r', FUSED.residual);
+      const x = inputs.x ? input(inputs, 'x', FUSED.residual) : null;
+      if (x && x.shape.join() !== r.shape.join()) throw new Error(`${FUSED.residual}: x and r must have one shape, got [${x.shape}] and [${r.shape}]`);
+      const out = backend.makeOutput(r.shape, 'float32');
+      const v = viewer(backend);
+      native.residual(x ? v(x) : null, v(r), v(out), attrs.divisor as number);
+      return out;
+    },
     [FUSED.sumSquares]: (backend, inputs) => {
       const xs = Object.keys(inputs).map((_, i) => input(inputs, `x${i}`, FUSED.sumSquares));
       const out = backend.makeOutput([xs.length], 'float32');
@@ -429,6 +455,8 @@ export function installWasmKernels(path: WasmKernelPath, native: NativeKernels |
   register('Sum', sumKernel(nat), original('Sum'));
   register('GatherV2', gatherKernel(nat), original('GatherV2'));
   register('Identity', identityKernel, original('Identity'));
+  register('Add', addKernel('Add', nat), original('Add'));
+  register('AddN', addKernel('AddN', nat), original('AddN'));
   const fused = nat ? fusedKernels(nat) : {};
   for (const name of Object.values(FUSED)) {
     const f = fused[name];

@@ -11,7 +11,7 @@ import { Rng } from '../util/rng';
 import { Gates, fullDepth } from '../schedule';
 import { bertParameterShapes } from '../checkpoint/hf-names';
 import { ModelConfig, validateModelConfig } from './config';
-import { attention, dropout, gatherRows, layerNorm, linear, softmaxCrossEntropy } from './ops';
+import { attention, dropout, gatherRows, layerNorm, linear, residual, softmaxCrossEntropy } from './ops';
 
 export interface Bert {
   readonly config: ModelConfig;
@@ -163,8 +163,9 @@ export function selfAttention(model: Bert, h: tf.Tensor3D, i: number, bias: tf.T
 /** f_FFN of block i: dense → GELU → dense, [B, S, H] → [B, S, H]. */
 export function feedForward(model: Bert, h: tf.Tensor3D, i: number, drop: Drop): tf.Tensor3D {
   const P = (name: string): tf.Variable => param(model, blockPrefix(i) + name);
-  const inner = linear(h, P('intermediate.dense.weight'), P('intermediate.dense.bias'), 'gelu');
-  return drop(linear(inner, P('output.dense.weight'), P('output.dense.bias')), model.config.hiddenDropout) as tf.Tensor3D;
+  const [B, S, H] = h.shape;
+  const inner = linear(h.reshape([B * S, H]), P('intermediate.dense.weight'), P('intermediate.dense.bias'), 'gelu'); // [B·S, F]
+  return drop(linear(inner, P('output.dense.weight'), P('output.dense.bias')).reshape([B, S, H]), model.config.hiddenDropout) as tf.Tensor3D;
 }
 
 /** Block i's LayerNorm in front of (PreLN) or after (PostLN) the given sublayer. */
@@ -174,9 +175,9 @@ export function blockNorm(model: Bert, t: tf.Tensor, i: number, sublayer: 'atten
 }
 
 /**
- * One half of block i around its residual: PreLN `x + branch(f(LN(x)))`, PostLN (original BERT)
- * `LN(x + branch(f(x)))`, where f is the block's attention or feed-forward and `branch` is PLD's
- * rescale of the branch (the identity when the block always runs).
+ * One half of block i around its residual: PreLN `x + f(LN(x))/p`, PostLN (original BERT)
+ * `LN(x + f(x)/p)`, where f is the block's attention or feed-forward and p is PLD's rescale of
+ * the branch (1 when the block always runs).
  */
 export function residualSublayer(
   model: Bert,
@@ -184,10 +185,10 @@ export function residualSublayer(
   i: number,
   sublayer: 'attention' | 'ffn',
   f: (h: tf.Tensor3D) => tf.Tensor3D,
-  branch: (t: tf.Tensor3D) => tf.Tensor3D = (t) => t,
+  p = 1,
 ): tf.Tensor3D {
-  if (model.config.norm === 'pre') return tf.add(x, branch(f(blockNorm(model, x, i, sublayer))));
-  return blockNorm(model, tf.add(x, branch(f(x))), i, sublayer);
+  if (model.config.norm === 'pre') return residual(x, f(blockNorm(model, x, i, sublayer)), p) as tf.Tensor3D;
+  return blockNorm(model, residual(x, f(x), p), i, sublayer);
 }
 
 /** Encoder output [batch, seq, hidden]. */
@@ -203,11 +204,10 @@ export function encode(model: Bert, input: EncoderInput, opts: ForwardOptions): 
     if (!gates.keep[i]) continue;
     const p = gates.scale[i];
     // Rescale only the branches, never the residual (paper eq. for the Switchable-Transformer).
-    const branch = (t: tf.Tensor3D): tf.Tensor3D => (p === 1 ? t : tf.div(t, p));
     // PreLN:  h = x + G·f_ATTN(LN(x))/p ;  out = h + G·f_FFN(LN(h))/p
     // PostLN: h = LN(x + G·f_ATTN(x)/p) ;  out = LN(h + G·f_FFN(h)/p)  (original BERT)
-    const h = residualSublayer(model, x, i, 'attention', (t) => selfAttention(model, t, i, bias, drop), branch);
-    x = residualSublayer(model, h, i, 'ffn', (t) => feedForward(model, t, i, drop), branch);
+    const h = residualSublayer(model, x, i, 'attention', (t) => selfAttention(model, t, i, bias, drop), p);
+    x = residualSublayer(model, h, i, 'ffn', (t) => feedForward(model, t, i, drop), p);
   }
   if (c.norm === 'pre') x = finalNorm(model, x);
   return x;

@@ -24,9 +24,10 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, activation: Den
   const inDim = x.shape[x.rank - 1] as number;
   const outDim = w.shape[1] as number;
   const lead = x.shape.slice(0, -1);
-  const x2 = x.reshape([-1, inDim]) as tf.Tensor2D;
+  // 2-D inputs go as they are: every reshape is one more kernel call and tape entry per step.
+  const x2 = (x.rank === 2 ? x : x.reshape([-1, inDim])) as tf.Tensor2D;
   const y = hasFused(FUSED.dense) ? fusedDense(x2, w, b, activation) : composedDense(x2, w, b, activation);
-  return y.reshape([...lead, outDim]);
+  return x.rank === 2 ? y : y.reshape([...lead, outDim]);
 }
 
 function composedDense(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, activation: DenseActivation): tf.Tensor {
@@ -129,6 +130,17 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): t
   const logp = tf.logSoftmax(logits);
   const onehot = tf.oneHot(labels, logits.shape[1]);
   return tf.neg(tf.mean(tf.sum(tf.mul(logp, onehot), -1))) as tf.Scalar;
+}
+
+/**
+ * A residual connection with its branch rescaled: x + r/p (PLD divides each kept block's branches
+ * by the block's keep probability p). One kernel where the backend has it; the gradient is dy for
+ * x and dy/p for r, the same kernel without x.
+ */
+export function residual(x: tf.Tensor, r: tf.Tensor, p: number): tf.Tensor {
+  if (p === 1) return tf.add(x, r);
+  if (hasFused(FUSED.residual)) return runFused(FUSED.residual, { x, r }, { divisor: p })[0];
+  return tf.add(x, tf.div(r, p));
 }
 
 /** BERT's exact GELU: x·Φ(x) = 0.5·x·(1 + erf(x/√2)). */

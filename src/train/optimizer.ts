@@ -44,9 +44,9 @@ export class AdamW {
    */
   apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): void {
     const { beta1, beta2, eps, weightDecay } = this.config;
+    for (const name of grads.keys()) if (!params.has(name)) throw new Error(`optimizer got a gradient for unknown parameter ${name}`);
     const updates = [...grads].map(([name, g]) => {
-      const p = params.get(name);
-      if (!p) throw new Error(`optimizer got a gradient for unknown parameter ${name}`);
+      const p = params.get(name) as tf.Variable;
       const s = this.moments(name, p);
       s.step += 1;
       return { p, s, g, bc1: 1 - Math.pow(beta1, s.step), bc2: 1 - Math.pow(beta2, s.step), wd: this.decay.has(name) ? weightDecay : 0 };
