@@ -79,3 +79,164 @@ for (const norm of ['pre', 'post'] as const) {
     }
   });
 }
+
+test('webgpu dropout draws the mask of the native wasm kernel (same hash of seed and index), forward and gradient', { skip }, async () => {
+  const cases = [
+    { shape: [3, 7, 11], rate: 0.1, seed: 12345 },
+    { shape: [70, 97], rate: 0.5, seed: 2 ** 32 - 1 },
+    { shape: [4, 2, 9, 9], rate: 0.25, seed: 987654321 },
+  ];
+  const run = async (c: (typeof cases)[number]): Promise<Float32Array[]> => {
+    const rng = new Rng(3);
+    const x = randn(rng, c.shape);
+    const w = randn(rng, c.shape);
+    const f = (t: tf.Tensor): tf.Tensor => runFused(FUSED.dropout, { x: t }, { rate: c.rate, seed: c.seed })[0];
+    const y = f(x);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), w)))(x);
+    const out = [await ARR(y), await ARR(g)];
+    tf.dispose([x, w, y, g]);
+    return out;
+  };
+  for (const c of cases) {
+    const want = await on('wasm', async () => {
+      assert.ok(hasFused(FUSED.dropout), 'the native kernels are built (npm test builds them)');
+      return run(c);
+    });
+    const got = await on('webgpu', () => run(c));
+    assert.deepEqual(got[0], want[0], `${JSON.stringify(c)}: forward`);
+    assert.deepEqual(got[1], want[1], `${JSON.stringify(c)}: gradient`);
+    const kept = got[0].filter((v) => v !== 0).length / got[0].length;
+    assert.ok(Math.abs(kept - (1 - c.rate)) < 0.1, `${JSON.stringify(c)}: kept ${kept}`);
+  }
+});
+
+test('gatherRows gradient on webgpu (the kit’s ScatterNd) sums repeated rows like the cpu backend and leaves the others at zero', { skip }, async () => {
+  const idx = [3, 1, 3, 0, 3, 7, 1, 3];
+  const run = async (): Promise<Float32Array> => {
+    const rng = new Rng(2);
+    const table = randn(rng, [9, 5]);
+    const w = randn(rng, [idx.length, 5]);
+    const ids = tf.tensor1d(idx, 'int32');
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), w)))(table);
+    const mine = tf.scatterND(ids.reshape([-1, 1]), w, [9, 5]);
+    const out = await ARR(g);
+    assert.ok(maxRelErr(await ARR(mine), out) < 1e-6);
+    tf.dispose([table, w, ids, g, mine]);
+    return out;
+  };
+  const want = await on('cpu', run);
+  const got = await on('webgpu', run);
+  assert.ok(maxRelErr(got, want) < 1e-6, `${maxRelErr(got, want)}`);
+  for (const row of [2, 4, 5, 6, 8]) for (let k = 0; k < 5; k++) assert.equal(got[row * 5 + k], 0);
+});
+
+test('AdamW on webgpu over several steps (weight decay, clipping scale) matches the cpu backend and native wasm', { skip }, async () => {
+  const run = async (): Promise<Float32Array[]> => {
+    const rng = new Rng(4);
+    const params = new Map<string, tf.Variable>([
+      ['a.weight', tf.variable(randn(rng, [6, 5]), true, 'adamw-a')],
+      ['a.bias', tf.variable(randn(rng, [5]), true, 'adamw-b')],
+    ]);
+    const opt = new AdamW({ ...ADAMW_DEFAULTS, weightDecay: 0.1 }, new Set(['a.weight']));
+    for (let t = 0; t < 5; t++) {
+      const grads = new Map<string, tf.Tensor>([...params].map(([n, v]) => [n, randn(rng, v.shape, 0.3)]));
+      opt.apply(params, grads, 1e-2, t === 2 ? 0.5 : 1);
+      tf.dispose([...grads.values()]);
+    }
+    const out: Float32Array[] = [];
+    for (const [n, v] of params) out.push(await ARR(v), await ARR((opt.state.get(n) as { m: tf.Tensor }).m), await ARR((opt.state.get(n) as { v: tf.Tensor }).v));
+    opt.dispose();
+    tf.dispose([...params.values()]);
+    return out;
+  };
+  const cpu = await on('cpu', run);
+  const wasm = await on('wasm', run);
+  const gpu = await on('webgpu', run);
+  for (let i = 0; i < cpu.length; i++) {
+    // cpu rounds 1 − β2 from a double, the fused kernels compute it in float32: ~1e-5 apart in v.
+    assert.ok(maxRelErr(gpu[i], cpu[i]) < 1e-4, `output ${i} vs cpu: ${maxRelErr(gpu[i], cpu[i])}`);
+    assert.ok(maxRelErr(gpu[i], wasm[i]) < 1e-6, `output ${i} vs wasm: ${maxRelErr(gpu[i], wasm[i])}`);
+  }
+});
+
+test('a PLD step with a dropped block on webgpu: same loss, norms and updated weights as the cpu backend; the dropped block untouched', { skip }, async () => {
+  const c = tinyConfig({ layers: 3 });
+  const gates: Gates = { theta: 0.6, keep: [true, false, true], scale: [0.9, 0.8, 0.6] };
+  const dropped = 'bert.encoder.layer.1.intermediate.dense.weight';
+  const run = async (): Promise<{ r: Awaited<ReturnType<typeof mlmTrainStep>>; w: Map<string, Float32Array>; before: Float32Array }> => {
+    const m = createBert(c, new Rng(11));
+    const opt = new AdamW(ADAMW_DEFAULTS, m.decay);
+    const rng = new Rng(12);
+    const batch = randomBatch(rng, c, 2, 8);
+    const before = await ARR(m.params.get(dropped) as tf.Variable);
+    const r = await mlmTrainStep(m, opt, batch, { gates, rng, lr: 1e-3, clipNorm: 0.5, step: 0 });
+    const w = new Map<string, Float32Array>();
+    for (const [n, v] of m.params) w.set(n, await ARR(v));
+    assert.equal(opt.state.has(dropped), false);
+    opt.dispose();
+    disposeBert(m);
+    return { r, w, before };
+  };
+  const want = await on('cpu', run);
+  const got = await on('webgpu', run);
+  assert.ok(Math.abs(got.r.loss - want.r.loss) / want.r.loss < 1e-5, `loss ${got.r.loss} vs ${want.r.loss}`);
+  assert.ok(Math.abs(got.r.gradNorm - want.r.gradNorm) / want.r.gradNorm < 1e-4, `grad norm ${got.r.gradNorm} vs ${want.r.gradNorm}`);
+  assert.equal(got.r.blockGradNorms[1], null);
+  for (const i of [0, 2]) assert.ok(Math.abs((got.r.blockGradNorms[i] as number) / (want.r.blockGradNorms[i] as number) - 1) < 1e-4, `block ${i}`);
+  assert.deepEqual(got.w.get(dropped), got.before);
+  for (const [n, w] of want.w) {
+    // Its gradient is analytically zero (softmax is shift-invariant) and Adam normalises the rounding noise.
+    if (n.endsWith('attention.self.key.bias')) continue;
+    assert.ok(maxRelErr(got.w.get(n) as Float32Array, w) < 1e-4, `${n}: ${maxRelErr(got.w.get(n) as Float32Array, w)}`);
+  }
+});
+
+/**
+ * Pretraining steps with dropout and PLD gates: losses, and on webgpu how many GPU → CPU copies
+ * each step made (`getBufferData`, which every read of GPU-resident data goes through; small
+ * tensors still on the CPU are read without one).
+ */
+async function pretrainSteps(steps: number): Promise<{ losses: number[]; reads: number[]; tensors: number[]; bytes: number[] }> {
+  const c = tinyConfig({ hiddenDropout: 0.1, attentionDropout: 0.1 });
+  const m = createBert(c, new Rng(7));
+  const opt = new AdamW(ADAMW_DEFAULTS, m.decay);
+  const rng = new Rng(8);
+  const be = tf.backend() as unknown as { getBufferData?: (...a: unknown[]) => unknown };
+  const copy = be.getBufferData;
+  let reads = 0;
+  if (copy) be.getBufferData = (...a) => (reads++, copy.apply(be, a));
+  const out = { losses: [] as number[], reads: [] as number[], tensors: [] as number[], bytes: [] as number[] };
+  try {
+    for (let t = 0; t < steps; t++) {
+      const batch = randomBatch(rng, c, 2, 8);
+      const gates = sampleGates({ ...PLD_DEFAULT, gamma: 0.3 }, c.layers, t, rng);
+      reads = 0;
+      out.losses.push((await mlmTrainStep(m, opt, batch, { gates, rng, lr: 1e-3, clipNorm: 1, step: t })).loss);
+      out.reads.push(reads);
+      const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
+      out.tensors.push(mem.numTensors);
+      out.bytes.push(mem.numBytesInGPU ?? mem.numBytes);
+    }
+  } finally {
+    if (copy) be.getBufferData = copy;
+    opt.dispose();
+    disposeBert(m);
+  }
+  return out;
+}
+
+test('pretraining steps with dropout and dropped blocks: webgpu losses match native wasm; one read-back per step; no tensor or GPU-memory leak', { skip }, async () => {
+  const wasm = await on('wasm', () => pretrainSteps(4));
+  const gpu = await on('webgpu', () => pretrainSteps(12));
+  for (let t = 0; t < wasm.losses.length; t++) {
+    assert.ok(Math.abs(gpu.losses[t] - wasm.losses[t]) / wasm.losses[t] < 1e-4, `step ${t}: ${gpu.losses[t]} vs ${wasm.losses[t]}`);
+  }
+  assert.deepEqual(gpu.reads, gpu.reads.map(() => 1), 'the statistics the log needs, in one transfer');
+  // Every block has run and has optimizer state after a few steps; from then on nothing grows.
+  assert.deepEqual(gpu.tensors.slice(6), gpu.tensors.slice(6).map(() => gpu.tensors[6]), `tensors alive: ${gpu.tensors}`);
+  // GPU bytes in use move with buffers awaiting the next queue submission, within a fixed bound.
+  assert.ok(Math.max(...gpu.bytes.slice(6)) <= Math.max(...gpu.bytes.slice(0, 6)), `GPU bytes in use: ${gpu.bytes}`);
+  // Same seed, same losses: the embedding gradient sums in a fixed order.
+  const again = await pretrainSteps(4);
+  assert.deepEqual(again.losses, gpu.losses.slice(0, 4));
+});

@@ -217,7 +217,7 @@ export function explainBackendError(e: unknown): unknown {
 
 /** One line for logs: `wasm (no GPU, SIMD, 2 threads, matMul in OpenBLAS 0.3.21 SkylakeX, tfjs 4.22.0)`. */
 export function describeBackend(b: BackendInfo): string {
-  if (b.adapter) return `${b.backend} (${b.gpu ? 'GPU' : 'no GPU'}: ${describeAdapter(b.adapter)}, tfjs ${b.tfjsVersion})`;
+  if (b.adapter) return `${b.backend} (${b.gpu ? 'GPU' : 'software, no GPU'}: ${describeAdapter(b.adapter)}, tfjs ${b.tfjsVersion})`;
   const bits = [b.gpu ? 'GPU' : 'no GPU'];
   if (b.simd) bits.push('SIMD');
   bits.push(`${b.threads} thread${b.threads === 1 ? '' : 's'}`);
