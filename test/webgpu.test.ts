@@ -9,11 +9,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'fs';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { BackendName, initBackend } from '../src/backend';
+import { BackendInfo, BackendName, initBackend } from '../src/backend';
+import { GpuCheckResult, gpuCheckReport } from '../src/bench/gpu';
 import { FUSED, hasFused, runFused } from '../src/backend/fused';
-import { describeAdapter, releaseWebGpu } from '../src/backend/webgpu';
+import { describeAdapter, isSoftwareAdapter, releaseWebGpu } from '../src/backend/webgpu';
 import { activeParamNames, createBert, disposeBert } from '../src/model/bert';
 import { ADAMW_DEFAULTS, AdamW } from '../src/train/optimizer';
 import { mlmLoss, mlmTrainStep } from '../src/train/mlm';
@@ -22,9 +25,11 @@ import { Rng } from '../src/util/rng';
 import { maxRelErr, randn, randomBatch, tinyConfig } from './helpers';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
+// Always SwiftShader, also on a machine with a GPU: the tests check numerics, on a known driver.
 // The Vulkan loader reads this when Dawn first asks for an adapter (after this line).
-if (!process.env.VK_ICD_FILENAMES && fs.existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
-const skip = fs.existsSync(process.env.VK_ICD_FILENAMES ?? SWIFTSHADER) ? false : `SwiftShader is not installed (${SWIFTSHADER}; Debian: apt-get install chromium)`;
+process.env.VK_ICD_FILENAMES = SWIFTSHADER;
+const skip = fs.existsSync(SWIFTSHADER) ? false : `SwiftShader is not installed (${SWIFTSHADER}; Debian: apt-get install chromium)`;
+const CLI = path.join(__dirname, '..', 'src', 'cli', 'index.js');
 
 async function on<T>(backend: BackendName, f: () => T | Promise<T>): Promise<T> {
   await initBackend({ backend, threads: 1 });
@@ -239,4 +244,45 @@ test('pretraining steps with dropout and dropped blocks: webgpu losses match nat
   // Same seed, same losses: the embedding gradient sums in a fixed order.
   const again = await pretrainSteps(4);
   assert.deepEqual(again.losses, gpu.losses.slice(0, 4));
+});
+
+test('software adapters are recognised by Dawn’s fallback flag or their driver names', () => {
+  const hw = { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H100', isFallbackAdapter: false };
+  assert.equal(isSoftwareAdapter(hw), false);
+  assert.equal(isSoftwareAdapter({ ...hw, isFallbackAdapter: true }), true);
+  assert.equal(isSoftwareAdapter({ vendor: 'mesa', architecture: '', device: 'llvmpipe (LLVM 15.0.6, 256 bits)', description: '' }), true);
+  assert.equal(describeAdapter({ ...hw, dawnBackend: 'vulkan', software: false, dawnNode: '0.6.2' }), 'nvidia hopper (NVIDIA H100, Dawn vulkan, hardware)');
+});
+
+test('the GPU check report: parity verdict, both engines per step, the ratio to wasm, unmeasured rows say why', () => {
+  const gpu = { backend: 'webgpu', tfjsVersion: '4.22.0', gpu: true, adapter: { vendor: 'nvidia', architecture: 'hopper', device: 'x', description: 'H100', dawnBackend: 'vulkan', software: false, dawnNode: '0.6.2' } } as BackendInfo;
+  const wasm = { backend: 'wasm', tfjsVersion: '4.22.0', gpu: false, threads: 16, simd: true, native: null, adapter: null } as BackendInfo;
+  const r: GpuCheckResult = {
+    webgpu: gpu,
+    wasm,
+    parity: { webgpu: [6.9, 6.8, 6.7], wasm: [6.9, 6.8, 6.7001], maxRelDiff: 1.5e-5, ok: true },
+    rows: [
+      { setup: 'ref', webgpu: { engine: 'tfjs webgpu', steps: 10, msPerStep: 20, tokensPerSec: 102400, gpuMib: 300 }, wasm: { engine: 'tfjs wasm', steps: 10, msPerStep: 500, tokensPerSec: 4096, gpuMib: null } },
+      { setup: 'base', webgpu: { engine: 'tfjs webgpu', steps: 10, msPerStep: 400, tokensPerSec: 10240, gpuMib: 6000 }, wasm: { engine: 'tfjs wasm', unavailable: 'the wasm backend ran out of memory' } },
+    ],
+  };
+  const lines = gpuCheckReport(r).split('\n');
+  assert.equal(lines[0], '**GPU check**: webgpu (GPU: nvidia hopper (H100, Dawn vulkan, hardware), tfjs 4.22.0); against wasm (no GPU, SIMD, 16 threads, tfjs 4.22.0)');
+  assert.match(lines[2], /largest relative difference 1\.50e-5: ok$/);
+  assert.equal(lines[6], '| ref | tfjs webgpu | 10 | 20.0 | 102400 | 25.00× | 300 |');
+  assert.equal(lines[7], '| ref | tfjs wasm | 10 | 500.0 | 4096 | 1.00× | — |');
+  assert.equal(lines[8], '| base | tfjs webgpu | 10 | 400.0 | 10240 | — | 6000 |');
+  assert.equal(lines[9], '| base | tfjs wasm | not measured: the wasm backend ran out of memory |  |  |  |  |');
+  assert.equal(lines.length, 10, 'no software-adapter warning on hardware');
+  const bad = gpuCheckReport({ ...r, parity: { ...r.parity, maxRelDiff: 3e-3, ok: false } });
+  assert.match(bad.split('\n')[2], /largest relative difference 3\.00e-3: MISMATCH \(over 0\.0001\)$/);
+});
+
+test('pld bench --gpu rejects options it does not take, in one line', () => {
+  const run = (...args: string[]): { status: number | null; err: string } => {
+    const r = spawnSync(process.execPath, [CLI, 'bench', ...args], { encoding: 'utf8' });
+    return { status: r.status, err: r.stderr.trim() };
+  };
+  assert.deepEqual(run('--gpu', '--backend', 'wasm', '--only', 'pld'), { status: 1, err: 'pld bench: --gpu compares webgpu with wasm by itself; drop --backend, --only' });
+  assert.deepEqual(run('--no-base'), { status: 1, err: 'pld bench: --no-base goes with --gpu' });
 });
