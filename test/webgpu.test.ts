@@ -14,7 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BackendInfo, BackendName, initBackend } from '../src/backend';
-import { GpuCheckResult, gpuCheckReport } from '../src/bench/gpu';
+import { GpuCheckResult, gpuCheckReport, runGpuCheck } from '../src/bench/gpu';
 import { FUSED, hasFused, runFused } from '../src/backend/fused';
 import { describeAdapter, isSoftwareAdapter, releaseWebGpu } from '../src/backend/webgpu';
 import { activeParamNames, createBert, disposeBert } from '../src/model/bert';
@@ -285,4 +285,29 @@ test('pld bench --gpu rejects options it does not take, in one line', () => {
   };
   assert.deepEqual(run('--gpu', '--backend', 'wasm', '--only', 'pld'), { status: 1, err: 'pld bench: --gpu compares webgpu with wasm by itself; drop --backend, --only' });
   assert.deepEqual(run('--no-base'), { status: 1, err: 'pld bench: --no-base goes with --gpu' });
+});
+
+test('the GPU check end to end on tiny models: parity holds, both engines timed, GPU memory reported, nothing left behind', { skip }, async () => {
+  const tiny = (label: string, batchSize: number) => ({ label, model: tinyConfig({ hiddenDropout: 0.1, attentionDropout: 0.1 }), batchSize, seqLen: 8 });
+  const before = process.env.PLD_BACKEND;
+  process.env.PLD_BACKEND = 'webgpu'; // SwiftShader is a software adapter: the check runs on it only when forced
+  try {
+    const lines: string[] = [];
+    const tensors = tf.memory().numTensors;
+    const r = await runGpuCheck({ steps: 1, base: true, log: (s) => lines.push(s), setups: { reference: tiny('ref', 2), base: tiny('big', 4) } });
+    assert.ok(r.parity.ok, `parity ${r.parity.maxRelDiff}`);
+    assert.equal(r.parity.webgpu.length, 3);
+    assert.equal(r.rows.length, 2);
+    for (const row of r.rows) {
+      assert.ok('msPerStep' in row.webgpu && row.webgpu.msPerStep > 0 && row.webgpu.gpuMib !== null && row.webgpu.gpuMib > 0);
+      assert.ok('msPerStep' in row.wasm && row.wasm.gpuMib === null);
+    }
+    assert.equal((r.rows[1].wasm as { steps: number }).steps, 1, 'the big model gets one timed step on wasm');
+    assert.match(gpuCheckReport(r), /\n\nThe adapter is a software one \(the GPU API on the CPU\): these are no GPU timings\.$/);
+    assert.match(lines[0], /^webgpu: webgpu \(software, no GPU: google swiftshader/);
+    assert.equal(tf.memory().numTensors, tensors);
+  } finally {
+    if (before === undefined) delete process.env.PLD_BACKEND;
+    else process.env.PLD_BACKEND = before;
+  }
 });

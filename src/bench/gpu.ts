@@ -67,10 +67,11 @@ export interface GpuCheckOptions {
   /** Also time the base model (wasm gets one warm-up and one timed step of it). */
   base: boolean;
   log: (s: string) => void;
+  /** The two setups (default REFERENCE_STEP and BASE_STEP; the tests pass tiny ones). */
+  setups?: { reference: ThroughputSetup; base: ThroughputSetup };
 }
 
-async function parityLosses(steps: number): Promise<number[]> {
-  const s = REFERENCE_STEP;
+async function parityLosses(s: ThroughputSetup, steps: number): Promise<number[]> {
   const rng = new Rng(3);
   const model = createBert(s.model, rng);
   const opt = new AdamW(ADAMW_DEFAULTS, model.decay);
@@ -126,9 +127,10 @@ export async function runGpuCheck(o: GpuCheckOptions): Promise<GpuCheckResult> {
   }
   o.log(`webgpu: ${describeBackend(gpu)}`);
   const gpuEngine = `tfjs webgpu${gpu.adapter?.software ? ' (software adapter)' : ''}`;
-  const gpuLosses = await parityLosses(3);
+  const { reference, base } = o.setups ?? { reference: REFERENCE_STEP, base: BASE_STEP };
+  const gpuLosses = await parityLosses(reference, 3);
   const rows: GpuCheckRow[] = [];
-  const setups = o.base ? [REFERENCE_STEP, BASE_STEP] : [REFERENCE_STEP];
+  const setups = o.base ? [reference, base] : [reference];
   const gpuTimes = [];
   for (const s of setups) {
     o.log(`webgpu: ${s.label} ...`);
@@ -136,13 +138,13 @@ export async function runGpuCheck(o: GpuCheckOptions): Promise<GpuCheckResult> {
   }
   const wasm = await initBackend({ backend: 'wasm' });
   o.log(`wasm: ${describeBackend(wasm)}`);
-  const wasmLosses = await parityLosses(3);
+  const wasmLosses = await parityLosses(reference, 3);
   const wasmEngine = `tfjs wasm${wasm.native ? ' + native kernels' : ''}, ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}`;
   for (let i = 0; i < setups.length; i++) {
     const s = setups[i];
     o.log(`wasm: ${s.label} ...`);
     // The base model takes seconds to minutes a step on a CPU: one warm-up, one timed step.
-    const t = s === BASE_STEP ? await timeSteps(s, wasmEngine, 1, 1) : await timeSteps(s, wasmEngine, 2, o.steps);
+    const t = s === base ? await timeSteps(s, wasmEngine, 1, 1) : await timeSteps(s, wasmEngine, 2, o.steps);
     rows.push({ setup: s.label, webgpu: gpuTimes[i], wasm: t });
   }
   const maxRelDiff = Math.max(...gpuLosses.map((l, i) => Math.abs(l - wasmLosses[i]) / Math.abs(wasmLosses[i])));
