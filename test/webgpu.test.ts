@@ -311,3 +311,51 @@ test('the GPU check end to end on tiny models: parity holds, both engines timed,
     else process.env.PLD_BACKEND = before;
   }
 });
+
+test('fused kernels on shapes that span many workgroups (rows longer than a workgroup, a dispatch reshaped past 65535 workgroups) match tfjs’s ops or a plain loop', { skip }, async () => {
+  await initBackend({ backend: 'webgpu' });
+  const rng = new Rng(9);
+  const check = async (label: string, got: tf.Tensor, want: tf.Tensor, tol = 1e-5): Promise<void> => {
+    const e = maxRelErr(await ARR(got), await ARR(want));
+    assert.ok(e < tol, `${label}: rel err ${e}`);
+  };
+  // LayerNorm and its gradient: 200 columns (4 per thread of a row's workgroup; 7 column groups).
+  const x = randn(rng, [37, 200]);
+  const gamma = randn(rng, [200]);
+  const beta = randn(rng, [200]);
+  const dy = randn(rng, [37, 200]);
+  const lnRef = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor => {
+    const { mean, variance } = tf.moments(a, -1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(a, mean), tf.rsqrt(tf.add(variance, 1e-5))), g), b);
+  };
+  const lnFused = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor => runFused(FUSED.layerNorm, { x: a, gamma: g, beta: b }, { eps: 1e-5 })[0];
+  await check('layerNorm', lnFused(x, gamma, beta), lnRef(x, gamma, beta));
+  const gFused = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(lnFused(a, g, b), dy)))([x, gamma, beta]);
+  const gRef = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(lnRef(a, g, b), dy)))([x, gamma, beta]);
+  for (let i = 0; i < 3; i++) await check(`layerNorm gradient ${i}`, gFused[i], gRef[i], 1e-4);
+  // Masked softmax over 70 keys, and 66 000 rows of 4 keys (more workgroups than one dimension
+  // holds), against a plain loop (the package's own softmax gets the last row of the second wrong).
+  for (const [B, H, S] of [[2, 3, 70], [1, 16500, 4]]) {
+    const scores = randn(rng, [B, H, S, S]) as tf.Tensor4D;
+    const biasValues = Float32Array.from({ length: B * S }, (_, i) => (i % S === S - 1 ? -10000 : 0));
+    const bias = tf.tensor2d(biasValues, [B, S]);
+    const s = await ARR(scores);
+    const want = new Float32Array(s.length);
+    for (let r = 0; r < B * H * S; r++) {
+      const b = Math.floor(r / (H * S));
+      const z = Array.from({ length: S }, (_, j) => 0.3 * s[r * S + j] + biasValues[b * S + j]);
+      const mx = Math.max(...z);
+      const e = z.map((v) => Math.exp(v - mx));
+      const sum = e.reduce((p, q) => p + q, 0);
+      e.forEach((v, j) => (want[r * S + j] = v / sum));
+    }
+    const got = await ARR(runFused(FUSED.maskedSoftmax, { scores, bias }, { scale: 0.3 })[0]);
+    assert.ok(maxRelErr(got, want) < 1e-5, `maskedSoftmax [${B}, ${H}, ${S}, ${S}]: rel err ${maxRelErr(got, want)}`);
+    tf.dispose([scores, bias]);
+  }
+  // GELU over 4.3 M elements: 67 000 workgroups of 64.
+  const big = randn(rng, [4_300_000], 2);
+  const geluRef = tf.mul(tf.mul(big, 0.5), tf.add(tf.erf(tf.mul(big, Math.SQRT1_2)), 1));
+  await check('gelu', runFused(FUSED.gelu, { x: big })[0], geluRef, 1e-6);
+  tf.disposeVariables();
+});
