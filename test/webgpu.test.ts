@@ -359,3 +359,21 @@ test('fused kernels on shapes that span many workgroups (rows longer than a work
   await check('gelu', runFused(FUSED.gelu, { x: big })[0], geluRef, 1e-6);
   tf.disposeVariables();
 });
+
+test('an error the GPU reports (here an invalid buffer) ends the training step in one line; the next step runs', { skip }, async () => {
+  await initBackend({ backend: 'webgpu' });
+  const c = tinyConfig();
+  const m = createBert(c, new Rng(1));
+  const opt = new AdamW(ADAMW_DEFAULTS, m.decay);
+  const rng = new Rng(2);
+  const step = (t: number): ReturnType<typeof mlmTrainStep> => mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates: fullDepth(3), rng, lr: 1e-3, clipNorm: 1, step: t });
+  const device = (tf.backend() as unknown as { device: { createBuffer(d: { size: number; usage: number }): unknown } }).device;
+  device.createBuffer({ size: 4, usage: 0 }); // a validation error, reported as an event
+  await assert.rejects(step(0), (e: Error) => {
+    assert.match(e.message, /^the GPU reported an error \(.+\); the step's results are not valid and training stopped\. Checkpoints already written are intact$/);
+    return true;
+  });
+  assert.ok(Number.isFinite((await step(1)).loss));
+  opt.dispose();
+  disposeBert(m);
+});

@@ -25,7 +25,7 @@ import { NativeInfo, loadNativeKernels } from './native';
 import { installWasmKernels } from './wasm-kernels';
 import { parseWholeNumber } from '../util/parse';
 import { BackendName, parseBackendName } from './names';
-import { WebGpuAdapter, activateWebGpu, describeAdapter } from './webgpu';
+import { WebGpuAdapter, activateWebGpu, describeAdapter, takeWebGpuError } from './webgpu';
 
 export { BACKENDS } from './names';
 export type { BackendName } from './names';
@@ -198,12 +198,27 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
 const WASM_HEAP_MAX = 4 * 2 ** 30;
 
 /**
+ * webgpu: the error the GPU reported since the last call (an allocation it refused, a lost device),
+ * as one line saying what to do; undefined when none. WebGPU reports these as events, and tfjs goes
+ * on computing with the invalid buffers, so a training step asks after its read-back.
+ */
+export function backendFault(): Error | undefined {
+  const gpu = current?.backend === 'webgpu' ? takeWebGpuError() : undefined;
+  if (!gpu) return undefined;
+  return new Error(
+    `the GPU reported an error (${gpu}); ${/memory|size|alloc/i.test(gpu) ? 'lower the batch size or the sequence length; ' : ''}` +
+      `the step's results are not valid and training stopped. Checkpoints already written are intact`,
+  );
+}
+
+/**
  * Turns the wasm backend running out of memory into an error that says so and what to do. The
  * package does not report it: an allocation past the 4 GB wasm32 limit fails inside a kernel and
- * surfaces as a trap ("memory access out of bounds") or an Emscripten abort. Other errors, and
- * errors on other backends, are returned unchanged.
+ * surfaces as a trap ("memory access out of bounds") or an Emscripten abort. On webgpu, an error
+ * the GPU reported (backendFault) replaces the one thrown. Other errors are returned unchanged.
  */
 export function explainBackendError(e: unknown): unknown {
+  if (current?.backend === 'webgpu') return backendFault() ?? e;
   if (current?.backend !== 'wasm' || !(e instanceof Error)) return e;
   const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm; // library boundary
   const heap = wasm?.HEAPU8?.buffer.byteLength ?? 0;

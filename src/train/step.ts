@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Bert, blockIndex, blockPrefix } from '../model/bert';
 import { AdamW } from './optimizer';
-import { explainBackendError } from '../backend';
+import { backendFault, explainBackendError } from '../backend';
 
 export interface StepOptions {
   /** Optimizer step index (0-based), for error messages. */
@@ -79,6 +79,11 @@ async function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active:
     value.dispose();
     for (const g of named.values()) g.dispose();
   };
+  const fault = backendFault();
+  if (fault) {
+    dispose();
+    throw fault;
+  }
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
     dispose();
     throw new NonFiniteError(o.step, Number.isFinite(loss) ? 'gradient norm' : `loss (${loss})`);
