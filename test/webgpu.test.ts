@@ -293,6 +293,7 @@ test('the GPU check end to end on tiny models: parity holds, both engines timed,
   process.env.PLD_BACKEND = 'webgpu'; // SwiftShader is a software adapter: the check runs on it only when forced
   try {
     const lines: string[] = [];
+    await initBackend({ backend: 'webgpu' });
     const tensors = tf.memory().numTensors;
     const r = await runGpuCheck({ steps: 1, base: true, log: (s) => lines.push(s), setups: { reference: tiny('ref', 2), base: tiny('big', 4) } });
     assert.ok(r.parity.ok, `parity ${r.parity.maxRelDiff}`);

@@ -114,9 +114,17 @@ async function timeSteps(s: ThroughputSetup, engine: string, warmup: number, ste
   } catch (e) {
     return { engine, unavailable: e instanceof Error ? e.message.split('\n')[0] : String(e) };
   } finally {
-    opt?.dispose();
-    if (model) disposeBert(model);
+    try {
+      opt?.dispose();
+      if (model) disposeBert(model);
+    } catch {
+      // A wasm heap that ran out of memory can fail again while freeing; the row already says why.
+    }
   }
+}
+
+function logTiming(log: (s: string) => void, t: StepTiming | { engine: string; unavailable: string }): void {
+  log(`  ${t.engine}: ${'unavailable' in t ? `not measured: ${t.unavailable}` : `${t.msPerStep.toFixed(1)} ms/step, ${t.tokensPerSec.toFixed(0)} tokens/s`}`);
 }
 
 /** Runs the GPU check; the webgpu backend must find a hardware adapter unless PLD_BACKEND=webgpu. */
@@ -129,12 +137,14 @@ export async function runGpuCheck(o: GpuCheckOptions): Promise<GpuCheckResult> {
   const gpuEngine = `tfjs webgpu${gpu.adapter?.software ? ' (software adapter)' : ''}`;
   const { reference, base } = o.setups ?? { reference: REFERENCE_STEP, base: BASE_STEP };
   const gpuLosses = await parityLosses(reference, 3);
+  o.log(`webgpu: parity losses ${gpuLosses.map((x) => x.toFixed(6)).join(', ')}`);
   const rows: GpuCheckRow[] = [];
   const setups = o.base ? [reference, base] : [reference];
   const gpuTimes = [];
   for (const s of setups) {
     o.log(`webgpu: ${s.label} ...`);
     gpuTimes.push(await timeSteps(s, gpuEngine, 2, o.steps));
+    logTiming(o.log, gpuTimes[gpuTimes.length - 1]);
   }
   const wasm = await initBackend({ backend: 'wasm' });
   o.log(`wasm: ${describeBackend(wasm)}`);
@@ -145,6 +155,7 @@ export async function runGpuCheck(o: GpuCheckOptions): Promise<GpuCheckResult> {
     o.log(`wasm: ${s.label} ...`);
     // The base model takes seconds to minutes a step on a CPU: one warm-up, one timed step.
     const t = s === base ? await timeSteps(s, wasmEngine, 1, 1) : await timeSteps(s, wasmEngine, 2, o.steps);
+    logTiming(o.log, t);
     rows.push({ setup: s.label, webgpu: gpuTimes[i], wasm: t });
   }
   const maxRelDiff = Math.max(...gpuLosses.map((l, i) => Math.abs(l - wasmLosses[i]) / Math.abs(wasmLosses[i])));
