@@ -226,7 +226,7 @@ export function explainBackendError(e: unknown): unknown {
   if (!trap || heap < 0.75 * WASM_HEAP_MAX) return e;
   return new Error(
     `the wasm backend ran out of memory (its heap is at ${(heap / 2 ** 30).toFixed(1)} of at most 4 GiB; ${e.message.split('\n')[0].replace(/\. Build with -sASSERTIONS.*$/, '')}); ` +
-      'lower the batch size or the sequence length, or install @tensorflow/tfjs-node, which has no such limit. Checkpoints already written are intact',
+      'lower the batch size or the sequence length, or train on a GPU with --backend webgpu, which has no 4 GiB limit (docs/gpu.md). Checkpoints already written are intact',
   );
 }
 
