@@ -197,7 +197,7 @@ test('running out of wasm memory is one clear error; the manifest says the run f
   assert.equal(r.code, 1);
   // Emscripten prints its own "Aborted()" line first; the kit's line is the last one.
   const last = r.stderr.split('\n').pop() as string;
-  assert.match(last, /^pld pretrain: the wasm backend ran out of memory \(its heap is at [34]\.\d of at most 4 GiB; .+\); lower the batch size or the sequence length, or install @tensorflow\/tfjs-node, which has no such limit\. Checkpoints already written are intact$/);
+  assert.match(last, /^pld pretrain: the wasm backend ran out of memory \(its heap is at [34]\.\d of at most 4 GiB; .+\); lower the batch size or the sequence length, or train on a GPU with --backend webgpu, which has no 4 GiB limit \(docs\/gpu\.md\)\. Checkpoints already written are intact$/);
   const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
   assert.equal(m.status, 'failed');
   assert.match(m.error, /^the wasm backend ran out of memory/);

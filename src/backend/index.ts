@@ -25,7 +25,7 @@ import { NativeInfo, loadNativeKernels } from './native';
 import { installWasmKernels } from './wasm-kernels';
 import { parseWholeNumber } from '../util/parse';
 import { BackendName, parseBackendName } from './names';
-import { WebGpuAdapter, activateWebGpu, describeAdapter } from './webgpu';
+import { WebGpuAdapter, activateWebGpu, describeAdapter, takeWebGpuError } from './webgpu';
 
 export { BACKENDS } from './names';
 export type { BackendName } from './names';
@@ -199,12 +199,27 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
 const WASM_HEAP_MAX = 4 * 2 ** 30;
 
 /**
+ * webgpu: the error the GPU reported since the last call (an allocation it refused, a lost device),
+ * as one line saying what to do; undefined when none. WebGPU reports these as events, and tfjs goes
+ * on computing with the invalid buffers, so a training step asks after its read-back.
+ */
+export function backendFault(): Error | undefined {
+  const gpu = current?.backend === 'webgpu' ? takeWebGpuError() : undefined;
+  if (!gpu) return undefined;
+  return new Error(
+    `the GPU reported an error (${gpu}); ${/memory|size|alloc/i.test(gpu) ? 'lower the batch size or the sequence length; ' : ''}` +
+      `the step's results are not valid and training stopped. Checkpoints already written are intact`,
+  );
+}
+
+/**
  * Turns the wasm backend running out of memory into an error that says so and what to do. The
  * package does not report it: an allocation past the 4 GB wasm32 limit fails inside a kernel and
- * surfaces as a trap ("memory access out of bounds") or an Emscripten abort. Other errors, and
- * errors on other backends, are returned unchanged.
+ * surfaces as a trap ("memory access out of bounds") or an Emscripten abort. On webgpu, an error
+ * the GPU reported (backendFault) replaces the one thrown. Other errors are returned unchanged.
  */
 export function explainBackendError(e: unknown): unknown {
+  if (current?.backend === 'webgpu') return backendFault() ?? e;
   if (current?.backend !== 'wasm' || !(e instanceof Error)) return e;
   // library boundary: the Emscripten module. Its live memory, not HEAPU8, whose buffer may be the
   // one detached when the heap last grew (byteLength 0) if the module aborted before refreshing it.
@@ -214,13 +229,13 @@ export function explainBackendError(e: unknown): unknown {
   if (!trap || heap < 0.75 * WASM_HEAP_MAX) return e;
   return new Error(
     `the wasm backend ran out of memory (its heap is at ${(heap / 2 ** 30).toFixed(1)} of at most 4 GiB; ${e.message.split('\n')[0].replace(/\. Build with -sASSERTIONS.*$/, '')}); ` +
-      'lower the batch size or the sequence length, or install @tensorflow/tfjs-node, which has no such limit. Checkpoints already written are intact',
+      'lower the batch size or the sequence length, or train on a GPU with --backend webgpu, which has no 4 GiB limit (docs/gpu.md). Checkpoints already written are intact',
   );
 }
 
 /** One line for logs: `wasm (no GPU, SIMD, 2 threads, matMul in OpenBLAS 0.3.21 SkylakeX, tfjs 4.22.0)`. */
 export function describeBackend(b: BackendInfo): string {
-  if (b.adapter) return `${b.backend} (${b.gpu ? 'GPU' : 'no GPU'}: ${describeAdapter(b.adapter)}, tfjs ${b.tfjsVersion})`;
+  if (b.adapter) return `${b.backend} (${b.gpu ? 'GPU' : 'software, no GPU'}: ${describeAdapter(b.adapter)}, tfjs ${b.tfjsVersion})`;
   const bits = [b.gpu ? 'GPU' : 'no GPU'];
   if (b.simd) bits.push('SIMD');
   bits.push(`${b.threads} thread${b.threads === 1 ? '' : 's'}`);

@@ -46,7 +46,8 @@ interface GpuAdapter {
 }
 export interface GpuDevice {
   destroy(): void;
-  lost: Promise<unknown>;
+  lost: Promise<{ reason?: string; message?: string }>;
+  addEventListener?(type: 'uncapturederror', f: (ev: { error?: { message?: string } }) => void): void;
 }
 interface Gpu {
   requestAdapter(o: { powerPreference: 'high-performance' | 'low-power' }): Promise<GpuAdapter | null>;
@@ -162,6 +163,15 @@ export async function probeWebGpu(): Promise<{ ok: true; adapter: WebGpuAdapter;
 }
 
 let active: { adapter: WebGpuAdapter; device: GpuDevice } | undefined;
+/** The first error the GPU reported outside any error scope (out of memory, a lost device), if any. */
+let gpuError: string | undefined;
+
+/** Returns and clears the first error the GPU device reported since the last call. */
+export function takeWebGpuError(): string | undefined {
+  const e = gpuError;
+  gpuError = undefined;
+  return e;
+}
 
 /** The adapter tfjs's webgpu backend runs on, once `activateWebGpu` succeeded. */
 export function webGpuAdapter(): WebGpuAdapter | undefined {
@@ -194,6 +204,14 @@ export async function activateWebGpu(o: { allowSoftware: boolean }): Promise<Web
   const device = await raw.requestDevice({
     requiredFeatures: raw.features.has('timestamp-query') ? ['timestamp-query'] : [],
     requiredLimits: Object.fromEntries(limits.map((k) => [k, raw.limits[k]])),
+  });
+  // WebGPU reports failures (an allocation too large, a lost device) as events, not exceptions:
+  // tfjs would go on computing with invalid buffers. Keep the first, for explainBackendError.
+  device.addEventListener?.('uncapturederror', (ev) => {
+    gpuError ??= ev.error?.message?.split('\n')[0] ?? 'unknown GPU error';
+  });
+  void device.lost.then((info) => {
+    if (info.reason !== 'destroyed') gpuError ??= `the GPU device was lost${info.message ? `: ${info.message}` : ''}`;
   });
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, raw.info), 0);
   if (!(await tf.setBackend('webgpu'))) throw new Error(`backend 'webgpu' failed to start on ${describeAdapter(p.adapter)}`);

@@ -7,6 +7,7 @@
 import { describeBackend, initBackend } from '../backend';
 import { describeAdapter } from '../backend/webgpu';
 import { runBenchmarks } from '../bench/bench';
+import { PARITY_TOLERANCE, gpuCheckReport, runGpuCheck } from '../bench/gpu';
 import { defaultWasmThreads } from '../backend/wasm-threads';
 import { PRESETS, VARIANTS, RunOverrides, checkOverrides, readConfigFile, resolveConfig } from '../train/config';
 import { pretrain } from '../train/pretrain';
@@ -40,6 +41,7 @@ const INFO_HELP = `pld info [--backend B] [--threads N]
 Prints the backend the kit would use, whether a GPU is used, and versions.`;
 
 const BENCH_HELP = `pld bench [--steps N] [--threads LIST] [--backend B] [--only throughput|pld] [--no-torch] [--quick]
+pld bench --gpu [--steps N] [--no-base]
 
 Prints Markdown tables (progress goes to stderr):
   throughput  one MLM training step of the reference configuration (PreLN, 4 blocks, hidden 128,
@@ -56,7 +58,12 @@ Prints Markdown tables (progress goes to stderr):
   --backend B       tensorflow | webgpu | wasm | cpu (default: best available; env PLD_BACKEND)
   --only WHICH      throughput or pld (default: both)
   --no-torch        skip the PyTorch rows
-  --quick           smoke run: small models, 2 steps (checks that everything runs; the numbers mean nothing)`;
+  --quick           smoke run: small models, 2 steps (checks that everything runs; the numbers mean nothing)
+  --gpu             the GPU check instead (docs/gpu.md): the WebGPU adapter, 3-step loss parity of
+                    webgpu against wasm, ms/step and tokens/s of the reference step and of the base
+                    model at batch 32 × 128 on both, GPU memory; exits 1 when the losses disagree
+                    (a software adapter only with PLD_BACKEND=webgpu)
+  --no-base         --gpu without the base model (seconds instead of minutes)`;
 
 const HELP = `pld — Progressive Layer Dropping reproduction kit
 
@@ -111,8 +118,17 @@ async function cmdInfo(args: string[]): Promise<void> {
 }
 
 async function cmdBench(args: string[]): Promise<void> {
-  const f = parseFlags(args, { steps: 'value', backend: 'value', threads: 'value', only: 'value', 'no-torch': 'switch', quick: 'switch', help: 'switch' });
+  const f = parseFlags(args, { steps: 'value', backend: 'value', threads: 'value', only: 'value', 'no-torch': 'switch', quick: 'switch', gpu: 'switch', 'no-base': 'switch', help: 'switch' });
   if (f.has('help')) return void console.log(BENCH_HELP);
+  if (f.has('gpu')) {
+    const other = ['backend', 'threads', 'only', 'no-torch'].filter((k) => f.has(k));
+    if (other.length) throw new Error(`--gpu compares webgpu with wasm by itself; drop --${other.join(', --')}`);
+    const r = await runGpuCheck({ steps: wholeNumberFlag(f, 'steps') ?? 10, base: !f.has('no-base'), log: (s) => console.error(s) });
+    console.log(gpuCheckReport(r));
+    if (!r.parity.ok) throw new Error(`webgpu and wasm losses differ by ${r.parity.maxRelDiff.toExponential(2)} (over ${PARITY_TOLERANCE}); please report it with the table above`);
+    return;
+  }
+  if (f.has('no-base')) throw new Error('--no-base goes with --gpu');
   const only = stringFlag(f, 'only') ?? 'all';
   if (only !== 'all' && only !== 'throughput' && only !== 'pld') throw new Error(`--only must be throughput or pld, got '${only}'`);
   const quick = f.has('quick');

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Bert, blockIndex, blockPrefix } from '../model/bert';
 import { AdamW } from './optimizer';
-import { explainBackendError } from '../backend';
+import { backendFault, explainBackendError } from '../backend';
 import { FUSED, hasFused, runFused } from '../backend/fused';
 
 export interface StepOptions {
@@ -88,6 +88,11 @@ async function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active:
     value.dispose();
     for (const g of named.values()) g.dispose();
   };
+  const fault = backendFault();
+  if (fault) {
+    dispose();
+    throw fault;
+  }
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
     dispose();
     throw new NonFiniteError(o.step, Number.isFinite(loss) ? 'gradient norm' : `loss (${loss})`);
