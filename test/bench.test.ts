@@ -40,7 +40,7 @@ test('throughput table: ratios against the PyTorch row of the same thread count;
   assert.match(lines[5], /\| 1\.00× \|$/);
   assert.match(lines[6], /\| — \| 77 \|.*\| — \|$/, 'no roofline and no PyTorch row at 2 threads: no ratios');
   assert.equal(lines[7], '| PyTorch |  |  | not measured: no torch |  |  |  |  |  |  |  |  |  |  |');
-  assert.match(lines[8], /^\| cblas_sgemm alone at the step's shapes \(roofline\) \| 1 \|  \| 30\.0 \| [\d]+ \| [\d.]+ \| 100 % \|/);
+  assert.match(lines[8], /^\| cblas_sgemm alone at the step's shapes \(roofline\) \| 1 \| {2}\| 30\.0 \| [\d]+ \| [\d.]+ \| 100 % \|/);
 });
 
 test('the roofline: cblas_sgemm through the addon at the step\'s shapes, at 1 and 2 threads', () => {
