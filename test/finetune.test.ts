@@ -69,3 +69,14 @@ test('clear errors: unknown task, GLUE task without a directory, incompatible vo
   assert.equal(r.status, 1);
   assert.equal(r.stderr.trim(), `pld finetune: no checkpoint at ${path.join(dir, 'nothing')} (expected state.json there or in ${path.join(dir, 'nothing', 'checkpoint')}); pass a pretraining run's --out directory`);
 });
+
+test('the random-init control reads no checkpoint weights and writes beside the run', async () => {
+  const noWeights = path.join(dir, 'no-weights');
+  fs.cpSync(run, noWeights, { recursive: true });
+  fs.rmSync(path.join(noWeights, 'checkpoint', 'weights.safetensors'));
+  const config = { maxTrain: 64, maxDev: 32, epochs: 1, seeds: [1], lrs: [3e-3] };
+  const r = await finetune({ checkpoint: noWeights, tasks: ['spam'], init: 'random', config, quiet: true, backend: 'wasm', threads: 1 });
+  assert.deepEqual([r.init, r.label, r.summary[0].seeds], ['random', 'random init (control)', 1]);
+  assert.ok(fs.existsSync(path.join(noWeights, 'finetune-random', 'results.json')));
+  await assert.rejects(finetune({ checkpoint: noWeights, tasks: ['spam'], config, quiet: true, backend: 'wasm', threads: 1 }), /weights\.safetensors/);
+});
