@@ -17,8 +17,8 @@ test('loadRun: steps, evaluations, per-block gradient norms and manifest as Data
     const r = await pretrain({ variant: 'preln-pld', preset: 'quick', out, quiet: true, backend: 'wasm', threads: 1, overrides: [{ train: { steps: 12, evalEvery: 5 } }] });
     const run = loadRun(out);
     assert.equal(run.dir, out);
-    assert.deepEqual(run.steps.shape, [12, 9]);
-    assert.deepEqual(run.steps.columns, ['step', 'lr', 'loss', 'theta', 'expectedBlocks', 'blocksRun', 'samplesPerSec', 'trainSeconds', 'gradNorm']);
+    assert.deepEqual(run.steps.shape, [12, 10]);
+    assert.deepEqual(run.steps.columns, ['step', 'lr', 'loss', 'theta', 'expectedBlocks', 'blocksRun', 'samplesPerSec', 'trainSeconds', 'timed', 'gradNorm']);
     assert.deepEqual(run.steps.column('loss').values, r.steps.map((s) => s.loss));
     assert.deepEqual(run.steps.column('theta').values, r.steps.map((s) => s.theta));
     // Evaluations at steps 5, 10 and the last (12).
@@ -34,7 +34,8 @@ test('loadRun: steps, evaluations, per-block gradient norms and manifest as Data
     assert.equal(run.info.variant, 'preln-pld');
     // A run with no evaluation yet still has the evaluation columns.
     fs.writeFileSync(path.join(out, 'eval.jsonl'), '');
-    assert.deepEqual(loadRun(out).evals.columns, ['step', 'valLoss', 'trainSeconds']);
+    assert.deepEqual(loadRun(out).evals.columns, ['step', 'valLoss', 'valAccuracy', 'unigramLoss', 'unigramAccuracy', 'trainSeconds']);
+    assert.deepEqual(run.evals.columns, ['step', 'valLoss', 'valAccuracy', 'unigramLoss', 'unigramAccuracy', 'trainSeconds']);
     assert.throws(() => loadRun(dir), { message: `loadRun: ${dir} is not a pretraining run (no manifest.json); pass the folder pretrain wrote, e.g. runs/<preset>/<variant>-s<seed>-lr<lr>` });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

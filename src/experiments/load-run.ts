@@ -42,6 +42,9 @@ function flattenJson(v: unknown, at: string, out: { field: string; value: string
   }
 }
 
+/** The evaluation record's fields (EvalRecord), the columns of a run not yet evaluated. */
+const EVAL_COLUMNS: (keyof EvalRecord)[] = ['step', 'valLoss', 'valAccuracy', 'unigramLoss', 'unigramAccuracy', 'trainSeconds'];
+
 /** A DataFrame of rows, with the given columns when there are none (danfojs cannot build an empty frame from rows). */
 function frame(rows: Record<string, unknown>[], columns: string[]): DataFrame {
   const dfd = danfo();
@@ -70,7 +73,7 @@ export function loadRun(dir: string): RunFrames {
   return {
     dir,
     steps: frame(steps.map(({ blockGradNorms: _drop, ...rest }) => flattenRecord(rest)), stepCols),
-    evals: frame(evals.map((e) => flattenRecord(e)), ['step', 'valLoss', 'trainSeconds']),
+    evals: frame(evals.map((e) => flattenRecord(e)), EVAL_COLUMNS),
     gradNorms: frame(gradRows, ['step', ...Array.from({ length: blocks }, (_, i) => `block_${i + 1}`)]),
     manifest: frame(manifestRows, ['field', 'value']),
     info,
