@@ -12,6 +12,89 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXPECTED_FIGURES } from '../scripts/figures';
 import { plotlyBundle } from '../src/plots/export';
+import { resolveConfig } from '../src/train/config';
+import { UNTIMED_STEPS } from '../src/train/pretrain';
+import { TARGET_OFFSETS } from '../src/experiments/analysis';
+import { OFFLINE_TASKS } from '../src/tasks/offline';
+
+/** What a reader sees of each figure in an executed notebook: title, axis titles, series and their sizes. */
+interface Seen {
+  title: string;
+  x: string;
+  y: string;
+  series: { name: string; points: number }[];
+}
+
+function figuresIn(file: string): Seen[] {
+  type Fig = { data: { name?: string; x?: unknown[] }[]; layout: Record<string, { title?: { text?: string }; text?: string } | undefined> };
+  const cells = (JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: { outputs?: { data?: Record<string, unknown> }[] }[] }).cells;
+  const figs = cells.flatMap((c) => c.outputs ?? []).flatMap((o) => (o.data?.['application/vnd.plotly.v1+json'] ? [o.data['application/vnd.plotly.v1+json'] as Fig] : []));
+  return figs.map((f) => ({
+    title: f.layout.title?.text ?? '',
+    x: f.layout.xaxis?.title?.text ?? '',
+    y: f.layout.yaxis?.title?.text ?? '',
+    series: f.data.map((t) => ({ name: t.name ?? '', points: t.x?.length ?? 0 })),
+  }));
+}
+
+/** Asserts the figure's titles and its series, by name (string or pattern) and point count. */
+function assertFigure(f: Seen, want: { title: RegExp; x: string; y: string; series: [string | RegExp, number][] }): void {
+  assert.match(f.title, want.title);
+  assert.equal(f.x, want.x, `${f.title}: x axis`);
+  assert.equal(f.y, want.y, `${f.title}: y axis`);
+  assert.equal(f.series.length, want.series.length, `${f.title}: ${f.series.map((s) => s.name).join(' / ')}`);
+  want.series.forEach(([name, points], i) => {
+    if (typeof name === 'string') assert.equal(f.series[i].name, name, `${f.title}: series ${i}`);
+    else assert.match(f.series[i].name, name, `${f.title}: series ${i}`);
+    assert.equal(f.series[i].points, points, `${f.title}: ${f.series[i].name} points`);
+  });
+}
+
+/** The figures of the quick notebooks, as their Plotly JSON says; counts follow from the quick preset. */
+function assertFigureContents(nbDir: string): void {
+  const q = resolveConfig('preln', 'quick');
+  const L = q.model.layers;
+  const steps = q.train.steps;
+  const evals = Math.ceil(steps / q.train.evalEvery);
+  const normSteps = Array.from({ length: Math.ceil(steps / q.train.gradNormEvery) }, (_, i) => i * q.train.gradNormEvery);
+  const unigram = /^unigram model, no context \(\d+\.\d\d\)$/;
+
+  const [norms] = figuresIn(path.join(nbDir, '01-gradient-norms.ipynb'));
+  assertFigure(norms, {
+    title: /^Gradient norm per block during training \(paper Fig\. 1\)/, x: 'block index l (1 = input side)', y: 'gradient L2 norm (log scale)',
+    series: ['PostLN', 'PreLN'].flatMap((v) => normSteps.map((t): [string, number] => [`${v}, step ${t}`, L])),
+  });
+
+  const [theta, keep, depth, rule] = figuresIn(path.join(nbDir, '02-schedule.ipynb'));
+  assert.match(theta.title, /^Temporal schedule θ\(t\)/);
+  assert.equal(theta.series[0].name, 'θ̄ = 0.5, γ = 0.001 (DeepSpeed default)');
+  assert.match(keep.title, /^Keep probability p_l\(t\)/);
+  assert.equal(depth.series.length % 2, 0, 'expected and sampled blocks per schedule');
+  assertFigure(rule, {
+    title: /^Keep probability by block: the paper vs DeepSpeed$/, x: 'block index l (1 = input side)', y: 'probability',
+    series: [['paper: keep probability = rescale p_l', 12], ['DeepSpeed: keep probability', 12], ['DeepSpeed: rescale divisor', 12]],
+  });
+
+  const speed = figuresIn(path.join(nbDir, '03-speedup.ipynb'));
+  const byTitle = (t: RegExp): Seen => speed.find((f) => t.test(f.title)) ?? assert.fail(`03-speedup has no figure titled ${t}`);
+  const variants = ['PostLN', 'PreLN', 'PreLN+PLD'];
+  assertFigure(byTitle(/^Training time per sample$/), {
+    title: /./, x: 'optimizer step', y: 'time per sample (ms)',
+    series: [...variants.map((v): [string, number] => [`${v} (measured)`, steps - UNTIMED_STEPS]), ['PreLN+PLD (ideal)', steps - UNTIMED_STEPS]],
+  });
+  for (const [t, x] of [[/^Validation MLM loss vs steps$/, 'optimizer step'], [/^Validation MLM loss vs training time$/, 'training time (s)']] as const) {
+    assertFigure(byTitle(t), { title: /./, x, y: 'validation MLM loss (nats/token)', series: [...variants.map((v): [string, number] => [v, evals]), [unigram, 2]] });
+  }
+  assertFigure(byTitle(/^Time to quality/), {
+    title: /./, x: 'target validation loss: nats below the unigram line (target)', y: 'speedup (×), training seconds to the target',
+    series: [['over PostLN', TARGET_OFFSETS.length], ['over PreLN', TARGET_OFFSETS.length]],
+  });
+
+  const [ft] = figuresIn(path.join(nbDir, '04-glue-finetune.ipynb'));
+  assert.match(ft.title, /^Fine-tuning: dev score by task \(median over seeds/);
+  assert.deepEqual(ft.series.map((s) => s.points), ft.series.map(() => OFFLINE_TASKS.length));
+  assert.deepEqual(ft.series.slice(-2).map((s) => s.name), ['random init (control)', 'majority / mean baseline']);
+}
 
 const RUNNER = path.join(__dirname, '..', 'scripts', 'figures.js');
 const haveJupyter = fs.existsSync('/usr/bin/jupyter') && fs.existsSync('/usr/bin/jupyter-notebook') && fs.existsSync('/usr/bin/chromium');
@@ -58,6 +141,7 @@ test('all four notebooks execute on the quick preset and write every figure', { 
   assert.equal(claims.preset, 'quick');
   assert.deepEqual(claims.claims.map((c) => c.id), ['gradient-norms', 'time-per-sample', 'speedup', 'lr-robustness', 'finetune-parity']);
   assert.ok(claims.claims.every((c) => ['reproduced', 'partly', 'not reproduced', 'not measured'].includes(c.verdict)));
+  assertFigureContents(path.join(out, 'notebooks'));
   fs.rmSync(dir, { recursive: true, force: true }); // kept when an assertion fails, to look at
 });
 

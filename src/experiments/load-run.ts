@@ -43,7 +43,7 @@ function flattenJson(v: unknown, at: string, out: { field: string; value: string
 }
 
 /** The evaluation record's fields (EvalRecord), the columns of a run not yet evaluated. */
-const EVAL_COLUMNS: (keyof EvalRecord)[] = ['step', 'valLoss', 'valAccuracy', 'unigramLoss', 'unigramAccuracy', 'trainSeconds'];
+const EVAL_COLUMNS: (keyof EvalRecord & string)[] = ['step', 'valLoss', 'valAccuracy', 'unigramLoss', 'unigramAccuracy', 'trainSeconds'];
 
 /** A DataFrame of rows, with the given columns when there are none (danfojs cannot build an empty frame from rows). */
 function frame(rows: Record<string, unknown>[], columns: string[]): DataFrame {
