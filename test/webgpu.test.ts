@@ -17,12 +17,12 @@ import { BackendInfo, BackendName, initBackend } from '../src/backend';
 import { GpuCheckResult, gpuCheckReport, runGpuCheck } from '../src/bench/gpu';
 import { FUSED, hasFused, runFused } from '../src/backend/fused';
 import { describeAdapter, isSoftwareAdapter, releaseWebGpu } from '../src/backend/webgpu';
-import { activeParamNames, createBert, disposeBert } from '../src/model/bert';
+import { createBert, disposeBert } from '../src/model/bert';
 import { ADAMW_DEFAULTS, AdamW } from '../src/train/optimizer';
-import { mlmLoss, mlmTrainStep } from '../src/train/mlm';
+import { mlmTrainStep } from '../src/train/mlm';
 import { Gates, PLD_DEFAULT, fullDepth, sampleGates } from '../src/schedule';
 import { Rng } from '../src/util/rng';
-import { maxRelErr, randn, randomBatch, tinyConfig } from './helpers';
+import { LossAndGrads, assertSameLossAndGrads, maxRelErr, randn, randomBatch, tinyConfig, tinyLossAndGrads } from './helpers';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 // Always SwiftShader, also on a machine with a GPU: the tests check numerics, on a known driver.
@@ -58,34 +58,8 @@ test('webgpu on SwiftShader: the adapter is named and marked software; the kitâ€
 
 for (const norm of ['pre', 'post'] as const) {
   test(`${norm}LN model on webgpu: MLM loss and every parameter gradient match the cpu backend`, { skip }, async () => {
-    const c = tinyConfig({ norm, layers: 2 });
-    const gates: Gates = { theta: 0.7, keep: [true, true], scale: [0.85, 0.7] };
-    const run = async (): Promise<{ loss: number; grads: Map<string, Float32Array> }> => {
-      const m = createBert(c, new Rng(5));
-      const batch = randomBatch(new Rng(6), c, 3, 10);
-      const names = activeParamNames(m, gates, { mlm: true, cls: false });
-      const vars = names.map((n) => m.params.get(n) as tf.Variable);
-      const { value, grads } = tf.variableGrads(() => mlmLoss(m, batch, { training: true, gates, rng: new Rng(0) }), vars);
-      const out = new Map<string, Float32Array>();
-      for (let i = 0; i < names.length; i++) out.set(names[i], await ARR(grads[vars[i].name]));
-      const loss = (await value.data())[0];
-      tf.dispose([value, ...Object.values(grads)]);
-      disposeBert(m);
-      return { loss, grads: out };
-    };
-    const want = await on('cpu', run);
-    const got = await on('webgpu', run);
-    assert.ok(Math.abs(got.loss - want.loss) / want.loss < 1e-5, `loss ${got.loss} vs ${want.loss}`);
-    assert.equal(got.grads.size, want.grads.size);
-    for (const [n, g] of want.grads) {
-      if (n.endsWith('attention.self.key.bias')) {
-        // Analytically zero (softmax is shift-invariant per query row): both must be ~0.
-        for (const x of [...g, ...(got.grads.get(n) as Float32Array)]) assert.ok(Math.abs(x) < 1e-5, `${n}: ${x}`);
-        continue;
-      }
-      const e = maxRelErr(got.grads.get(n) as Float32Array, g);
-      assert.ok(e < 1e-4, `${n}: rel err ${e}`);
-    }
+    const run = (): Promise<LossAndGrads> => tinyLossAndGrads(norm);
+    assertSameLossAndGrads(await on('webgpu', run), await on('cpu', run), 'webgpu');
   });
 }
 

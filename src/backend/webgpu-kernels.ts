@@ -157,7 +157,8 @@ function perColumn(key: string, names: string[], cols: number, uniforms: string,
 }
 
 const HELPERS = `
-  // erf, Abramowitz & Stegun 7.1.28, as native/src/addon.cc computes it.
+  // erf, Abramowitz & Stegun 7.1.28, the same polynomial as native/src/math.h's Erf (WGSL cannot
+  // share C++ code; the same formula keeps GELU bit-compatible across the two backends).
   fn pldErf(z : f32) -> f32 {
     let az = abs(z);
     var q = 0.0000430638;
