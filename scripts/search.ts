@@ -1,0 +1,214 @@
+/**
+ * The measured search behind the `small` preset (docs/experiment-design.md): trains candidate
+ * recipes with the kit's own pretrain(), and appends one record per run to
+ * docs/search/runs.jsonl: config, steps, CPU seconds (process.cpuUsage, which counts the compute
+ * threads too), wall seconds, validation loss after each evaluation, the unigram line of the
+ * validation split and masked-token accuracy at the end.
+ *
+ *   npm run build && node dist/scripts/search.js --runs ID[,ID…]   (IDs from CANDIDATES; --list)
+ *
+ * A recorded ID is skipped unless --again is given, so the file grows run by run.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { pretrain } from '../src/train/pretrain';
+import { RunConfig, RunOverrides, Variant, resolveConfig } from '../src/train/config';
+import { loadPretrainData, splitPretrainCorpus } from '../src/train/pretrain-data';
+import { createBert, disposeBert, encode, mlmLogits } from '../src/model/bert';
+import { loadWeights } from '../src/checkpoint/checkpoint';
+import { fullDepth } from '../src/schedule';
+import { Rng } from '../src/util/rng';
+import { kitRoot } from '../src/util/paths';
+import { listFlag, parseFlags } from '../src/cli/flags';
+
+export interface Candidate {
+  id: string;
+  variant: Variant;
+  /** Applied on top of the `small` preset. */
+  overrides: RunOverrides;
+  note: string;
+}
+
+export interface SearchRecord {
+  id: string;
+  variant: Variant;
+  overrides: RunOverrides;
+  note: string;
+  config: RunConfig;
+  params: number;
+  steps: number;
+  status: string;
+  cpuSeconds: number;
+  wallSeconds: number;
+  trainSeconds: number;
+  finalValLoss: number | null;
+  unigram: number;
+  maskedAccuracy: number | null;
+  evals: { step: number; valLoss: number; trainSeconds: number }[];
+  /** Load average over the run (other processes shared the cores). */
+  loadAvg: number[];
+  finishedAt: string;
+}
+
+/** A shape: vocabulary, width and sequence; each candidate picks one and sets variant, LR and steps. */
+const shape = (vocab: number, hidden: number, heads: number, ffn: number, seq: number, batch: number): RunOverrides => ({
+  model: { vocabSize: vocab, hidden, heads, intermediate: ffn, maxPositions: seq },
+  data: { vocab: vocab === 8192 ? 'data/vocab.txt' : `data/vocab-${vocab}.txt` },
+  train: { seqLen: seq, batchSize: batch },
+});
+
+function cand(id: string, variant: Variant, base: RunOverrides, lr: number, steps: number, extra: { warmup?: number; dropout?: number; note?: string } = {}): Candidate {
+  const d = extra.dropout ?? 0;
+  return {
+    id,
+    variant,
+    note: extra.note ?? '',
+    overrides: {
+      ...base,
+      model: { ...base.model, hiddenDropout: d, attentionDropout: d },
+      optim: { lr, warmupFraction: extra.warmup ?? 0.05 },
+      train: { ...base.train, steps, evalEvery: Math.max(25, Math.round(steps / 12 / 25) * 25), checkpointEvery: steps, gradNormEvery: 0 },
+    },
+  };
+}
+
+const V256 = shape(256, 64, 2, 256, 64, 16);
+const V512 = shape(512, 64, 2, 256, 64, 16);
+const V128 = shape(128, 64, 2, 256, 64, 16);
+const V256S32 = shape(256, 64, 2, 256, 32, 32);
+const V256W = shape(256, 96, 2, 384, 64, 16);
+
+export const CANDIDATES: Candidate[] = [
+  cand('v256-preln-3e-3-400', 'preln', V256, 3e-3, 400),
+  cand('v512-preln-3e-3-400', 'preln', V512, 3e-3, 400),
+  cand('v128-preln-3e-3-400', 'preln', V128, 3e-3, 400),
+  cand('v256s32-preln-3e-3-400', 'preln', V256S32, 3e-3, 400),
+  cand('v256-preln-1e-3-400', 'preln', V256, 1e-3, 400),
+  cand('v256-preln-6e-3-400', 'preln', V256, 6e-3, 400),
+  cand('v256w-preln-3e-3-400', 'preln', V256W, 3e-3, 400),
+  cand('v256-postln-3e-4-400', 'postln', V256, 3e-4, 400),
+  cand('v256-postln-3e-3-400', 'postln', V256, 3e-3, 400),
+  cand('v256-pld-3e-3-400', 'preln-pld', V256, 3e-3, 400),
+  cand('v256-preln-3e-3-1200', 'preln', V256, 3e-3, 1200),
+  cand('v128-preln-3e-3-1200', 'preln', V128, 3e-3, 1200),
+  cand('v512-preln-3e-3-1200', 'preln', V512, 3e-3, 1200),
+  cand('v256-preln-1e-2-1200', 'preln', V256, 1e-2, 1200),
+  cand('v128s32-preln-3e-3-1200', 'preln', shape(128, 64, 2, 256, 32, 32), 3e-3, 1200),
+];
+
+// --- Reference numbers --------------------------------------------------------------------------
+
+/**
+ * Cross-entropy (nats) of the validation split's tokens under the training split's token
+ * frequencies with add-one smoothing: the MLM loss of a model that ignores context.
+ */
+function unigramLine(cfg: RunConfig): number {
+  const data = loadPretrainData(cfg);
+  const tok = data.tokenizer;
+  const { train, valid } = splitPretrainCorpus(cfg.data);
+  const counts = new Float64Array(tok.vocabSize);
+  let n = 0;
+  for (const d of train) for (const s of d.sentences) for (const id of tok.encode(s)) (counts[id]++, n++);
+  let sum = 0;
+  let m = 0;
+  for (const d of valid) for (const s of d.sentences) for (const id of tok.encode(s)) (sum -= Math.log((counts[id] + 1) / (n + tok.vocabSize)), m++);
+  return sum / m;
+}
+
+/** Top-1 accuracy at the masked positions of the run's validation batches, from its final checkpoint. */
+function maskedAccuracy(cfg: RunConfig, checkpointDir: string): number {
+  const data = loadPretrainData(cfg);
+  const model = createBert(cfg.model, new Rng(0));
+  try {
+    loadWeights(model, path.join(checkpointDir, 'weights.safetensors'));
+    let hit = 0;
+    let total = 0;
+    for (const b of data.validBatches(cfg)) {
+      const pred = tf.tidy(() => {
+        const shape: [number, number] = [b.batchSize, b.seqLen];
+        const seq = encode(model, { inputIds: tf.tensor2d(b.inputIds, shape, 'int32'), attentionMask: tf.tensor2d(b.attentionMask, shape, 'int32') }, { training: false, gates: fullDepth(cfg.model.layers) });
+        return mlmLogits(model, seq, tf.tensor1d(b.maskedPositions, 'int32')).argMax(-1);
+      });
+      const p = pred.dataSync();
+      pred.dispose();
+      for (let i = 0; i < p.length; i++) hit += p[i] === b.maskedLabels[i] ? 1 : 0;
+      total += p.length;
+    }
+    return hit / total;
+  } finally {
+    disposeBert(model);
+  }
+}
+
+// --- Driver -------------------------------------------------------------------------------------
+
+export const RECORDS = path.join(kitRoot(), 'docs', 'search', 'runs.jsonl');
+
+export function readRecords(file = RECORDS): SearchRecord[] {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SearchRecord);
+}
+
+async function runOne(c: Candidate): Promise<SearchRecord> {
+  const cfg = resolveConfig(c.variant, 'small', c.overrides);
+  const out = path.join(kitRoot(), 'runs', 'search', c.id);
+  fs.rmSync(out, { recursive: true, force: true });
+  const load0 = require('os').loadavg() as number[];
+  const cpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  const r = await pretrain({ variant: c.variant, preset: 'small', overrides: [c.overrides], out, onNonFinite: 'stop', quiet: true });
+  const cpu = process.cpuUsage(cpu0);
+  const wall = (Date.now() - t0) / 1000;
+  const load1 = require('os').loadavg() as number[];
+  const rec: SearchRecord = {
+    id: c.id,
+    variant: c.variant,
+    overrides: c.overrides,
+    note: c.note,
+    config: cfg,
+    params: r.manifest.params,
+    steps: cfg.train.steps,
+    status: r.manifest.status,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    wallSeconds: wall,
+    trainSeconds: r.trainSeconds,
+    finalValLoss: r.finalValLoss,
+    unigram: unigramLine(cfg),
+    maskedAccuracy: r.finished ? maskedAccuracy(cfg, r.checkpoint) : null,
+    evals: r.evals.map((e) => ({ step: e.step, valLoss: e.valLoss, trainSeconds: e.trainSeconds })),
+    loadAvg: [load0[0], load1[0]],
+    finishedAt: new Date().toISOString(),
+  };
+  return rec;
+}
+
+async function main(): Promise<void> {
+  const f = parseFlags(process.argv.slice(2), { runs: 'value', again: 'switch', list: 'switch' });
+  if (f.has('list')) {
+    for (const c of CANDIDATES) console.log(c.id);
+    return;
+  }
+  const ids = listFlag(f, 'runs');
+  if (!ids) throw new Error('--runs ID[,ID…] is required (see --list)');
+  const unknown = ids.filter((id) => !CANDIDATES.some((c) => c.id === id));
+  if (unknown.length) throw new Error(`unknown candidate ${unknown.join(', ')}; see --list`);
+  fs.mkdirSync(path.dirname(RECORDS), { recursive: true });
+  for (const id of ids) {
+    if (!f.has('again') && readRecords().some((r) => r.id === id)) {
+      console.log(`${id}: recorded already (--again to rerun)`);
+      continue;
+    }
+    const rec = await runOne(CANDIDATES.find((c) => c.id === id) as Candidate);
+    fs.appendFileSync(RECORDS, JSON.stringify(rec) + '\n');
+    const gap = rec.finalValLoss === null ? NaN : rec.unigram - rec.finalValLoss;
+    console.log(`${id}: ${rec.status} val ${rec.finalValLoss?.toFixed(3)} unigram ${rec.unigram.toFixed(3)} (gap ${gap.toFixed(3)}) acc ${rec.maskedAccuracy?.toFixed(3)} cpu ${rec.cpuSeconds.toFixed(0)} s wall ${rec.wallSeconds.toFixed(0)} s (${((rec.cpuSeconds / rec.steps) * 1000).toFixed(0)} cpu-ms/step) load ${rec.loadAvg.map((x) => x.toFixed(1)).join('→')}`);
+  }
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(`search: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  });
+}
