@@ -12,7 +12,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { pretrain } from '../src/train/pretrain';
+import { EvalRecord, Manifest, StepRecord, pretrain } from '../src/train/pretrain';
+import { readJsonl } from '../src/train/runlog';
 import { RunConfig, RunOverrides, Variant, resolveConfig } from '../src/train/config';
 import { loadPretrainData, splitPretrainCorpus } from '../src/train/pretrain-data';
 import { createBert, disposeBert, encode, mlmLogits } from '../src/model/bert';
@@ -38,8 +39,10 @@ export interface SearchRecord {
   config: RunConfig;
   params: number;
   steps: number;
+  /** finished / diverged, or killed: stopped by hand once clearly behind (read back from its logs). */
   status: string;
-  cpuSeconds: number;
+  /** null for killed runs (the process that knew it is gone). */
+  cpuSeconds: number | null;
   wallSeconds: number;
   trainSeconds: number;
   finalValLoss: number | null;
@@ -58,7 +61,7 @@ const shape = (vocab: number, hidden: number, heads: number, ffn: number, seq: n
   train: { seqLen: seq, batchSize: batch },
 });
 
-function cand(id: string, variant: Variant, base: RunOverrides, lr: number, steps: number, extra: { warmup?: number; dropout?: number; note?: string } = {}): Candidate {
+function cand(id: string, variant: Variant, base: RunOverrides, lr: number, steps: number, extra: { warmup?: number; dropout?: number; mask?: number; init?: number; note?: string } = {}): Candidate {
   const d = extra.dropout ?? 0;
   return {
     id,
@@ -66,9 +69,9 @@ function cand(id: string, variant: Variant, base: RunOverrides, lr: number, step
     note: extra.note ?? '',
     overrides: {
       ...base,
-      model: { ...base.model, hiddenDropout: d, attentionDropout: d },
+      model: { ...base.model, hiddenDropout: d, attentionDropout: d, ...(extra.init !== undefined ? { initStd: extra.init } : {}) },
       optim: { lr, warmupFraction: extra.warmup ?? 0.05 },
-      train: { ...base.train, steps, evalEvery: Math.max(25, Math.round(steps / 12 / 25) * 25), checkpointEvery: steps, gradNormEvery: 0 },
+      train: { ...base.train, steps, evalEvery: Math.max(25, Math.round(steps / 12 / 25) * 25), checkpointEvery: steps, gradNormEvery: 0, maskProb: extra.mask ?? 0.15 },
     },
   };
 }
@@ -94,6 +97,17 @@ export const CANDIDATES: Candidate[] = [
   cand('v128-preln-3e-3-1200', 'preln', V128, 3e-3, 1200),
   cand('v512-preln-3e-3-1200', 'preln', V512, 3e-3, 1200),
   cand('v256-preln-1e-2-1200', 'preln', V256, 1e-2, 1200),
+  cand('v128-preln-1e-2-1200', 'preln', V128, 1e-2, 1200),
+  cand('v128b64-preln-3e-3-1200', 'preln', shape(128, 64, 2, 256, 64, 64), 3e-3, 1200),
+  cand('v128h128-preln-3e-3-1200', 'preln', shape(128, 128, 4, 512, 64, 16), 3e-3, 1200),
+  cand('v128-preln-3e-3-2400', 'preln', V128, 3e-3, 2400),
+  cand('v128m40-preln-3e-3-1200', 'preln', V128, 3e-3, 1200, { mask: 0.4 }),
+  cand('v128m40-preln-5e-3-1200', 'preln', V128, 5e-3, 1200, { mask: 0.4 }),
+  cand('v256m40-preln-3e-3-1200', 'preln', V256, 3e-3, 1200, { mask: 0.4 }),
+  cand('v128m40i07-preln-3e-3-1200', 'preln', V128, 3e-3, 1200, { mask: 0.4, init: 0.07 }),
+  cand('v128m40i07-preln-3e-3-600', 'preln', V128, 3e-3, 600, { mask: 0.4, init: 0.07 }),
+  cand('v128m40i07-postln-3e-4-600', 'postln', V128, 3e-4, 600, { mask: 0.4, init: 0.07 }),
+  cand('v128m40i07-pld-3e-3-600', 'preln-pld', V128, 3e-3, 600, { mask: 0.4, init: 0.07 }),
   cand('v128s32-preln-3e-3-1200', 'preln', shape(128, 64, 2, 256, 32, 32), 3e-3, 1200),
 ];
 
@@ -183,10 +197,49 @@ async function runOne(c: Candidate): Promise<SearchRecord> {
   return rec;
 }
 
+/** A run stopped by hand, recorded from what its logs hold (no CPU time, no accuracy). */
+function salvage(c: Candidate): SearchRecord {
+  const cfg = resolveConfig(c.variant, 'small', c.overrides);
+  const out = path.join(kitRoot(), 'runs', 'search', c.id);
+  const evals = readJsonl<EvalRecord>(path.join(out, 'eval.jsonl'));
+  const steps = readJsonl<StepRecord>(path.join(out, 'log.jsonl'));
+  if (evals.length === 0) throw new Error(`${c.id}: no evaluation in ${out}; nothing to record`);
+  const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+  return {
+    id: c.id,
+    variant: c.variant,
+    overrides: c.overrides,
+    note: c.note,
+    config: cfg,
+    params: m.params,
+    steps: steps.length,
+    status: 'killed',
+    cpuSeconds: null,
+    wallSeconds: (fs.statSync(path.join(out, 'log.jsonl')).mtimeMs - Date.parse(m.startedAt)) / 1000,
+    trainSeconds: steps.at(-1)?.trainSeconds ?? 0,
+    finalValLoss: evals[evals.length - 1].valLoss,
+    unigram: unigramLine(cfg),
+    maskedAccuracy: null,
+    evals: evals.map((e) => ({ step: e.step, valLoss: e.valLoss, trainSeconds: e.trainSeconds })),
+    loadAvg: [],
+    finishedAt: new Date(fs.statSync(path.join(out, 'log.jsonl')).mtimeMs).toISOString(),
+  };
+}
+
 async function main(): Promise<void> {
-  const f = parseFlags(process.argv.slice(2), { runs: 'value', again: 'switch', list: 'switch' });
+  const f = parseFlags(process.argv.slice(2), { runs: 'value', again: 'switch', list: 'switch', salvage: 'value' });
   if (f.has('list')) {
     for (const c of CANDIDATES) console.log(c.id);
+    return;
+  }
+  const lost = listFlag(f, 'salvage');
+  if (lost) {
+    for (const id of lost) {
+      const c = CANDIDATES.find((x) => x.id === id);
+      if (!c) throw new Error(`unknown candidate ${id}; see --list`);
+      if (readRecords().some((r) => r.id === id)) throw new Error(`${id} is recorded already`);
+      fs.appendFileSync(RECORDS, JSON.stringify(salvage(c)) + '\n');
+    }
     return;
   }
   const ids = listFlag(f, 'runs');
@@ -202,7 +255,7 @@ async function main(): Promise<void> {
     const rec = await runOne(CANDIDATES.find((c) => c.id === id) as Candidate);
     fs.appendFileSync(RECORDS, JSON.stringify(rec) + '\n');
     const gap = rec.finalValLoss === null ? NaN : rec.unigram - rec.finalValLoss;
-    console.log(`${id}: ${rec.status} val ${rec.finalValLoss?.toFixed(3)} unigram ${rec.unigram.toFixed(3)} (gap ${gap.toFixed(3)}) acc ${rec.maskedAccuracy?.toFixed(3)} cpu ${rec.cpuSeconds.toFixed(0)} s wall ${rec.wallSeconds.toFixed(0)} s (${((rec.cpuSeconds / rec.steps) * 1000).toFixed(0)} cpu-ms/step) load ${rec.loadAvg.map((x) => x.toFixed(1)).join('→')}`);
+    console.log(`${id}: ${rec.status} val ${rec.finalValLoss?.toFixed(3)} unigram ${rec.unigram.toFixed(3)} (gap ${gap.toFixed(3)}) acc ${rec.maskedAccuracy?.toFixed(3)} cpu ${rec.cpuSeconds?.toFixed(0)} s wall ${rec.wallSeconds.toFixed(0)} s (${(((rec.cpuSeconds ?? NaN) / rec.steps) * 1000).toFixed(0)} cpu-ms/step) load ${rec.loadAvg.map((x) => x.toFixed(1)).join('→')}`);
   }
 }
 
