@@ -8,7 +8,8 @@
  *
  * Notebooks see PLD_PRESET, PLD_FIGURES_DIR (= --out, default figures/) and, with --fresh,
  * PLD_FRESH=1. Figures go to <out>/ (PNG, SVG, self-contained HTML), executed notebooks to
- * <out>/notebooks/, the manifest to <out>/manifest.json.
+ * <out>/notebooks/, the manifest to <out>/manifest.json, and the paper's claims computed from the
+ * runs the notebooks made (src/experiments/claims.ts) to <out>/claims.json.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -19,6 +20,7 @@ import { parsePreset } from '../src/train/config';
 import { numberFlag, parseFlags, stringFlag } from '../src/cli/flags';
 import { plotlyVersion } from '../src/plots/export';
 import { writeFileAtomic } from '../src/util/atomic';
+import { claimsFromCache } from '../src/experiments/claims';
 
 /** Figures each notebook must produce (GLUE's only when PLD_GLUE_DIR is set). */
 export const EXPECTED_FIGURES: Record<string, string[]> = {
@@ -286,6 +288,12 @@ export function runFigures(o: FiguresOptions): { notebooks: NotebookRecord[]; ma
   };
   fs.mkdirSync(o.out, { recursive: true });
   writeFileAtomic(file, JSON.stringify(manifest, null, 1) + '\n');
+  // The claims read the runs' cache; it holds all three main runs only once 03-speedup has run.
+  const claims = claimsFromCache({ preset: o.preset });
+  if (claims) {
+    writeFileAtomic(path.join(o.out, 'claims.json'), JSON.stringify({ ...claims, gitCommit: manifest.gitCommit }, null, 1) + '\n');
+    console.log(`figures: claims ${claims.claims.map((c) => `${c.id} ${c.verdict}`).join(', ')}`);
+  } else console.log('figures: claims.json not written: the three main runs of this preset are not all cached (run 03-speedup)');
   return { notebooks: records, manifest };
 }
 

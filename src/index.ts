@@ -30,6 +30,8 @@ export { median } from './util/stats';
 export * from './finetune/finetune';
 export * from './experiments/runs';
 export * from './experiments/analysis';
+export * from './experiments/claims';
+export * from './train/reference';
 export * from './experiments/plans';
 export * from './bench/bench';
 export * from './util/manifest';

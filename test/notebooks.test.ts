@@ -41,6 +41,11 @@ test('all four notebooks execute on the quick preset and write every figure', { 
   assert.equal(manifest.preset, 'quick');
   assert.deepEqual(manifest.notebooks.map((n: { name: string }) => n.name), ['01-gradient-norms', '02-schedule', '03-speedup', '04-glue-finetune']);
   assert.match(manifest.backend, /^wasm/);
+  // The claims table, computed from the runs the notebooks made; every verdict one of the four.
+  const claims = JSON.parse(fs.readFileSync(path.join(out, 'claims.json'), 'utf8')) as { preset: string; claims: { id: string; verdict: string }[] };
+  assert.equal(claims.preset, 'quick');
+  assert.deepEqual(claims.claims.map((c) => c.id), ['gradient-norms', 'time-per-sample', 'speedup', 'lr-robustness', 'finetune-parity']);
+  assert.ok(claims.claims.every((c) => ['reproduced', 'partly', 'not reproduced', 'not measured'].includes(c.verdict)));
 });
 
 test('a failing cell fails the run and its message reaches the console', { skip, timeout: 120_000 }, () => {

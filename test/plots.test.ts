@@ -3,6 +3,7 @@
  * (PNG signature, SVG text, self-contained HTML). Export tests skip, saying why, without Chromium.
  */
 import { after, describe, test } from 'node:test';
+import { close } from './helpers';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -131,6 +132,28 @@ describe('figure builders', () => {
     assert.deepEqual(s.timeToLoss.data[0].text, ['1.00×', 'not reached']);
   });
 
+  test('speedupFigures with the unigram line: a labelled reference line and PLD speedups at each target below it', () => {
+    const s = speedupFigures(speedupRuns, { unigramLoss: 7, pld: 'PreLN+PLD' });
+    const line = s.lossVsSteps.data[3];
+    assert.equal(line.name, 'unigram model, no context (7.00)');
+    assert.deepEqual([line.x, line.y, line.line?.dash], [[0, 300], [7, 7], 'dash']);
+    assert.deepEqual(s.lossVsTime.data[3].x, [0, 30]);
+    assert.deepEqual(s.timeToLoss.data.map((t) => t.name), ['over PostLN', 'over PreLN']);
+    assert.equal((s.timeToLoss.data[0].x as string[])[1], '−0.5 (6.50)');
+    // Target 6.5: PostLN at 25 s, PreLN at 15 s, PLD at 16 s. Target 5.75: PostLN never; PreLN 22.5 s, PLD 22 s.
+    const over = (k: number): (number | null)[] => s.timeToLoss.data[k].y as (number | null)[];
+    close(over(0)[1] as number, 25 / 16);
+    close(over(1)[1] as number, 15 / 16);
+    assert.equal(over(0)[4], null);
+    close(over(1)[4] as number, 22.5 / 22);
+    assert.deepEqual(s.timeToLoss.data[0].text, ['1.61×', '1.56×', '1.53×', '1.50×', '', '']);
+    assert.equal(s.timeToLoss.layout.annotations, undefined);
+    // No run below the unigram line: the figure says so instead of showing empty bars.
+    const none = speedupFigures(speedupRuns, { unigramLoss: 4, pld: 'PreLN+PLD' });
+    assert.match(none.timeToLoss.layout.annotations?.[0]?.text ?? '', /^No speedup at any target: each is missed by PreLN\+PLD or by every other run\.<br>Lowest validation loss: PostLN 6\.00, PreLN 5\.00, PreLN\+PLD 5\.50\.$/);
+    assert.throws(() => speedupFigures(speedupRuns, { unigramLoss: 7, pld: 'PLD' }), /^Error: no run labelled 'PLD'; runs: PostLN, PreLN, PreLN\+PLD$/);
+  });
+
   test('lrRobustnessFigure: a panel per variant, one colour per learning rate, diverged dotted', () => {
     const f = lrRobustnessFigure([
       { variant: 'PostLN', lr: 1e-4, step: [1, 2], loss: [9, 8] },
@@ -143,15 +166,18 @@ describe('figure builders', () => {
     assert.equal(f.data[1].line?.dash, 'dot');
     assert.equal(f.data[2].showlegend, false);
     assert.deepEqual(f.data[1].y, [9, 12]);
+    const g = lrRobustnessFigure([{ variant: 'PostLN', lr: 1e-4, step: [1, 2], loss: [9, 8] }, { variant: 'PreLN+PLD', lr: 1e-3, step: [1, 3], loss: [9, 7] }], undefined, { unigramLoss: 6.8, caption: 'PostLN diverged' });
+    assert.deepEqual(g.data.slice(2).map((t) => [t.xaxis, t.x, t.y, t.showlegend]), [['x', [1, 2], [6.8, 6.8], true], ['x2', [1, 3], [6.8, 6.8], false]]);
+    assert.equal(g.layout.annotations?.at(-1)?.text, 'PostLN diverged');
   });
 
-  test('finetuneFigure: grouped bars per variant with error bars, baseline bar without', () => {
+  test('finetuneFigure: grouped bars at the median with interquartile error bars, baseline bar without', () => {
     const f = finetuneFigure(
       [
-        { task: 'spam', variant: 'PostLN', mean: 90, std: 1 },
-        { task: 'genre', variant: 'PostLN', mean: 40, std: 2 },
-        { task: 'spam', variant: 'PreLN+PLD', mean: 91, std: 0.5 },
-        { task: 'genre', variant: 'PreLN+PLD', mean: 42, std: 3 },
+        { task: 'spam', variant: 'PostLN', median: 90, q1: 89, q3: 92 },
+        { task: 'genre', variant: 'PostLN', median: 40, q1: 38, q3: 41 },
+        { task: 'spam', variant: 'PreLN+PLD', median: 91, q1: 90.5, q3: 91.5 },
+        { task: 'genre', variant: 'PreLN+PLD', median: 42, q1: 40, q3: 45 },
       ],
       { spam: 60, genre: 20 },
     );
@@ -159,7 +185,7 @@ describe('figure builders', () => {
     assert.equal(f.data.length, 3);
     assert.deepEqual(f.data[1].x, ['spam', 'genre']);
     assert.deepEqual(f.data[1].y, [91, 42]);
-    assert.deepEqual(f.data[1].error_y?.array, [0.5, 3]);
+    assert.deepEqual([f.data[1].error_y?.array, f.data[1].error_y?.arrayminus], [[0.5, 3], [0.5, 2]]);
     assert.equal(f.data[2].error_y, undefined);
     assert.deepEqual(f.data[2].y, [60, 20]);
     assert.match(f.layout.yaxis?.title?.text ?? '', /score/);

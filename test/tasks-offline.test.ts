@@ -154,9 +154,10 @@ test('unknown task name lists the valid ones', () => {
   assert.equal(loadOfflineTask('SOTU_YEAR', { maxTrain: 4, maxDev: 4 }).spec.name, 'sotu-year');
 });
 
-test('word-order corruption keeps the words, the first word and the last word', () => {
+test('word-order corruption shuffles the interior and keeps the words, the first word and the last word', () => {
   const rng = new Rng(1);
   const s = 'The committee met on Tuesday to discuss the new budget proposal.';
+  const where = new Set<number>();
   for (let i = 0; i < 200; i++) {
     const c = corruptWordOrder(s, rng);
     assert.ok(c !== null && c !== s);
@@ -164,7 +165,10 @@ test('word-order corruption keeps the words, the first word and the last word', 
     assert.equal(w[0], 'The');
     assert.equal(w[w.length - 1], 'proposal.');
     assert.deepEqual([...w].sort(), s.split(' ').sort());
+    where.add(w.indexOf('committee'));
   }
+  // The second word lands anywhere in the interior, not only next to where it was.
+  assert.equal(where.size, 9);
   assert.equal(corruptWordOrder('Too short.', rng), null);
   assert.equal(corruptWordOrder('A b b b z.', rng), null); // nothing movable differs
 });

@@ -8,8 +8,9 @@ import { backendFlag, listFlag, numberListFlag, parseFlags, stringFlag, wholeNum
 
 export const FINETUNE_HELP = `pld finetune --checkpoint DIR[,DIR...] [--tasks a,b,...] [--glue-dir DIR] [options]
 
-Fine-tunes pretrained checkpoints (any variant) at full depth and reports dev scores, mean ± std
-over seeds, against each task's majority/mean baseline.
+Fine-tunes pretrained checkpoints (any variant) at full depth and reports dev scores, median and
+interquartile range over seeds, against each task's majority/mean baseline. With several --lrs,
+each task's LR is chosen on a held-out fifth of its training examples, never on dev.
 
   --checkpoint DIRS   pretraining run directories (or their checkpoint/ folders), comma-separated
   --tasks LIST        offline suite: ${OFFLINE_TASKS.join(', ')} (default: all);
@@ -20,6 +21,8 @@ over seeds, against each task's majority/mean baseline.
   --seeds LIST        seeds, comma-separated (default ${FINETUNE_DEFAULTS.seeds.join(',')})
   --max-seq N         tokens per example (default ${FINETUNE_DEFAULTS.maxSeqLen})
   --max-train N       cap training examples per task     --max-dev N   cap dev examples
+  --random-init       the control: a randomly initialised encoder of each checkpoint's shape,
+                      fine-tuned the same way (results in <run>/finetune-random)
   --out DIR           where the comparison table goes (default: each run's finetune/ folder)
   --backend B         tensorflow | wasm | cpu            --threads N   compute threads (PLD_THREADS)
   --quiet             no progress output`;
@@ -27,7 +30,7 @@ over seeds, against each task's majority/mean baseline.
 export async function finetuneCommand(args: string[]): Promise<FinetuneResult[]> {
   const f = parseFlags(args, {
     checkpoint: 'value', tasks: 'value', 'glue-dir': 'value', epochs: 'value', batch: 'value', lrs: 'value', seeds: 'value', 'max-seq': 'value',
-    'max-train': 'value', 'max-dev': 'value', out: 'value', backend: 'value', threads: 'value', quiet: 'switch', help: 'switch',
+    'max-train': 'value', 'max-dev': 'value', 'random-init': 'switch', out: 'value', backend: 'value', threads: 'value', quiet: 'switch', help: 'switch',
   });
   const ckpts = listFlag(f, 'checkpoint');
   if (!ckpts) throw new Error('--checkpoint is required: a pretraining run directory (see pld pretrain --help)');
@@ -53,6 +56,7 @@ export async function finetuneCommand(args: string[]): Promise<FinetuneResult[]>
         tasks,
         glueDir: stringFlag(f, 'glue-dir'),
         config: Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)),
+        init: f.has('random-init') ? 'random' : 'pretrained',
         out: out !== undefined ? path.join(out, path.basename(path.resolve(checkpoint))) : undefined,
         backend,
         threads,

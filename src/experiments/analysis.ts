@@ -44,12 +44,62 @@ export function evalCurve(evals: EvalRecord[]): LossCurve {
  * validation loss divided by the other run's seconds to reach that loss; null when the other run
  * never reaches it.
  */
-export function sameLossSpeedup(baseline: LossCurve, other: LossCurve): { target: number; baselineSeconds: number | null; otherSeconds: number | null; speedup: number | null } {
-  const target = baseline.valLoss[baseline.valLoss.length - 1];
+export function sameLossSpeedup(baseline: LossCurve, other: LossCurve): TargetSpeedup {
+  return speedupAt(baseline, other, baseline.valLoss[baseline.valLoss.length - 1]);
+}
+
+/** Training seconds each of two runs needs to reach one target loss, and their ratio. */
+export interface TargetSpeedup {
+  target: number;
+  baselineSeconds: number | null;
+  otherSeconds: number | null;
+  /** baselineSeconds ÷ otherSeconds; null when either never reaches the target. */
+  speedup: number | null;
+}
+
+/** Speedup of `other` over `baseline` to a given validation loss (paper §5.1, at any target). */
+export function speedupAt(baseline: LossCurve, other: LossCurve, target: number): TargetSpeedup {
   const baselineSeconds = secondsToReach(baseline, target);
   const otherSeconds = secondsToReach(other, target);
   const speedup = baselineSeconds === null || otherSeconds === null || otherSeconds <= 0 ? null : baselineSeconds / otherSeconds;
   return { target, baselineSeconds, otherSeconds, speedup };
+}
+
+/**
+ * Target losses for time-to-quality, in nats below the unigram line: fixed offsets, so a rung means
+ * the same thing at every preset and no target is chosen after seeing the curves. A rung no run
+ * reaches stays in the table with null times.
+ */
+export const TARGET_OFFSETS = [0.25, 0.5, 0.75, 1, 1.25, 1.5] as const;
+
+export function targetLadder(unigramLoss: number, offsets: readonly number[] = TARGET_OFFSETS): number[] {
+  return offsets.map((d) => unigramLoss - d);
+}
+
+/** One rung of the time-to-quality table: each run's seconds to the target, and PLD's speedups. */
+export interface TimeToTargetRow {
+  /** Nats below the unigram line. */
+  belowUnigram: number;
+  target: number;
+  /** Training seconds to reach the target, by run label (null: never reached). */
+  seconds: Record<string, number | null>;
+  /** PLD's speedup over each baseline at this target, by baseline label. */
+  speedup: Record<string, number | null>;
+}
+
+/**
+ * Time-to-quality the paper's way (§5.1): training seconds (untimed warm-up steps excluded, see
+ * UNTIMED_STEPS) for each run to reach each target below the unigram line, and the speedup of
+ * `pld` over each baseline at each target.
+ */
+export function timeToTargets(curves: Record<string, LossCurve>, pld: string, baselines: string[], unigramLoss: number, offsets: readonly number[] = TARGET_OFFSETS): TimeToTargetRow[] {
+  for (const k of [pld, ...baselines]) if (!curves[k]) throw new Error(`no loss curve labelled '${k}'; curves: ${Object.keys(curves).join(', ')}`);
+  return offsets.map((d) => {
+    const target = unigramLoss - d;
+    const seconds = Object.fromEntries(Object.entries(curves).map(([k, c]) => [k, secondsToReach(c, target)]));
+    const speedup = Object.fromEntries(baselines.map((b) => [b, speedupAt(curves[b], curves[pld], target).speedup]));
+    return { belowUnigram: d, target, seconds, speedup };
+  });
 }
 
 /** `sameLossSpeedup` of two finished pretraining runs. */
@@ -59,7 +109,10 @@ export function speedupToSameLoss(baseline: PretrainResult, other: PretrainResul
   return { ...s, baselineSeconds: s.baselineSeconds as number };
 }
 
-/** Training seconds at which a loss curve first reaches `target` (linear interpolation), or null. */
+/**
+ * Training seconds at which a loss curve first reaches `target` (linear interpolation between
+ * evaluations), or null if it never does.
+ */
 export function secondsToReach(evals: LossCurve, target: number): number | null {
   const { seconds: s, valLoss: l } = evals;
   for (let i = 0; i < l.length; i++) {
@@ -92,12 +145,10 @@ export function smooth(xs: number[], window: number): number[] {
  * full-depth baseline's mean time per sample scaled by the expected fraction of blocks run.
  */
 export function timePerSample(run: PretrainResult, baseline: PretrainResult, window = 20): { step: number[]; measured: number[]; ideal: number[] } {
-  // The first steps include kernel set-up (wasm/XNNPACK operator creation): leave them out.
-  const skip = (r: PretrainResult): StepRecord[] => r.steps.slice(Math.min(5, Math.floor(r.steps.length / 4)));
-  const baseSteps = skip(baseline);
+  const baseSteps = timedSteps(baseline);
   const base = mean(baseSteps.map((s) => 1000 / s.samplesPerSec));
   const L = run.config.model.layers;
-  const steps = skip(run);
+  const steps = timedSteps(run);
   return {
     step: steps.map((s) => s.step),
     measured: rollingMedian(steps.map((s) => 1000 / s.samplesPerSec), window),
@@ -118,7 +169,21 @@ export function speedupRuns(runs: { label: string; run: PretrainResult }[], full
   });
 }
 
+/**
+ * The steps whose time counts: the run's own untimed warm-up steps (kernel set-up, first
+ * compilation) left out; logs without the `timed` field skip their first 5 steps instead.
+ */
+export function timedSteps(r: PretrainResult): StepRecord[] {
+  if (r.steps.some((s) => typeof s.timed === 'boolean')) return r.steps.filter((s) => s.timed !== false);
+  return r.steps.slice(Math.min(5, Math.floor(r.steps.length / 4)));
+}
+
 /** Median training milliseconds per sample over a run (warm-up steps excluded): robust to CPU contention. */
 export function medianMsPerSample(run: PretrainResult): number {
-  return median(run.steps.slice(Math.min(5, Math.floor(run.steps.length / 4))).map((s) => 1000 / s.samplesPerSec));
+  return median(timedSteps(run).map((s) => 1000 / s.samplesPerSec));
+}
+
+/** Fraction of time per sample PLD saves over its full-depth baseline (paper: 24 %), from run medians. */
+export function timePerSampleSaving(pld: PretrainResult, baseline: PretrainResult): number {
+  return 1 - medianMsPerSample(pld) / medianMsPerSample(baseline);
 }

@@ -1,7 +1,10 @@
 /**
- * Fine-tuning (paper §5.3): load a pretrained checkpoint of any variant, add the [CLS] head, train
- * at full depth with AdamW + warmup, evaluate on each dev set, over several seeds and a small LR
- * grid per task (the paper picked the best LR per task). GLUE and the offline suite share this path.
+ * Fine-tuning (paper §5.3): load a pretrained checkpoint of any variant (or, as the control, a
+ * random initialisation of the same shape), add the [CLS] head, train at full depth with AdamW +
+ * warmup. The protocol per task: choose the learning rate on a held-out part of the *training*
+ * examples (the dev set is never read for it), then train on all training examples with each seed
+ * and report the dev score's median and interquartile range over seeds (GLUE papers report medians
+ * of 5 runs). GLUE and the offline suite share this path.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -23,7 +26,8 @@ import { computeMetrics, taskScore, glueScore } from '../tasks/metrics';
 import { environment, Environment } from '../util/manifest';
 import { loadTask } from './tasks';
 import { resolveKitPath } from '../util/paths';
-import { mean, std } from '../util/stats';
+import { mean, median, quantile, std } from '../util/stats';
+import { hashUnit } from '../data/corpus';
 import { Align, renderMarkdownTable } from '../util/tables';
 
 export interface FinetuneConfig {
@@ -31,9 +35,14 @@ export interface FinetuneConfig {
   batchSize: number;
   /** Tokens per example, [CLS] and [SEP]s included. */
   maxSeqLen: number;
-  /** LR grid; the best LR per task (mean dev score over seeds) is reported, as in the paper. */
+  /** LR grid; each task's LR is the one scoring best on the held-out part of its training examples. */
   lrs: number[];
+  /** Seeds of the reported runs (at least 5 for a median and IQR worth reading). */
   seeds: number[];
+  /** Fraction of the training examples held out to choose the LR (whole documents go to one side). */
+  heldOutFraction: number;
+  /** Seeds per LR when choosing it (the first of `seeds`, …); the choice is the best median held-out score. */
+  selectionSeeds: number;
   warmupFraction: number;
   weightDecay: number;
   maxTrain?: number;
@@ -45,7 +54,9 @@ export const FINETUNE_DEFAULTS: FinetuneConfig = {
   batchSize: 16,
   maxSeqLen: 64,
   lrs: [3e-3], // small models fine-tune best near 3e-3 (measured on the offline suite); BERT-base used 2e-5–5e-5
-  seeds: [1, 2, 3],
+  seeds: [1, 2, 3, 4, 5],
+  heldOutFraction: 0.2,
+  selectionSeeds: 1,
   warmupFraction: 0.1, // BERT's fine-tuning warmup
   weightDecay: 0.01,
 };
@@ -62,23 +73,38 @@ export interface FinetuneRow {
 
 export interface TaskSummary {
   task: string;
+  /** The LR chosen on the held-out training examples. */
   bestLr: number;
+  /** Median held-out score of each LR tried (empty when the grid has one LR: nothing to choose). */
+  heldOut: { lr: number; score: number }[];
+  /** Dev score over seeds: median, quartiles (numpy's linear method), mean and standard deviation. */
+  median: number;
+  q1: number;
+  q3: number;
   mean: number;
   std: number;
+  /** Dev score of each seed, in `seeds` order. */
+  scores: number[];
   seeds: number;
   baseline: number;
-  /** Mean of each metric at the best LR, per dev set. */
+  /** Median of each metric over seeds, per dev set. */
   metrics: Record<string, MetricValues>;
 }
+
+/** Where the encoder's weights come from: the checkpoint, or a random initialisation of its shape (the control). */
+export type FinetuneInit = 'pretrained' | 'random';
 
 export interface FinetuneResult {
   checkpoint: string;
   variant: string;
+  init: FinetuneInit;
+  /** The protocol's settings (a cached result is reused only with the same ones). */
+  config: FinetuneConfig;
   /** How tables name this checkpoint (e.g. 'PostLN (lr 0.0001)'); the variant when unset. */
   label?: string;
   rows: FinetuneRow[];
   summary: TaskSummary[];
-  /** Average of the task scores (GLUE-score style). */
+  /** Average of the tasks' median scores (GLUE-score style). */
   average: number;
   environment: Environment;
   pretrainManifest: unknown;
@@ -166,9 +192,24 @@ export function checkpointDir(p: string): string {
   throw new Error(`no checkpoint at ${p} (expected state.json there or in ${path.join(p, 'checkpoint')}); pass a pretraining run's --out directory`);
 }
 
-/** Fine-tunes one checkpoint on one task for one LR and seed; returns dev-set metrics. */
-export function finetuneOnce(ckpt: string, pre: RunConfig, tok: WordPieceTokenizer, task: TaskData, cfg: FinetuneConfig, lr: number, seed: number, onStep?: (loss: number) => void): Record<string, MetricValues> {
-  const spec = task.spec;
+/** Fine-tunes on `train` and scores each of `evalSets`: the one operation the protocol repeats. */
+export type TrainAndScore = (train: Example[], evalSets: Record<string, Example[]>, lr: number, seed: number) => Record<string, MetricValues>;
+
+/**
+ * Fine-tunes the checkpoint's encoder (or a random one of its shape, for `init: 'random'`) on
+ * `train` for one LR and seed; returns the metrics of each of `evalSets`.
+ */
+export function finetuneOnce(
+  ckpt: string,
+  pre: RunConfig,
+  tok: WordPieceTokenizer,
+  spec: TaskData['spec'],
+  data: { train: Example[]; evalSets: Record<string, Example[]> },
+  cfg: FinetuneConfig,
+  run: { lr: number; seed: number; init: FinetuneInit },
+  onStep?: (loss: number) => void,
+): Record<string, MetricValues> {
+  const { lr, seed } = run;
   const regression = spec.kind === 'regression';
   const rng = new Rng(seed);
   // Sequences cannot be longer than the position table the checkpoint was trained with.
@@ -176,8 +217,8 @@ export function finetuneOnce(ckpt: string, pre: RunConfig, tok: WordPieceTokeniz
   const model = createBert(pre.model, rng.fork(), { mlmHead: false, numLabels: spec.numLabels });
   try {
     // The pooler and classifier are new; everything else must come from the checkpoint.
-    loadWeights(model, path.join(ckpt, 'weights.safetensors'), { allowMissing: (n) => n.startsWith('bert.pooler.') || n.startsWith('classifier.') });
-    const train = encodeAll(tok, task.train, maxLen);
+    if (run.init === 'pretrained') loadWeights(model, path.join(ckpt, 'weights.safetensors'), { allowMissing: (n) => n.startsWith('bert.pooler.') || n.startsWith('classifier.') });
+    const train = encodeAll(tok, data.train, maxLen);
     const opt = new AdamW({ ...ADAMW_DEFAULTS, weightDecay: cfg.weightDecay }, model.decay);
     const perEpoch = Math.ceil(train.n / cfg.batchSize);
     const total = perEpoch * cfg.epochs;
@@ -197,7 +238,7 @@ export function finetuneOnce(ckpt: string, pre: RunConfig, tok: WordPieceTokeniz
     }
     opt.dispose();
     const out: Record<string, MetricValues> = {};
-    for (const [name, dev] of Object.entries(task.dev)) {
+    for (const [name, dev] of Object.entries(data.evalSets)) {
       const d = encodeAll(tok, dev, maxLen);
       out[name] = computeMetrics(spec, predict(model, d, regression, 64), dev.map((e) => e.label));
     }
@@ -208,6 +249,54 @@ export function finetuneOnce(ckpt: string, pre: RunConfig, tok: WordPieceTokeniz
 }
 
 
+/**
+ * The training examples split into a part to fit and a part held out to choose the LR. Examples of
+ * one document (their first `origin`) go to the same side, so the held-out score is not inflated by
+ * text the fit part shares; the split is a fixed hash, the same for every seed and LR.
+ */
+export function holdOut(train: Example[], fraction: number): { fit: Example[]; heldOut: Example[] } {
+  if (!(fraction > 0 && fraction < 1)) throw new Error(`heldOutFraction must be between 0 and 1 (exclusive), got ${fraction}`);
+  const fit: Example[] = [];
+  const heldOut: Example[] = [];
+  train.forEach((e, i) => (hashUnit(`lr-held-out:${e.origin?.[0] ?? i}`) < fraction ? heldOut : fit).push(e));
+  if (fit.length === 0 || heldOut.length === 0) {
+    throw new Error(`cannot hold out ${fraction} of ${train.length} training examples by document (${heldOut.length} held out); use more training examples or a single learning rate`);
+  }
+  return { fit, heldOut };
+}
+
+/** Score of one run: the mean task score over the sets it was scored on. */
+const runScore = (m: Record<string, MetricValues>): number => mean(Object.values(m).map((v) => taskScore(v)));
+
+/** What the protocol did for one task: the LR it chose, why, and the reported runs. */
+export interface TaskRuns {
+  bestLr: number;
+  heldOut: { lr: number; score: number }[];
+  runs: { seed: number; metrics: Record<string, MetricValues> }[];
+}
+
+/**
+ * The fine-tuning protocol for one task. With more than one LR, each is trained on the fit part
+ * of the training examples (`selectionSeeds` seeds) and scored on the held-out part; the best
+ * median wins (ties: the first in the grid). Then each seed trains on all training examples at
+ * that LR and is scored on the dev sets. `trainAndScore` is the only thing that trains, and the
+ * dev sets are passed to it only after the LR is chosen.
+ */
+export function runTaskProtocol(task: TaskData, cfg: FinetuneConfig, trainAndScore: TrainAndScore): TaskRuns {
+  if (cfg.lrs.length === 0) throw new Error('fine-tuning needs at least one learning rate (lrs)');
+  if (cfg.seeds.length === 0) throw new Error('fine-tuning needs at least one seed (seeds)');
+  const heldOut: { lr: number; score: number }[] = [];
+  let bestLr = cfg.lrs[0];
+  if (cfg.lrs.length > 1) {
+    const split = holdOut(task.train, cfg.heldOutFraction);
+    const seeds = cfg.seeds.slice(0, Math.max(1, cfg.selectionSeeds));
+    for (const lr of cfg.lrs) heldOut.push({ lr, score: median(seeds.map((seed) => runScore(trainAndScore(split.fit, { heldOut: split.heldOut }, lr, seed)))) });
+    bestLr = heldOut.reduce((a, b) => (b.score > a.score ? b : a)).lr;
+  }
+  const runs = cfg.seeds.map((seed) => ({ seed, metrics: trainAndScore(task.train, task.dev, bestLr, seed) }));
+  return { bestLr, heldOut, runs };
+}
+
 export interface FinetuneOptions {
   /** A pretraining run directory (or its checkpoint directory). */
   checkpoint: string;
@@ -216,7 +305,9 @@ export interface FinetuneOptions {
   /** GLUE data directory; GLUE task names need it. */
   glueDir?: string;
   config?: Partial<FinetuneConfig>;
-  /** Where results.csv / results.md / results.json go (default <run>/finetune). */
+  /** 'random': the control, a randomly initialised encoder of the checkpoint's shape (default 'pretrained'). */
+  init?: FinetuneInit;
+  /** Where results.csv / results.md / results.json go (default <run>/finetune, or <run>/finetune-random for the control). */
   out?: string;
   backend?: BackendName;
   threads?: number;
@@ -226,6 +317,7 @@ export interface FinetuneOptions {
 
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const cfg: FinetuneConfig = { ...FINETUNE_DEFAULTS, ...o.config };
+  const init: FinetuneInit = o.init ?? 'pretrained';
   const ckpt = checkpointDir(o.checkpoint);
   const state = readCheckpointState<RunConfig, unknown>(ckpt);
   const pre = state.config;
@@ -233,46 +325,48 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   if (tok.vocabSize !== pre.model.vocabSize) {
     throw new Error(`checkpoint ${ckpt} was trained with a ${pre.model.vocabSize}-token vocabulary but ${pre.data.vocab} has ${tok.vocabSize} tokens; use the vocab.txt the checkpoint was trained with`);
   }
-  const out = o.out ?? path.join(path.dirname(ckpt), 'finetune');
+  const out = o.out ?? path.join(path.dirname(ckpt), init === 'random' ? 'finetune-random' : 'finetune');
   checkWritableDir(out);
   const backend = await initBackend({ backend: o.backend, threads: o.threads });
   const tasks = o.tasks.map((t) => loadTask(t, { glueDir: o.glueDir, maxTrain: cfg.maxTrain, maxDev: cfg.maxDev }));
   const rows: FinetuneRow[] = [];
   const summary: TaskSummary[] = [];
   for (const task of tasks) {
-    const runs = cfg.lrs.length * cfg.seeds.length;
-    const steps = Math.ceil(task.train.length / cfg.batchSize) * cfg.epochs * runs;
-    const progress = createProgress(`finetune ${task.spec.name}`, steps, 0, o.stream, o.quiet);
+    const stepsFor = (n: number): number => Math.ceil(n / cfg.batchSize) * cfg.epochs;
+    const selection = cfg.lrs.length > 1 ? cfg.lrs.length * Math.min(Math.max(1, cfg.selectionSeeds), cfg.seeds.length) * stepsFor(holdOut(task.train, cfg.heldOutFraction).fit.length) : 0;
+    const progress = createProgress(`finetune ${task.spec.name}${init === 'random' ? ' (random init)' : ''}`, selection + cfg.seeds.length * stepsFor(task.train.length), 0, o.stream, o.quiet);
     let k = 0;
-    const byLr = new Map<number, { score: number; metrics: Record<string, MetricValues> }[]>();
-    for (const lr of cfg.lrs) {
-      for (const seed of cfg.seeds) {
-        const m = finetuneOnce(ckpt, pre, tok, task, cfg, lr, seed, (loss) => progress.update(k++, { loss }));
-        const perDev = Object.entries(m);
-        const score = mean(perDev.map(([, v]) => taskScore(v)));
-        for (const [devSet, metrics] of perDev) rows.push({ task: task.spec.name, devSet, lr, seed, metrics, score: taskScore(metrics) });
-        byLr.set(lr, [...(byLr.get(lr) ?? []), { score, metrics: m }]);
-      }
-    }
+    const trainAndScore: TrainAndScore = (train, evalSets, lr, seed) => finetuneOnce(ckpt, pre, tok, task.spec, { train, evalSets }, cfg, { lr, seed, init }, (loss) => progress.update(k++, { loss }));
+    const p = runTaskProtocol(task, cfg, trainAndScore);
     progress.done();
-    const [bestLr, best] = [...byLr].sort((a, b) => mean(b[1].map((r) => r.score)) - mean(a[1].map((r) => r.score)))[0];
+    for (const r of p.runs) for (const [devSet, metrics] of Object.entries(r.metrics)) rows.push({ task: task.spec.name, devSet, lr: p.bestLr, seed: r.seed, metrics, score: taskScore(metrics) });
+    const scores = p.runs.map((r) => runScore(r.metrics));
     const metrics: Record<string, MetricValues> = {};
     for (const devSet of Object.keys(task.dev)) {
-      const names = Object.keys(best[0].metrics[devSet]) as (keyof MetricValues)[];
-      metrics[devSet] = Object.fromEntries(names.map((n) => [n, mean(best.map((r) => r.metrics[devSet][n] as number))]));
+      const names = Object.keys(p.runs[0].metrics[devSet]) as (keyof MetricValues)[];
+      metrics[devSet] = Object.fromEntries(names.map((n) => [n, median(p.runs.map((r) => r.metrics[devSet][n] as number))]));
     }
     const baseline = mean(Object.values(task.baseline).map((b) => b.score));
-    summary.push({ task: task.spec.name, bestLr, mean: mean(best.map((r) => r.score)), std: std(best.map((r) => r.score)), seeds: best.length, baseline, metrics });
-    progress.line(`finetune ${task.spec.name}: ${mean(best.map((r) => r.score)).toFixed(1)} ± ${std(best.map((r) => r.score)).toFixed(1)} (baseline ${baseline.toFixed(1)}, lr ${bestLr})`);
+    const s: TaskSummary = {
+      task: task.spec.name, bestLr: p.bestLr, heldOut: p.heldOut,
+      median: median(scores), q1: quantile(scores, 0.25), q3: quantile(scores, 0.75), mean: mean(scores), std: std(scores),
+      scores, seeds: scores.length, baseline, metrics,
+    };
+    summary.push(s);
+    const chosen = p.heldOut.length ? ` chosen on held-out training data from ${p.heldOut.map((h) => `${h.lr}: ${h.score.toFixed(1)}`).join(', ')}` : '';
+    progress.line(`finetune ${task.spec.name}${init === 'random' ? ' (random init)' : ''}: median ${s.median.toFixed(1)} [IQR ${s.q1.toFixed(1)}–${s.q3.toFixed(1)}] over ${s.seeds} seeds (baseline ${baseline.toFixed(1)}, lr ${p.bestLr}${chosen})`);
   }
   const manifestFile = path.join(path.dirname(ckpt), 'manifest.json');
   const pretrainManifest: unknown = fs.existsSync(manifestFile) ? JSON.parse(fs.readFileSync(manifestFile, 'utf8')) : null;
   const result: FinetuneResult = {
     checkpoint: ckpt,
     variant: pre.variant,
+    init,
+    config: cfg,
+    ...(init === 'random' ? { label: RANDOM_INIT_LABEL } : {}),
     rows,
     summary,
-    average: glueScore(summary.map((s) => s.mean)),
+    average: glueScore(summary.map((x) => x.median)),
     environment: environment(backend),
     pretrainManifest,
   };
@@ -280,19 +374,38 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   return result;
 }
 
-/** One row per task: score mean ± std over seeds, against the trivial baseline. */
-export function summaryTable(results: FinetuneResult[]): { task: string; variant: string; mean: number; std: number; baseline: number; bestLr: number }[] {
-  return results.flatMap((r) => r.summary.map((s) => ({ task: s.task, variant: r.label ?? r.variant, mean: s.mean, std: s.std, baseline: s.baseline, bestLr: s.bestLr })));
+/** How tables and figures name the random-init control. */
+export const RANDOM_INIT_LABEL = 'random init (control)';
+
+/** One row per task and model: dev score median and quartiles over seeds, the trivial baseline, the chosen LR. */
+export function summaryTable(results: FinetuneResult[]): { task: string; variant: string; median: number; q1: number; q3: number; baseline: number; bestLr: number }[] {
+  return results.flatMap((r) => r.summary.map((s) => ({ task: s.task, variant: r.label ?? r.variant, median: s.median, q1: s.q1, q3: s.q3, baseline: s.baseline, bestLr: s.bestLr })));
 }
 
-/** Dev scores (mean ± std over seeds) per task and checkpoint, the average, and the first checkpoint's trivial baseline. */
+/**
+ * Each pretrained model's gain over the random-init control: its median dev score minus the
+ * control's, per task (points). What pretraining adds; a gain near 0 means the task does not
+ * measure pretraining.
+ */
+export function gainsOverControl(results: FinetuneResult[]): { task: string; variant: string; gain: number }[] {
+  const control = results.find((r) => r.init === 'random');
+  if (!control) throw new Error(`no random-init control among the fine-tuning results (${results.map((r) => r.label ?? r.variant).join(', ')}); fine-tune one with init: 'random'`);
+  return results
+    .filter((r) => r !== control)
+    .flatMap((r) => r.summary.flatMap((s) => {
+      const c = control.summary.find((x) => x.task === s.task);
+      return c ? [{ task: s.task, variant: r.label ?? r.variant, gain: s.median - c.median }] : [];
+    }));
+}
+
+/** Dev scores (median [q1–q3] over seeds) per task and model, the average, and the first model's trivial baseline. */
 export function markdownTable(results: FinetuneResult[]): string {
   const tasks = [...new Set(results.flatMap((r) => r.summary.map((s) => s.task)))];
   const rows = results.map((r) => [
     r.label ?? r.variant,
     ...tasks.map((t) => {
       const s = r.summary.find((x) => x.task === t);
-      return s ? `${s.mean.toFixed(1)} ± ${s.std.toFixed(1)}` : '';
+      return s ? `${s.median.toFixed(1)} [${s.q1.toFixed(1)}–${s.q3.toFixed(1)}]` : '';
     }),
     r.average.toFixed(1),
   ]);

@@ -4,7 +4,7 @@
  * blue, PreLN+PLD green), axis titles with units.
  */
 import { Axis, Dash, Figure, Layout, Trace } from './types';
-import { LossCurve, sameLossSpeedup } from '../experiments/analysis';
+import { LossCurve, TARGET_OFFSETS, sameLossSpeedup, timeToTargets } from '../experiments/analysis';
 
 export const VARIANT_COLORS = { PostLN: '#d62728', PreLN: '#1f77b4', 'PreLN+PLD': '#2ca02c' } as const;
 
@@ -188,6 +188,26 @@ export function barFigure(title: string, yTitle: string, categories: string[], s
   };
 }
 
+const REFERENCE_COLOR = '#7f7f7f';
+
+/**
+ * The unigram reference line (src/train/reference.ts) as a labelled horizontal dashed trace over
+ * [x0, x1]: the validation loss of a model that ignores context.
+ */
+export function unigramLine(unigramLoss: number, x0: number, x1: number, axes: { xaxis?: string; yaxis?: string; showlegend?: boolean } = {}): Trace {
+  return {
+    type: 'scatter',
+    mode: 'lines',
+    name: `unigram model, no context (${unigramLoss.toFixed(2)})`,
+    legendgroup: 'unigram',
+    x: [x0, x1],
+    y: [unigramLoss, unigramLoss],
+    line: { color: REFERENCE_COLOR, dash: 'dash', width: 1.5 },
+    hovertemplate: `unigram cross-entropy of the validation split: ${unigramLoss.toFixed(3)}<extra></extra>`,
+    ...axes,
+  };
+}
+
 /** One pretraining run, as the speedup figures need it (plain arrays, aligned by index). */
 export interface SpeedupRun {
   label: string;
@@ -206,37 +226,74 @@ export interface SpeedupFigures {
 
 /**
  * The paper's §5.1–5.2 figures: time per sample (measured, and the ideal where given), validation
- * loss against steps and against training seconds, and the time-to-same-loss speedup over the
- * baseline (default: the first run), i.e. the baseline's seconds to reach its own final
- * validation loss divided by each run's seconds to reach that loss.
+ * loss against steps and against training seconds (with the unigram line when `unigramLoss` is
+ * given), and time to quality. With `unigramLoss` and `pld`, time to quality is PLD's speedup over
+ * every other run at each target of the ladder below the unigram line (TARGET_OFFSETS); without,
+ * it is the time-to-same-loss speedup over `baseline` (default: the first run), i.e. the
+ * baseline's seconds to reach its own final validation loss divided by each run's seconds.
  */
-export function speedupFigures(runs: SpeedupRun[], opts: { baseline?: string } = {}): SpeedupFigures {
+export function speedupFigures(runs: SpeedupRun[], opts: { baseline?: string; unigramLoss?: number; pld?: string } = {}): SpeedupFigures {
   const color = (r: SpeedupRun, i: number): string => variantColor(r.label, PALETTE[i % PALETTE.length]);
   const tps: Trace[] = runs.flatMap((r, i): Trace[] => {
     const measured: Trace = { type: 'scatter', mode: 'lines', name: `${r.label} (measured)`, x: r.timePerSample.step, y: r.timePerSample.ms, line: { color: color(r, i), width: 2 } };
     const ideal = r.timePerSample.idealMs;
     return ideal ? [measured, { type: 'scatter', mode: 'lines', name: `${r.label} (ideal)`, x: r.timePerSample.step, y: ideal, line: { color: color(r, i), dash: 'dash', width: 2 } }] : [measured];
   });
-  const loss = (x: 'step' | 'seconds'): Trace[] => runs.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: r.label, x: r.evals[x], y: r.evals.valLoss, line: { color: color(r, i), width: 2 }, marker: { size: 4 } }));
+  const loss = (x: 'step' | 'seconds'): Trace[] => {
+    const curves: Trace[] = runs.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: r.label, x: r.evals[x], y: r.evals.valLoss, line: { color: color(r, i), width: 2 }, marker: { size: 4 } }));
+    const xs = runs.flatMap((r) => r.evals[x]);
+    return opts.unigramLoss === undefined || xs.length === 0 ? curves : [...curves, unigramLine(opts.unigramLoss, 0, Math.max(...xs))];
+  };
+  const pld = opts.pld === undefined ? undefined : runs.find((r) => r.label === opts.pld);
+  if (opts.pld !== undefined && !pld) throw new Error(`no run labelled '${opts.pld}'; runs: ${runs.map((r) => r.label).join(', ')}`);
+  const figures = {
+    timePerSample: { data: tps, layout: baseLayout('Training time per sample', 'optimizer step', 'time per sample (ms)') },
+    lossVsSteps: { data: loss('step'), layout: baseLayout('Validation MLM loss vs steps', 'optimizer step', 'validation MLM loss (nats/token)') },
+    lossVsTime: { data: loss('seconds'), layout: baseLayout('Validation MLM loss vs training time', 'training time (s)', 'validation MLM loss (nats/token)') },
+  };
+  if (pld && opts.unigramLoss !== undefined) return { ...figures, timeToLoss: ladderFigure(runs, pld, opts.unigramLoss) };
   const base = runs.find((r) => r.label === opts.baseline) ?? runs[0];
   const target = base ? base.evals.valLoss[base.evals.valLoss.length - 1] : NaN;
   const speedups = runs.map((r) => (base ? sameLossSpeedup(base.evals, r.evals).speedup : null));
   const timeToLoss = barFigure(`Time to reach ${base?.label ?? 'the baseline'}'s final validation loss (${target.toFixed(3)})`, `speedup vs ${base?.label ?? 'baseline'} (×)`, runs.map((r) => r.label), [
     { label: 'speedup', values: speedups, text: speedups.map((s) => (s === null ? 'not reached' : `${s.toFixed(2)}×`)) },
   ]);
-  return {
-    timePerSample: { data: tps, layout: baseLayout('Training time per sample', 'optimizer step', 'time per sample (ms)') },
-    lossVsSteps: { data: loss('step'), layout: baseLayout('Validation MLM loss vs steps', 'optimizer step', 'validation MLM loss (nats/token)') },
-    lossVsTime: { data: loss('seconds'), layout: baseLayout('Validation MLM loss vs training time', 'training time (s)', 'validation MLM loss (nats/token)') },
-    timeToLoss,
-  };
+  return { ...figures, timeToLoss };
+}
+
+/** PLD's speedup over each other run at each target below the unigram line; unreached targets are labelled. */
+function ladderFigure(runs: SpeedupRun[], pld: SpeedupRun, unigramLoss: number): Figure {
+  const others = runs.filter((r) => r !== pld).map((r) => r.label);
+  const rows = timeToTargets(Object.fromEntries(runs.map((r) => [r.label, r.evals])), pld.label, others, unigramLoss, TARGET_OFFSETS);
+  const categories = rows.map((r) => `−${r.belowUnigram} (${r.target.toFixed(2)})`);
+  const fig = barFigure(
+    `Time to quality: ${pld.label}'s speedup at each target below the unigram line (${unigramLoss.toFixed(2)})`,
+    'speedup (×), training seconds to the target',
+    categories,
+    others.map((label) => {
+      const values = rows.map((r) => r.speedup[label]);
+      // An unreached target has no bar and no label (Plotly shrinks text on an empty bar to nothing); the notebook's table lists it.
+      return { label: `over ${label}`, values, text: values.map((v) => (v === null ? '' : `${v.toFixed(2)}×`)) };
+    }),
+    'target validation loss: nats below the unigram line (target)',
+  );
+  // Without a single speedup the bars are empty: say why in the plot, with each run's lowest loss.
+  if (rows.every((r) => Object.values(r.speedup).every((v) => v === null))) {
+    const lowest = runs.map((r) => `${r.label} ${Math.min(...r.evals.valLoss).toFixed(2)}`).join(', ');
+    fig.layout.annotations = [{ text: `No speedup at any target: each is missed by ${pld.label} or by every other run.<br>Lowest validation loss: ${lowest}.`, x: 0.5, y: 0.5, xref: 'paper', yref: 'paper', showarrow: false, xanchor: 'center', yanchor: 'middle', font: { size: 14 } }];
+  }
+  return fig;
 }
 
 /**
  * Learning-rate robustness (paper §5.2): training-loss curves at several peak learning rates, one
  * panel per variant; the same learning rate has the same colour in every panel.
  */
-export function lrRobustnessFigure(curves: { variant: string; lr: number; step: number[]; loss: number[]; diverged?: boolean }[], yTitle = 'training MLM loss (nats/token)'): Figure {
+export function lrRobustnessFigure(
+  curves: { variant: string; lr: number; step: number[]; loss: number[]; diverged?: boolean }[],
+  yTitle = 'training MLM loss (nats/token)',
+  opts: { unigramLoss?: number; caption?: string } = {},
+): Figure {
   const variants = [...new Set(curves.map((c) => c.variant))];
   const lrs = [...new Set(curves.map((c) => c.lr))].sort((a, b) => a - b);
   const { ids, layout } = panels(variants.length, variants, 'optimizer step', yTitle);
@@ -259,19 +316,57 @@ export function lrRobustnessFigure(curves: { variant: string; lr: number; step: 
       hovertemplate: `${c.variant}, LR ${c.lr}${c.diverged ? ' (diverged)' : ''}<br>step %{x}: %{y:.3f}<extra></extra>`,
     };
   });
-  return { data, layout: { ...baseLayout('Training loss at several peak learning rates (dotted: diverged)', '', '', { width: 980, height: 480, margin: { l: 80, r: 30, t: 90, b: 60 } }), ...layout } };
+  if (opts.unigramLoss !== undefined) {
+    const u = opts.unigramLoss;
+    variants.forEach((v, k) => {
+      const xs = curves.filter((c) => c.variant === v).flatMap((c) => c.step);
+      if (xs.length) data.push(unigramLine(u, Math.min(...xs), Math.max(...xs), { xaxis: ids[k].x, yaxis: ids[k].y, showlegend: k === 0 }));
+    });
+  }
+  const caption = opts.caption === undefined ? undefined : wrapLines(opts.caption, 150);
+  if (caption) layout.annotations?.push({ text: caption, x: 0, y: -0.22, xref: 'paper', yref: 'paper', showarrow: false, xanchor: 'left', yanchor: 'top', align: 'left', font: { size: 12 } });
+  return { data, layout: { ...baseLayout('Training loss at several peak learning rates (dotted: diverged)', '', '', { width: 980, height: caption ? 540 : 480, margin: { l: 80, r: 30, t: 90, b: caption ? 120 : 60 } }), ...layout } };
 }
 
-/** Fine-tuning scores, grouped by task, one bar per variant (mean ± std over seeds), with an optional baseline. */
-export function finetuneFigure(rows: { task: string; variant: string; mean: number; std: number }[], baseline?: Record<string, number>): Figure {
+/** Text broken into lines of at most `width` characters at spaces, joined with Plotly's <br>. */
+export function wrapLines(text: string, width: number): string {
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of text.split(/\s+/).filter(Boolean)) {
+    if (cur && cur.length + 1 + w.length > width) {
+      lines.push(cur);
+      cur = w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(cur);
+  return lines.join('<br>');
+}
+
+/**
+ * Fine-tuning scores, grouped by task, one bar per model at its median over seeds with the
+ * interquartile range as error bars, and an optional trivial-baseline bar.
+ */
+export function finetuneFigure(rows: { task: string; variant: string; median: number; q1: number; q3: number }[], baseline?: Record<string, number>): Figure {
   const tasks = [...new Set(rows.map((r) => r.task))];
   const variants = [...new Set(rows.map((r) => r.variant))];
   const cell = (t: string, v: string) => rows.find((r) => r.task === t && r.variant === v);
-  const series: { label: string; values: (number | null)[]; errors?: number[] }[] = variants.map((v) => ({ label: v, values: tasks.map((t) => cell(t, v)?.mean ?? null), errors: tasks.map((t) => cell(t, v)?.std ?? 0) }));
+  const series: { label: string; values: (number | null)[]; errors?: number[] }[] = variants.map((v) => ({ label: v, values: tasks.map((t) => cell(t, v)?.median ?? null) }));
   if (baseline) series.push({ label: 'majority / mean baseline', values: tasks.map((t) => baseline[t] ?? null) });
-  const fig = barFigure('Fine-tuning: dev score by task (mean ± std over seeds)', 'dev score (×100)', tasks, series, 'task');
+  const fig = barFigure('Fine-tuning: dev score by task (median over seeds, bars: interquartile range)', 'dev score (×100)', tasks, series, 'task');
   fig.data.forEach((t) => {
     if (t.name === 'majority / mean baseline') t.marker = { color: '#b0b0b0' };
+    if (t.name === 'random init (control)') t.marker = { color: '#7f7f7f' };
+    const v = t.name === undefined ? undefined : variants.indexOf(t.name);
+    if (v === undefined || v < 0) return;
+    const up = tasks.map((k) => {
+      const c = cell(k, variants[v]);
+      return c ? c.q3 - c.median : 0;
+    });
+    const down = tasks.map((k) => {
+      const c = cell(k, variants[v]);
+      return c ? c.median - c.q1 : 0;
+    });
+    t.error_y = { type: 'data', array: up, arrayminus: down, symmetric: false, visible: true, thickness: 1.5, width: 4 };
   });
   return fig;
 }

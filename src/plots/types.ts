@@ -22,7 +22,8 @@ export interface Trace {
   line?: { color?: string; dash?: Dash; width?: number };
   marker?: { color?: string | string[]; size?: number; opacity?: number; symbol?: string };
   opacity?: number;
-  error_y?: { type: 'data'; array: number[]; visible: boolean; thickness?: number; width?: number };
+  /** `array` above each point, `arrayminus` below (symmetric when absent). */
+  error_y?: { type: 'data'; array: number[]; arrayminus?: number[]; symmetric?: boolean; visible: boolean; thickness?: number; width?: number };
   colorscale?: string;
   zmin?: number;
   zmax?: number;
@@ -62,6 +63,8 @@ export interface Annotation {
   showarrow: boolean;
   xanchor?: 'left' | 'center' | 'right';
   yanchor?: 'top' | 'middle' | 'bottom';
+  /** Alignment of the lines of a multi-line text. */
+  align?: 'left' | 'center' | 'right';
   font?: Font;
 }
 

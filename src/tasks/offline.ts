@@ -281,29 +281,19 @@ function adjacentPairs(pool: SentencePool, n: number, rng: Rng): Example[] {
 }
 
 /**
- * Swap two words, or shuffle a run of 3–4 words, never moving the first word or the final
- * punctuation-bearing word, so capitalisation and the full stop do not give the corruption away.
- * Returns null when the sentence cannot be changed (e.g. all movable words equal).
+ * Shuffle every word between the first and the last, which keep their places so capitalisation
+ * and the full stop do not give the corruption away. Local corruptions (two words swapped, a run
+ * of 3–4 shuffled) are too subtle at this scale: the kit's models score MCC 0 on them, and a
+ * word-bigram model of the training originals prefers the original to its twin on only 59 % of dev
+ * pairs. With the interior shuffled it prefers the original on 86 %, so word order carries the
+ * label, while a bag-of-words model still scores chance. Returns null when the sentence cannot be
+ * changed (e.g. all movable words equal).
  */
 export function corruptWordOrder(sentence: string, rng: Rng): string | null {
   const ws = sentence.split(' ');
-  const lo = 1;
-  const hi = ws.length - 1; // exclusive: last word keeps its place
-  if (hi - lo < 2) return null;
+  if (ws.length < 4) return null;
   for (let tries = 0; tries < 10; tries++) {
-    const out = [...ws];
-    if (rng.bernoulli(0.5)) {
-      const a = lo + rng.int(hi - lo);
-      let b = lo + rng.int(hi - lo - 1);
-      if (b >= a) b++;
-      [out[a], out[b]] = [out[b], out[a]];
-    } else {
-      const len = Math.min(3 + rng.int(2), hi - lo);
-      const start = lo + rng.int(hi - lo - len + 1);
-      const span = rng.shuffle(out.slice(start, start + len));
-      out.splice(start, len, ...span);
-    }
-    const s = out.join(' ');
+    const s = [ws[0], ...rng.shuffle(ws.slice(1, -1)), ws[ws.length - 1]].join(' ');
     if (s !== sentence) return s;
   }
   return null;
@@ -344,7 +334,7 @@ function poolsFor(task: OfflineTaskName): TaskPools {
     const split = hashSplit([...docs.brown, ...docs.sotu], (d) => d.id, task, (d) => d.source);
     const notes = task === 'adjacent'
       ? [`Brown + SOTU sentence pairs (${SENT_MIN_WORDS}-${SENT_MAX_WORDS} words each): consecutive in one document = 1, second sentence from another document of the same source = 0; half each`]
-      : [`Brown + SOTU sentences (${SENT_MIN_WORDS}-${SENT_MAX_WORDS} words) = 1 and a word-order-corrupted copy (two words swapped or 3-4 shuffled) = 0; both copies of a sentence in the same split, so a bag-of-words model scores chance`];
+      : [`Brown + SOTU sentences (${SENT_MIN_WORDS}-${SENT_MAX_WORDS} words) = 1 and a word-order-corrupted copy (every word between the first and the last shuffled) = 0; both copies of a sentence in the same split, so a bag-of-words model scores chance`];
     notes.push(`dev = ${Math.round(DEV_FRACTION * 100)}% of documents per source (hash of id), never sharing a sentence with a training document`);
     pools = {
       kind: 'sentences', train: sentencePool(split.train), dev: sentencePool(split.dev),

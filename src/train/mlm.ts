@@ -9,6 +9,7 @@ import { Bert, activeParamNames, crossEntropy, encode, mlmLogits } from '../mode
 import { MlmBatchArrays } from '../data/masking';
 import { AdamW } from './optimizer';
 import { StepResult, trainStep } from './step';
+import { topOneAccuracy } from './reference';
 
 /**
  * A batch as plain arrays, as src/data produces it: flat [batch·seq] ids and mask, plus the flat
@@ -16,12 +17,16 @@ import { StepResult, trainStep } from './step';
  */
 export type MlmBatch = MlmBatchArrays;
 
-/** Mean MLM cross-entropy over the masked positions. Call inside a tidy / gradient scope. */
-export function mlmLoss(model: Bert, b: MlmBatch, opts: { training: boolean; gates?: Gates; rng?: Rng }): tf.Scalar {
+/** Logits at the masked positions, [masked, vocab]. Call inside a tidy / gradient scope. */
+function maskedLogits(model: Bert, b: MlmBatch, opts: { training: boolean; gates?: Gates; rng?: Rng }): tf.Tensor2D {
   const shape: [number, number] = [b.batchSize, b.seqLen];
   const seq = encode(model, { inputIds: tf.tensor2d(b.inputIds, shape, 'int32'), attentionMask: tf.tensor2d(b.attentionMask, shape, 'int32') }, opts);
-  const logits = mlmLogits(model, seq, tf.tensor1d(b.maskedPositions, 'int32'));
-  return crossEntropy(logits, tf.tensor1d(b.maskedLabels, 'int32'));
+  return mlmLogits(model, seq, tf.tensor1d(b.maskedPositions, 'int32'));
+}
+
+/** Mean MLM cross-entropy over the masked positions. Call inside a tidy / gradient scope. */
+export function mlmLoss(model: Bert, b: MlmBatch, opts: { training: boolean; gates?: Gates; rng?: Rng }): tf.Scalar {
+  return crossEntropy(maskedLogits(model, b, opts), tf.tensor1d(b.maskedLabels, 'int32'));
 }
 
 /** One pretraining step with the given gates (fullDepth for the baselines). */
@@ -35,16 +40,21 @@ export function mlmTrainStep(
   return trainStep(model, opt, () => mlmLoss(model, b, { training: true, gates: o.gates, rng: o.rng }), active, o);
 }
 
-/** Validation MLM loss at full depth, no dropout, averaged over batches weighted by masked tokens. */
-export function mlmEvalLoss(model: Bert, batches: Iterable<MlmBatch>): number {
+/** Validation MLM loss and top-1 accuracy at the masked positions, at full depth, no dropout; both weighted by masked tokens. */
+export function mlmEvaluate(model: Bert, batches: Iterable<MlmBatch>): { loss: number; accuracy: number } {
   let sum = 0;
+  let hits = 0;
   let count = 0;
   for (const b of batches) {
-    const l = tf.tidy(() => mlmLoss(model, b, { training: false, gates: fullDepth(model.config.layers) }));
+    const [l, predicted] = tf.tidy(() => {
+      const logits = maskedLogits(model, b, { training: false, gates: fullDepth(model.config.layers) });
+      return [crossEntropy(logits, tf.tensor1d(b.maskedLabels, 'int32')), tf.argMax(logits, -1)];
+    });
     sum += l.dataSync()[0] * b.maskedPositions.length;
+    hits += topOneAccuracy(predicted.dataSync(), b.maskedLabels) * b.maskedLabels.length;
     count += b.maskedPositions.length;
-    l.dispose();
+    tf.dispose([l, predicted]);
   }
   if (count === 0) throw new Error('validation set has no masked tokens; it needs at least one sequence');
-  return sum / count;
+  return { loss: sum / count, accuracy: hits / count };
 }

@@ -5,6 +5,7 @@ import { WordPieceTokenizer } from '../data/tokenizer';
 import { BatcherState, MlmBatchArrays, Packed, PretrainBatcher, fixedBatches, packSequences } from '../data/masking';
 import { resolveKitPath } from '../util/paths';
 import { DataConfig, RunConfig } from './config';
+import { ReferenceLines, referenceLines } from './reference';
 
 export type { BatcherState };
 
@@ -13,6 +14,8 @@ export interface PretrainData {
   stats: { hash: string; documents: number; trainSequences: number; validSequences: number; words: number; tokens: number };
   trainBatcher(cfg: RunConfig, rng: Rng): PretrainBatcher;
   validBatches(cfg: RunConfig): MlmBatchArrays[];
+  /** Unigram loss and accuracy of the validation split (training-split frequencies): the no-context line. */
+  reference: ReferenceLines;
 }
 
 const cache = new Map<string, PretrainData>();
@@ -51,6 +54,7 @@ export function loadPretrainData(cfg: RunConfig): PretrainData {
     },
     trainBatcher: (c, rng) => new PretrainBatcher(trainSeqs, tokenizer, c.train.batchSize, c.train.seqLen, rng.nextUint32(), c.train.maskProb),
     validBatches: (c) => fixedBatches(validSeqs, tokenizer, c.train.batchSize, c.train.seqLen, c.train.evalBatches),
+    reference: referenceLines(trainSeqs, validSeqs, tokenizer.vocabSize, tokenizer.specialIds),
   };
   cache.set(key, data);
   return data;

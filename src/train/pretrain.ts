@@ -15,7 +15,8 @@ import { environment, Environment } from '../util/manifest';
 import { RunConfig, RunOverrides, resolveConfig } from './config';
 import { AdamW } from './optimizer';
 import { learningRate } from './lr';
-import { mlmEvalLoss, mlmTrainStep } from './mlm';
+import { mlmEvaluate, mlmTrainStep } from './mlm';
+import { ReferenceLines } from './reference';
 import { NonFiniteError } from './step';
 import { Progress, createProgress } from './progress';
 import { JsonlWriter, LogRecord, readJsonl, toCsv, truncateLog } from './runlog';
@@ -50,8 +51,10 @@ export interface StepRecord extends LogRecord {
   expectedBlocks: number;
   blocksRun: number;
   samplesPerSec: number;
-  /** Cumulative training seconds (no evaluation or checkpoint time). */
+  /** Cumulative training seconds (no evaluation or checkpoint time, no untimed warm-up step). */
   trainSeconds: number;
+  /** False for the first UNTIMED_STEPS steps of each process, whose time counts for no variant. */
+  timed: boolean;
   gradNorm: number;
   /** Per-block gradient L2 norms (null for dropped blocks) on steps where they are recorded. */
   blockGradNorms: (number | null)[] | null;
@@ -61,6 +64,11 @@ export interface EvalRecord extends LogRecord {
   /** Optimizer steps done when evaluated. */
   step: number;
   valLoss: number;
+  /** Top-1 accuracy at the masked validation positions. */
+  valAccuracy: number;
+  /** The no-context reference lines of the validation split (src/train/reference.ts). */
+  unigramLoss: number;
+  unigramAccuracy: number;
   trainSeconds: number;
 }
 
@@ -93,10 +101,21 @@ export interface Manifest {
   totalSeconds: number;
   trainSeconds: number;
   finalValLoss: number | null;
+  finalValAccuracy: number | null;
+  /** Unigram loss and accuracy of the validation split: the line a model using context must beat. */
+  reference: ReferenceLines;
   error: string | null;
 }
 
 type CkptState = { data: BatcherState };
+
+/**
+ * Steps at the start of each process whose time is not counted: they pay for process start-up and
+ * the first kernel compilation (wasm/XNNPACK operator creation, WebGPU pipelines), a cost the
+ * paper's long runs amortise to nothing and that would otherwise favour whichever variant runs
+ * second. They still train, the same for every variant.
+ */
+export const UNTIMED_STEPS = 3;
 
 export function defaultOutDir(c: RunConfig): string {
   return path.join('runs', c.preset, `${c.variant}-s${c.seed}-lr${c.optim.lr}`);
@@ -191,6 +210,8 @@ function newManifest(cfg: RunConfig, backend: BackendInfo, data: PretrainData, m
     totalSeconds: 0,
     trainSeconds,
     finalValLoss: null,
+    finalValAccuracy: null,
+    reference: data.reference,
     error: null,
   };
 }
@@ -201,6 +222,7 @@ interface LoopIo {
   /** Last step (exclusive) of this call. */
   end: number;
   validBatches: MlmBatchArrays[];
+  reference: ReferenceLines;
   log: JsonlWriter;
   evalLog: JsonlWriter;
   progress: Progress;
@@ -210,10 +232,10 @@ interface LoopIo {
  * The training loop, top to bottom: data → gates → step → log → evaluate → checkpoint. A
  * non-finite loss ends it as diverged; any other error leaves it.
  */
-function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): { diverged: boolean; error: string | null; lastVal: number | null } {
+function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): { diverged: boolean; error: string | null; lastVal: EvalRecord | null } {
   const L = cfg.model.layers;
   const sched = { peak: cfg.optim.lr, warmupSteps: Math.max(1, Math.round(cfg.optim.warmupFraction * cfg.train.steps)), totalSteps: cfg.train.steps };
-  let lastVal: number | null = null;
+  let lastVal: EvalRecord | null = null;
   try {
     for (let step = t.start; step < io.end; step++) {
       const batch = t.batcher.next();
@@ -222,7 +244,8 @@ function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): { diverged: bo
       const t0 = performance.now();
       const r = mlmTrainStep(t.model, t.opt, batch, { gates, rng: t.stepRng, lr, clipNorm: cfg.optim.clipNorm, step });
       const dt = (performance.now() - t0) / 1000;
-      t.trainSeconds += dt;
+      const timed = step - t.start >= UNTIMED_STEPS;
+      if (timed) t.trainSeconds += dt;
       const every = cfg.train.gradNormEvery;
       const rec: StepRecord = {
         step,
@@ -233,6 +256,7 @@ function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): { diverged: bo
         blocksRun: gates.keep.filter(Boolean).length,
         samplesPerSec: cfg.train.batchSize / dt,
         trainSeconds: t.trainSeconds,
+        timed,
         gradNorm: r.gradNorm,
         blockGradNorms: every > 0 && step % every === 0 ? r.blockGradNorms : null,
       };
@@ -240,9 +264,10 @@ function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): { diverged: bo
       io.progress.update(step, { loss: r.loss, extra: `θ ${gates.theta.toFixed(3)} blocks ${rec.blocksRun}/${L}` });
       const done = step + 1;
       if (done % cfg.train.evalEvery === 0 || done === cfg.train.steps) {
-        lastVal = mlmEvalLoss(t.model, io.validBatches);
-        io.evalLog.write({ step: done, valLoss: lastVal, trainSeconds: t.trainSeconds } satisfies EvalRecord);
-        io.progress.line(`${cfg.variant} step ${done}: validation loss ${lastVal.toFixed(4)}`);
+        const v = mlmEvaluate(t.model, io.validBatches);
+        lastVal = { step: done, valLoss: v.loss, valAccuracy: v.accuracy, unigramLoss: io.reference.unigramLoss, unigramAccuracy: io.reference.unigramAccuracy, trainSeconds: t.trainSeconds };
+        io.evalLog.write(lastVal);
+        io.progress.line(`${cfg.variant} step ${done}: validation loss ${v.loss.toFixed(4)} (unigram ${io.reference.unigramLoss.toFixed(3)}), masked accuracy ${(100 * v.accuracy).toFixed(1)} %`);
       }
       if ((cfg.train.checkpointEvery > 0 && done % cfg.train.checkpointEvery === 0) || done === cfg.train.steps || done === io.end) {
         saveCheckpoint<RunConfig, CkptState>(io.ckptDir, t.model, t.opt, { step: done, config: cfg, rng: t.stepRng.state, data: { data: t.batcher.getState() }, trainSeconds: t.trainSeconds });
@@ -285,12 +310,13 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     ckptDir,
     end: Math.min(cfg.train.steps, t.start + (o.maxStepsThisCall ?? Infinity)),
     validBatches,
+    reference: data.reference,
     log: new JsonlWriter(path.join(out, 'log.jsonl')),
     evalLog: new JsonlWriter(path.join(out, 'eval.jsonl')),
     progress: createProgress(`${cfg.variant}/${cfg.preset}`, cfg.train.steps, t.start, o.stream, o.quiet),
   };
   io.progress.line(`${cfg.variant} preset=${cfg.preset} seed=${cfg.seed} lr=${cfg.optim.lr} on ${describeBackend(backend)}; ${manifest.params} parameters; out ${out}${t.start ? `; resuming at step ${t.start}` : ''}`);
-  let outcome: { diverged: boolean; error: string | null; lastVal: number | null };
+  let outcome: { diverged: boolean; error: string | null; lastVal: EvalRecord | null };
   try {
     outcome = trainLoop(cfg, t, io);
   } catch (e) {
@@ -313,7 +339,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   manifest.status = diverged ? 'diverged' : finished ? 'finished' : 'stopped';
   manifest.totalSeconds += (Date.now() - started) / 1000;
   manifest.trainSeconds = t.trainSeconds;
-  manifest.finalValLoss = outcome.lastVal ?? evals.at(-1)?.valLoss ?? null;
+  const lastEval = outcome.lastVal ?? evals.at(-1) ?? null;
+  manifest.finalValLoss = lastEval?.valLoss ?? null;
+  manifest.finalValAccuracy = lastEval?.valAccuracy ?? null;
   manifest.error = error;
   writeManifest();
   if (diverged && o.onNonFinite !== 'stop') throw new Error(error ?? 'diverged');

@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fitUnigram, referenceLines, topOneAccuracy, unigramProb, unigramScore } from '../src/train/reference';
+
+// Vocabulary of 6 ids; 0 and 1 are special ([PAD], [CLS]-like), never masked nor predicted.
+const SPECIAL = new Set([0, 1]);
+const TRAIN = [Int32Array.from([2, 2, 3, 5]), Int32Array.from([1, 2, 4, 0])];
+
+test('unigram: add-one smoothed training frequencies over the non-special vocabulary', () => {
+  const u = fitUnigram(TRAIN, 6, SPECIAL);
+  // counts 2:3, 3:1, 4:1, 5:1 → total 6, support 4 → p = (c + 1) / 10.
+  assert.deepEqual([...u.counts], [0, 0, 3, 1, 1, 1]);
+  assert.equal(u.total, 6);
+  assert.equal(u.support, 4);
+  assert.equal(u.argmax, 2);
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map((t) => unigramProb(u, t)), [0, 0, 0.4, 0.2, 0.2, 0.2]);
+});
+
+test('unigram cross-entropy and accuracy of the validation tokens, hand-computed', () => {
+  // Validation tokens that masking could select: 2, 3, 5 (0 and 1 are special and skipped).
+  const valid = [Int32Array.from([2, 3, 0]), Int32Array.from([1, 5])];
+  const s = unigramScore(fitUnigram(TRAIN, 6, SPECIAL), valid);
+  assert.equal(s.tokens, 3);
+  assert.ok(Math.abs(s.crossEntropy - -(Math.log(0.4) + 2 * Math.log(0.2)) / 3) < 1e-12);
+  assert.equal(s.accuracy, 1 / 3);
+  const r = referenceLines(TRAIN, valid, 6, SPECIAL);
+  assert.deepEqual(r, { unigramLoss: s.crossEntropy, unigramAccuracy: 1 / 3, validTokens: 3 });
+});
+
+test('unseen tokens keep the smoothed mass; a uniform corpus scores ln(support)', () => {
+  const u = fitUnigram([Int32Array.from([2, 3, 4, 5])], 6, SPECIAL);
+  const s = unigramScore(u, [Int32Array.from([2, 3, 4, 5])]);
+  assert.ok(Math.abs(s.crossEntropy - Math.log(4)) < 1e-12);
+  // Ties go to the lowest id.
+  assert.equal(u.argmax, 2);
+  assert.equal(unigramProb(fitUnigram([], 6, SPECIAL), 5), 1 / 4);
+});
+
+test('top-1 accuracy at masked positions', () => {
+  assert.equal(topOneAccuracy([5, 2, 7, 7], [5, 3, 7, 1]), 0.5);
+  assert.throws(() => topOneAccuracy([1], [1, 2]), /^Error: 1 predictions for 2 labels; they must be aligned one to one$/);
+  assert.throws(() => topOneAccuracy([], []), /^Error: no labels to score: accuracy needs at least one masked position$/);
+});
+
+test('reference lines: bad input fails in one line', () => {
+  assert.throws(() => fitUnigram([Int32Array.from([9])], 6, SPECIAL), /^Error: token id 9 is outside the vocabulary of 6; the sequences were made with another vocab$/);
+  assert.throws(() => unigramScore(fitUnigram(TRAIN, 6, SPECIAL), [Int32Array.from([0, 1])]), /^Error: the validation split has no token that masking could predict; add text to it$/);
+});
