@@ -2,8 +2,8 @@
  * The measured search behind the `small` preset (docs/experiment-design.md): trains candidate
  * recipes with the kit's own pretrain(), and appends one record per run to
  * docs/search/runs.jsonl: config, steps, CPU seconds (process.cpuUsage, which counts the compute
- * threads too), wall seconds, validation loss after each evaluation, the unigram line of the
- * validation split and masked-token accuracy at the end.
+ * threads too), wall seconds, validation loss and masked-token accuracy after each evaluation,
+ * and the unigram line of the validation split (src/train/reference.ts), as pretrain() records them.
  *
  *   npm run build && node dist/scripts/search.js --runs ID[,ID…]   (IDs from CANDIDATES; --list)
  *
@@ -11,15 +11,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
 import { EvalRecord, Manifest, StepRecord, pretrain } from '../src/train/pretrain';
 import { readJsonl } from '../src/train/runlog';
+import { loadPretrainData } from '../src/train/pretrain-data';
 import { RunConfig, RunOverrides, Variant, resolveConfig } from '../src/train/config';
-import { loadPretrainData, splitPretrainCorpus } from '../src/train/pretrain-data';
-import { createBert, disposeBert, encode, mlmLogits } from '../src/model/bert';
-import { loadWeights } from '../src/checkpoint/checkpoint';
-import { fullDepth } from '../src/schedule';
-import { Rng } from '../src/util/rng';
 import { kitRoot } from '../src/util/paths';
 import { listFlag, parseFlags } from '../src/cli/flags';
 
@@ -48,7 +43,7 @@ export interface SearchRecord {
   finalValLoss: number | null;
   unigram: number;
   maskedAccuracy: number | null;
-  evals: { step: number; valLoss: number; trainSeconds: number }[];
+  evals: { step: number; valLoss: number; valAccuracy: number | null; trainSeconds: number }[];
   /** Load average over the run (other processes shared the cores). */
   loadAvg: number[];
   finishedAt: string;
@@ -111,50 +106,6 @@ export const CANDIDATES: Candidate[] = [
   cand('v128s32-preln-3e-3-1200', 'preln', shape(128, 64, 2, 256, 32, 32), 3e-3, 1200),
 ];
 
-// --- Reference numbers --------------------------------------------------------------------------
-
-/**
- * Cross-entropy (nats) of the validation split's tokens under the training split's token
- * frequencies with add-one smoothing: the MLM loss of a model that ignores context.
- */
-function unigramLine(cfg: RunConfig): number {
-  const data = loadPretrainData(cfg);
-  const tok = data.tokenizer;
-  const { train, valid } = splitPretrainCorpus(cfg.data);
-  const counts = new Float64Array(tok.vocabSize);
-  let n = 0;
-  for (const d of train) for (const s of d.sentences) for (const id of tok.encode(s)) (counts[id]++, n++);
-  let sum = 0;
-  let m = 0;
-  for (const d of valid) for (const s of d.sentences) for (const id of tok.encode(s)) (sum -= Math.log((counts[id] + 1) / (n + tok.vocabSize)), m++);
-  return sum / m;
-}
-
-/** Top-1 accuracy at the masked positions of the run's validation batches, from its final checkpoint. */
-function maskedAccuracy(cfg: RunConfig, checkpointDir: string): number {
-  const data = loadPretrainData(cfg);
-  const model = createBert(cfg.model, new Rng(0));
-  try {
-    loadWeights(model, path.join(checkpointDir, 'weights.safetensors'));
-    let hit = 0;
-    let total = 0;
-    for (const b of data.validBatches(cfg)) {
-      const pred = tf.tidy(() => {
-        const shape: [number, number] = [b.batchSize, b.seqLen];
-        const seq = encode(model, { inputIds: tf.tensor2d(b.inputIds, shape, 'int32'), attentionMask: tf.tensor2d(b.attentionMask, shape, 'int32') }, { training: false, gates: fullDepth(cfg.model.layers) });
-        return mlmLogits(model, seq, tf.tensor1d(b.maskedPositions, 'int32')).argMax(-1);
-      });
-      const p = pred.dataSync();
-      pred.dispose();
-      for (let i = 0; i < p.length; i++) hit += p[i] === b.maskedLabels[i] ? 1 : 0;
-      total += p.length;
-    }
-    return hit / total;
-  } finally {
-    disposeBert(model);
-  }
-}
-
 // --- Driver -------------------------------------------------------------------------------------
 
 export const RECORDS = path.join(kitRoot(), 'docs', 'search', 'runs.jsonl');
@@ -188,9 +139,9 @@ async function runOne(c: Candidate): Promise<SearchRecord> {
     wallSeconds: wall,
     trainSeconds: r.trainSeconds,
     finalValLoss: r.finalValLoss,
-    unigram: unigramLine(cfg),
-    maskedAccuracy: r.finished ? maskedAccuracy(cfg, r.checkpoint) : null,
-    evals: r.evals.map((e) => ({ step: e.step, valLoss: e.valLoss, trainSeconds: e.trainSeconds })),
+    unigram: r.manifest.reference.unigramLoss,
+    maskedAccuracy: r.manifest.finalValAccuracy,
+    evals: r.evals.map((e) => ({ step: e.step, valLoss: e.valLoss, valAccuracy: e.valAccuracy, trainSeconds: e.trainSeconds })),
     loadAvg: [load0[0], load1[0]],
     finishedAt: new Date().toISOString(),
   };
@@ -218,9 +169,9 @@ function salvage(c: Candidate): SearchRecord {
     wallSeconds: (fs.statSync(path.join(out, 'log.jsonl')).mtimeMs - Date.parse(m.startedAt)) / 1000,
     trainSeconds: steps.at(-1)?.trainSeconds ?? 0,
     finalValLoss: evals[evals.length - 1].valLoss,
-    unigram: unigramLine(cfg),
-    maskedAccuracy: null,
-    evals: evals.map((e) => ({ step: e.step, valLoss: e.valLoss, trainSeconds: e.trainSeconds })),
+    unigram: loadPretrainData(cfg).reference.unigramLoss,
+    maskedAccuracy: evals[evals.length - 1].valAccuracy ?? null,
+    evals: evals.map((e) => ({ step: e.step, valLoss: e.valLoss, valAccuracy: e.valAccuracy ?? null, trainSeconds: e.trainSeconds })),
     loadAvg: [],
     finishedAt: new Date(fs.statSync(path.join(out, 'log.jsonl')).mtimeMs).toISOString(),
   };
