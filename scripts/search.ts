@@ -17,6 +17,10 @@ import { loadPretrainData } from '../src/train/pretrain-data';
 import { RunConfig, RunOverrides, Variant, resolveConfig } from '../src/train/config';
 import { kitRoot } from '../src/util/paths';
 import { listFlag, parseFlags } from '../src/cli/flags';
+import { renderMarkdownTable } from '../src/util/tables';
+import { baseLayout, LEGEND_BELOW, PALETTE } from '../src/plots/figures';
+import { Figure, Trace } from '../src/plots/types';
+import { closeExporter, exportFigure } from '../src/plots/export';
 
 export interface Candidate {
   id: string;
@@ -103,6 +107,12 @@ export const CANDIDATES: Candidate[] = [
   cand('v128m40i07-preln-3e-3-600', 'preln', V128, 3e-3, 600, { mask: 0.4, init: 0.07 }),
   cand('v128m40i07-postln-3e-4-600', 'postln', V128, 3e-4, 600, { mask: 0.4, init: 0.07 }),
   cand('v128m40i07-pld-3e-3-600', 'preln-pld', V128, 3e-3, 600, { mask: 0.4, init: 0.07 }),
+  cand('v128m40i07-postln-3e-3-600', 'postln', V128, 3e-3, 600, { mask: 0.4, init: 0.07 }),
+  cand('v128m40i07-postln-1e-3-600', 'postln', V128, 1e-3, 600, { mask: 0.4, init: 0.07 }),
+  cand('v256m40i07-preln-3e-3-600', 'preln', V256, 3e-3, 600, { mask: 0.4, init: 0.07 }),
+  cand('v256m40i07-pld-3e-3-600', 'preln-pld', V256, 3e-3, 600, { mask: 0.4, init: 0.07 }),
+  cand('v256m40i07-postln-3e-4-600', 'postln', V256, 3e-4, 600, { mask: 0.4, init: 0.07 }),
+  cand('v256m40i07-postln-3e-3-600', 'postln', V256, 3e-3, 600, { mask: 0.4, init: 0.07 }),
   cand('v128s32-preln-3e-3-1200', 'preln', shape(128, 64, 2, 256, 32, 32), 3e-3, 1200),
 ];
 
@@ -148,6 +158,69 @@ async function runOne(c: Candidate): Promise<SearchRecord> {
   return rec;
 }
 
+// --- Report -------------------------------------------------------------------------------------
+
+const DOC = path.join(kitRoot(), 'docs', 'experiment-design.md');
+const BEGIN = '<!-- search-table:begin (node dist/scripts/search.js --report) -->';
+const END = '<!-- search-table:end -->';
+
+/** CPU seconds spent by each evaluation: the run's CPU time shared out in proportion to training time. */
+function cpuAt(r: SearchRecord): number[] {
+  return r.evals.map((e) => (r.cpuSeconds !== null && r.trainSeconds > 0 ? (r.cpuSeconds * e.trainSeconds) / r.trainSeconds : NaN));
+}
+
+const fmt = (x: number | null | undefined, d: number): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
+
+function recipe(r: SearchRecord): string[] {
+  const c = r.config;
+  return [
+    r.id,
+    r.variant,
+    String(c.model.vocabSize),
+    `${c.model.hidden}/${c.model.heads}/${c.model.intermediate}`,
+    `${c.train.seqLen}×${c.train.batchSize}`,
+    String(c.train.maskProb ?? 0.15),
+    String(c.model.initStd),
+    String(c.optim.lr),
+    String(r.steps),
+  ];
+}
+
+/** The search table (markdown) and the figure of loss below the unigram line against CPU minutes. */
+async function report(): Promise<void> {
+  const recs = readRecords();
+  const header = ['run', 'variant', 'vocab', 'hidden/heads/FFN', 'seq×batch', 'mask', 'init σ', 'LR', 'steps', 'status', 'CPU s', 'CPU ms/step', 'unigram', 'final val', 'below unigram', 'masked acc.', 'nats below per CPU-min'];
+  const rows = recs.map((r) => {
+    const gap = r.finalValLoss === null ? NaN : r.unigram - r.finalValLoss;
+    return [
+      ...recipe(r),
+      r.status,
+      fmt(r.cpuSeconds, 0),
+      fmt(r.cpuSeconds === null ? null : (1000 * r.cpuSeconds) / r.steps, 0),
+      fmt(r.unigram, 3),
+      fmt(r.finalValLoss, 3),
+      fmt(gap, 3),
+      fmt(r.maskedAccuracy, 3),
+      fmt(r.cpuSeconds === null ? null : gap / (r.cpuSeconds / 60), 3),
+    ];
+  });
+  const table = renderMarkdownTable(header, rows, header.map((_, i) => (i < 2 ? 'left' : 'right')));
+  const doc = fs.readFileSync(DOC, 'utf8');
+  const a = doc.indexOf(BEGIN);
+  const b = doc.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`${DOC} lacks the markers ${BEGIN} … ${END}`);
+  fs.writeFileSync(DOC, doc.slice(0, a + BEGIN.length) + '\n\n' + table + '\n\n' + doc.slice(b));
+  const measured = recs.filter((r) => r.cpuSeconds !== null);
+  const data: Trace[] = measured.map((r, i) => {
+    const cpu = cpuAt(r);
+    return { type: 'scatter', mode: 'lines+markers', name: r.id, x: cpu.map((c) => c / 60), y: r.evals.map((e) => r.unigram - e.valLoss), line: { color: PALETTE[i % PALETTE.length], dash: r.variant === 'postln' ? 'dash' : r.variant === 'preln-pld' ? 'dot' : 'solid' }, marker: { size: 4 } };
+  });
+  data.push({ type: 'scatter', mode: 'lines', name: 'target: 1 nat below the unigram line', x: [0, Math.max(...measured.map((r) => (r.cpuSeconds as number) / 60))], y: [1, 1], line: { color: '#444', dash: 'dash', width: 1 } });
+  const fig: Figure = { data, layout: baseLayout('Search: validation MLM loss below the unigram line', 'CPU minutes (training, 1 thread)', 'unigram line − validation loss (nats)', { ...LEGEND_BELOW, height: 720, margin: { l: 70, r: 30, t: 60, b: 300 } }) };
+  await exportFigure(fig, path.join(kitRoot(), 'docs', 'search', 'loss-below-unigram-vs-cpu'), { formats: ['png', 'svg'] });
+  await closeExporter();
+}
+
 /** A run stopped by hand, recorded from what its logs hold (no CPU time, no accuracy). */
 function salvage(c: Candidate): SearchRecord {
   const cfg = resolveConfig(c.variant, 'small', c.overrides);
@@ -178,7 +251,8 @@ function salvage(c: Candidate): SearchRecord {
 }
 
 async function main(): Promise<void> {
-  const f = parseFlags(process.argv.slice(2), { runs: 'value', again: 'switch', list: 'switch', salvage: 'value' });
+  const f = parseFlags(process.argv.slice(2), { runs: 'value', again: 'switch', list: 'switch', salvage: 'value', report: 'switch' });
+  if (f.has('report')) return report();
   if (f.has('list')) {
     for (const c of CANDIDATES) console.log(c.id);
     return;
