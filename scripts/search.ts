@@ -113,6 +113,10 @@ export const CANDIDATES: Candidate[] = [
   cand('v256m40i07-pld-3e-3-600', 'preln-pld', V256, 3e-3, 600, { mask: 0.4, init: 0.07 }),
   cand('v256m40i07-postln-3e-4-600', 'postln', V256, 3e-4, 600, { mask: 0.4, init: 0.07 }),
   cand('v256m40i07-postln-3e-3-600', 'postln', V256, 3e-3, 600, { mask: 0.4, init: 0.07 }),
+  // The chosen `small` preset as it stands in src/train/config.ts (no overrides).
+  { id: 'small-preset-preln', variant: 'preln', overrides: {}, note: 'the small preset' },
+  { id: 'small-preset-pld', variant: 'preln-pld', overrides: {}, note: 'the small preset' },
+  { id: 'small-preset-postln', variant: 'postln', overrides: {}, note: 'the small preset' },
   cand('v128s32-preln-3e-3-1200', 'preln', shape(128, 64, 2, 256, 32, 32), 3e-3, 1200),
 ];
 
