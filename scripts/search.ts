@@ -13,7 +13,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { EvalRecord, Manifest, StepRecord, pretrain } from '../src/train/pretrain';
 import { readJsonl } from '../src/train/runlog';
-import { loadPretrainData } from '../src/train/pretrain-data';
+import { loadPretrainData, splitPretrainCorpus } from '../src/train/pretrain-data';
+import { fitUnigram, unigramProb } from '../src/train/reference';
 import { RunConfig, RunOverrides, Variant, resolveConfig } from '../src/train/config';
 import { kitRoot } from '../src/util/paths';
 import { listFlag, parseFlags } from '../src/cli/flags';
@@ -113,6 +114,7 @@ export const CANDIDATES: Candidate[] = [
   cand('v256m40i07-pld-3e-3-600', 'preln-pld', V256, 3e-3, 600, { mask: 0.4, init: 0.07 }),
   cand('v256m40i07-postln-3e-4-600', 'postln', V256, 3e-4, 600, { mask: 0.4, init: 0.07 }),
   cand('v256m40i07-postln-3e-3-600', 'postln', V256, 3e-3, 600, { mask: 0.4, init: 0.07 }),
+  cand('v256b64m40i07-preln-3e-3-400', 'preln', shape(256, 64, 2, 256, 64, 64), 3e-3, 400, { mask: 0.4, init: 0.07 }),
   // The chosen `small` preset as it stands in src/train/config.ts (no overrides).
   { id: 'small-preset-preln', variant: 'preln', overrides: {}, note: 'the small preset' },
   { id: 'small-preset-pld', variant: 'preln-pld', overrides: {}, note: 'the small preset' },
@@ -168,6 +170,40 @@ const DOC = path.join(kitRoot(), 'docs', 'experiment-design.md');
 const BEGIN = '<!-- search-table:begin (node dist/scripts/search.js --report) -->';
 const END = '<!-- search-table:end -->';
 
+/**
+ * The loss of a model that ignores context but sees its own position's input token, under BERT's
+ * 80/10/10 rule (src/data/masking.ts): at a masked position the input is [MASK] (80 %), the
+ * token itself (10 %) or a uniformly random token (10 %). Seeing token v there, the best
+ * context-free guess is a·[y = v] + (1 − a)·u(y) with a = u(v) / (u(v) + 1/K), u the unigram
+ * and K the tokens masking can draw. A model can reach this line by copying, without context.
+ */
+function copyLine(cfg: RunConfig): number {
+  const tok = loadPretrainData(cfg).tokenizer;
+  const { train, valid } = splitPretrainCorpus(cfg.data);
+  const enc = (docs: typeof train): number[][] => docs.flatMap((d) => d.sentences.map((x) => tok.encode(x)));
+  const u = fitUnigram(enc(train), tok.vocabSize, tok.specialIds);
+  const K = u.support;
+  const a = (v: number): number => unigramProb(u, v) / (unigramProb(u, v) + 1 / K);
+  let sumLog1ma = 0;
+  for (let v = 0; v < tok.vocabSize; v++) if (!tok.specialIds.has(v)) sumLog1ma += Math.log(1 - a(v));
+  let mask = 0;
+  let kept = 0;
+  let random = 0;
+  let n = 0;
+  for (const seq of enc(valid)) {
+    for (const y of seq) {
+      if (tok.specialIds.has(y)) continue;
+      const py = unigramProb(u, y);
+      mask -= Math.log(py);
+      kept -= Math.log(a(y) + (1 - a(y)) * py);
+      // Mean over the K random inputs v: −log((1 − a_v)·u(y)) for v ≠ y, and the kept case for v = y.
+      random += (-(K - 1) * Math.log(py) - (sumLog1ma - Math.log(1 - a(y))) - Math.log((1 - a(y)) * py + a(y))) / K;
+      n++;
+    }
+  }
+  return (0.8 * mask + 0.1 * kept + 0.1 * random) / n;
+}
+
 /** CPU seconds spent by each evaluation: the run's CPU time shared out in proportion to training time. */
 function cpuAt(r: SearchRecord): number[] {
   return r.evals.map((e) => (r.cpuSeconds !== null && r.trainSeconds > 0 ? (r.cpuSeconds * e.trainSeconds) / r.trainSeconds : NaN));
@@ -193,17 +229,22 @@ function recipe(r: SearchRecord): string[] {
 /** The search table (markdown) and the figure of loss below the unigram line against CPU minutes. */
 async function report(): Promise<void> {
   const recs = readRecords();
-  const header = ['run', 'variant', 'vocab', 'hidden/heads/FFN', 'seq×batch', 'mask', 'init σ', 'LR', 'steps', 'status', 'CPU s', 'CPU ms/step', 'unigram', 'final val', 'below unigram', 'masked acc.', 'nats below per CPU-min'];
+  const copy = new Map<string, number>();
+  for (const r of recs) if (!copy.has(r.config.data.vocab)) copy.set(r.config.data.vocab, copyLine(r.config));
+  const header = ['run', 'variant', 'vocab', 'hidden/heads/FFN', 'seq×batch', 'mask', 'init σ', 'LR', 'steps', 'status', 'CPU s', 'CPU ms/step', 'unigram', 'copy line', 'final val', 'below unigram', 'below copy line', 'masked acc.', 'nats below unigram per CPU-min'];
   const rows = recs.map((r) => {
     const gap = r.finalValLoss === null ? NaN : r.unigram - r.finalValLoss;
+    const cl = copy.get(r.config.data.vocab) as number;
     return [
       ...recipe(r),
       r.status,
       fmt(r.cpuSeconds, 0),
       fmt(r.cpuSeconds === null ? null : (1000 * r.cpuSeconds) / r.steps, 0),
       fmt(r.unigram, 3),
+      fmt(cl, 3),
       fmt(r.finalValLoss, 3),
       fmt(gap, 3),
+      fmt(r.finalValLoss === null ? null : cl - r.finalValLoss, 3),
       fmt(r.maskedAccuracy, 3),
       fmt(r.cpuSeconds === null ? null : gap / (r.cpuSeconds / 60), 3),
     ];
@@ -213,7 +254,8 @@ async function report(): Promise<void> {
   const a = doc.indexOf(BEGIN);
   const b = doc.indexOf(END);
   if (a < 0 || b < a) throw new Error(`${DOC} lacks the markers ${BEGIN} … ${END}`);
-  fs.writeFileSync(DOC, doc.slice(0, a + BEGIN.length) + '\n\n' + table + '\n\n' + doc.slice(b));
+  const lines = [...copy].map(([v, l]) => `- ${v}: copy line ${l.toFixed(3)} nats`).join('\n');
+  fs.writeFileSync(DOC, doc.slice(0, a + BEGIN.length) + '\n\n' + lines + '\n\n' + table + '\n\n' + doc.slice(b));
   const measured = recs.filter((r) => r.cpuSeconds !== null);
   const data: Trace[] = measured.map((r, i) => {
     const cpu = cpuAt(r);
