@@ -181,7 +181,7 @@ test('config merge order: defaults ← preset ← variant ← file ← flags', (
   assert.equal(c.optim.lr, 0.002); // flags win over the file
   assert.equal(c.train.steps, 80);
   assert.equal(c.schedule.gamma, 8 / 80); // γ scaled to the run length
-  assert.equal(resolveConfig('postln', 'small').optim.lr, 1e-4);
+  assert.equal(resolveConfig('postln', 'small').optim.lr, 3e-4);
   assert.equal(resolveConfig('postln', 'small').model.layers, 12);
 });
 

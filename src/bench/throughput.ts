@@ -37,7 +37,7 @@ export interface ThroughputSetup {
  */
 export const REFERENCE_STEP: ThroughputSetup = {
   label: 'reference step (PreLN, L=4, H=128, 4 heads, FFN 512, seq 128, batch 16, vocab 1000)',
-  model: { ...resolveConfig('preln', 'small').model, layers: 4, hidden: 128, heads: 4, intermediate: 512, vocabSize: 1000, maxPositions: 128 },
+  model: { ...resolveConfig('preln', 'small').model, layers: 4, hidden: 128, heads: 4, intermediate: 512, vocabSize: 1000, maxPositions: 128, hiddenDropout: 0.1, attentionDropout: 0.1, initStd: 0.02 },
   batchSize: 16,
   seqLen: 128,
 };

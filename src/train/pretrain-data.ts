@@ -52,7 +52,7 @@ export function loadPretrainData(cfg: RunConfig): PretrainData {
       words: s.words,
       tokens: [...trainSeqs, ...validSeqs].reduce((a, q) => a + q.length, 0),
     },
-    trainBatcher: (c, rng) => new PretrainBatcher(trainSeqs, tokenizer, c.train.batchSize, c.train.seqLen, rng.nextUint32()),
+    trainBatcher: (c, rng) => new PretrainBatcher(trainSeqs, tokenizer, c.train.batchSize, c.train.seqLen, rng.nextUint32(), c.train.maskProb),
     validBatches: (c) => fixedBatches(validSeqs, tokenizer, c.train.batchSize, c.train.seqLen, c.train.evalBatches),
     reference: referenceLines(trainSeqs, validSeqs, tokenizer.vocabSize, tokenizer.specialIds),
   };
