@@ -187,8 +187,10 @@ async function main(): Promise<void> {
   );
   for (const t of configs) {
     const r = info.get(t)!;
-    console.log(`  threads=${t}: backend reports ${r.threads} thread(s), simd=${r.simd}, threaded=${r.threaded}` +
-      `${r.fallback ? `, fallback: ${r.fallback}` : ''}; init median ${median(initMs.get(t)!).toFixed(0)} ms`);
+    console.log(
+      `  threads=${t}: backend reports ${r.threads} thread(s), simd=${r.simd}, threaded=${r.threaded}` +
+        `${r.fallback ? `, fallback: ${r.fallback}` : ''}; init median ${median(initMs.get(t)!).toFixed(0)} ms`,
+    );
   }
   console.log(head.join(' | '));
   console.log(head.map((h) => '-'.repeat(h.length)).join('-|-'));
@@ -200,7 +202,11 @@ async function main(): Promise<void> {
       const c = cells.get(`${w.name}|${t}`)!;
       meds.push(median(c.ms));
       mins.push(Math.min(...c.ms));
-      row.push(col(meds[meds.length - 1].toFixed(2), 13), col(mins[mins.length - 1].toFixed(2), 8), col(median(c.cpuOverWall).toFixed(2), 8));
+      row.push(
+        col(meds[meds.length - 1].toFixed(2), 13),
+        col(mins[mins.length - 1].toFixed(2), 8),
+        col(median(c.cpuOverWall).toFixed(2), 8),
+      );
     }
     if (meds.length > 1) row.push(col(`${(meds[0] / meds[1]).toFixed(2)}×`, 14), `${(mins[0] / mins[1]).toFixed(2)}×`);
     console.log(row.join(' | '));
@@ -208,6 +214,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(`wasm-threads bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  console.error(`wasm-threads bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   process.exit(1);
 });

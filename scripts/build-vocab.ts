@@ -17,7 +17,10 @@ function main(): void {
   const f = parseFlags(process.argv.slice(2), { size: 'value', out: 'value' });
   const size = wholeNumberFlag(f, 'size') ?? 8192;
   const outFlag = stringFlag(f, 'out');
-  const file = outFlag !== undefined ? path.resolve(outFlag) : path.join(kitRoot(), 'data', size === 8192 ? 'vocab.txt' : `vocab-${size}.txt`);
+  const file =
+    outFlag !== undefined
+      ? path.resolve(outFlag)
+      : path.join(kitRoot(), 'data', size === 8192 ? 'vocab.txt' : `vocab-${size}.txt`);
   const docs = loadCorpus({ sources: ['brown', 'sotu'] });
   const { train } = splitDocuments(docs, { validFraction: PRETRAIN_SPLIT.validFraction, seed: PRETRAIN_SPLIT.seed });
   const tokens = trainWordPiece(
@@ -27,7 +30,8 @@ function main(): void {
   // The trainer lists specials, then every character, then merges: a vocabulary that ends on a
   // single character had no room for the whole alphabet, and text would tokenize to [UNK].
   const last = tokens[tokens.length - 1].replace(/^##/, '');
-  if ([...last].length === 1) throw new Error(`--size ${size} is too small for this corpus's specials and characters; use a larger --size`);
+  if ([...last].length === 1)
+    throw new Error(`--size ${size} is too small for this corpus's specials and characters; use a larger --size`);
   saveVocab(file, tokens);
   console.log(`wrote ${file}: ${tokens.length} tokens from ${train.length} training documents`, corpusStats(train));
 }

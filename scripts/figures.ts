@@ -29,7 +29,13 @@ import { checkNotebooksInBrowser } from './notebook-browser';
 export const EXPECTED_FIGURES: Record<string, string[]> = {
   '01-gradient-norms': ['gradient-norms'],
   '02-schedule': ['schedule-theta', 'schedule-keep-prob', 'schedule-expected-depth', 'schedule-paper-vs-deepspeed'],
-  '03-speedup': ['speedup-time-per-sample', 'speedup-loss-vs-steps', 'speedup-loss-vs-time', 'speedup-time-to-loss', 'speedup-lr-robustness'],
+  '03-speedup': [
+    'speedup-time-per-sample',
+    'speedup-loss-vs-steps',
+    'speedup-loss-vs-time',
+    'speedup-time-to-loss',
+    'speedup-lr-robustness',
+  ],
   '04-glue-finetune': ['finetune-offline', ...(process.env.PLD_GLUE_DIR ? ['finetune-glue'] : [])],
 };
 
@@ -49,7 +55,14 @@ export interface FiguresOptions {
 
 export function parseArgs(argv: string[]): FiguresOptions {
   const root = kitRoot();
-  const f = parseFlags(argv, { preset: 'value', only: 'value', fresh: 'switch', out: 'value', notebooks: 'value', timeout: 'value' });
+  const f = parseFlags(argv, {
+    preset: 'value',
+    only: 'value',
+    fresh: 'switch',
+    out: 'value',
+    notebooks: 'value',
+    timeout: 'value',
+  });
   const out = stringFlag(f, 'out');
   const notebooks = stringFlag(f, 'notebooks');
   const timeout = numberFlag(f, 'timeout');
@@ -145,7 +158,10 @@ export class NotebookError extends Error {
 
 /** The most telling line of a cell's error text (an `Error:` line, a tslab type error, else the last line). */
 export function keyLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines.find((l) => /^(\w*(Error|Exception)\b|\d+:\d+ - )/.test(l)) ?? lines[lines.length - 1] ?? '';
 }
 
@@ -155,7 +171,13 @@ const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 /** The error text of one cell: stderr streams and error outputs. */
 export function cellErrorText(cell: NbCell): string {
   return (cell.outputs ?? [])
-    .map((o) => (o.output_type === 'error' ? [`${o.ename ?? 'Error'}: ${o.evalue ?? ''}`, ...(o.traceback ?? [])].join('\n') : o.output_type === 'stream' && o.name === 'stderr' ? joined(o.text) : ''))
+    .map((o) =>
+      o.output_type === 'error'
+        ? [`${o.ename ?? 'Error'}: ${o.evalue ?? ''}`, ...(o.traceback ?? [])].join('\n')
+        : o.output_type === 'stream' && o.name === 'stderr'
+          ? joined(o.text)
+          : '',
+    )
     .filter(Boolean)
     .join('\n')
     .replace(ANSI_COLOUR, '')
@@ -173,9 +195,14 @@ export interface ExecuteOptions {
  * Executes `src` with the tslab kernel and writes the executed notebook to `dst`. Throws
  * NotebookError naming the failing cell, its first line and its error message.
  */
-export function executeNotebook(src: string, dst: string, o: ExecuteOptions = {}): { seconds: number; notebook: Notebook } {
+export function executeNotebook(
+  src: string,
+  dst: string,
+  o: ExecuteOptions = {},
+): { seconds: number; notebook: Notebook } {
   const python = process.env.PLD_PYTHON ?? '/usr/bin/python3';
-  if (!fs.existsSync(python)) throw new Error(`${python} not found (Debian's Python with Jupyter); run bash scripts/setup.sh figures`);
+  if (!fs.existsSync(python))
+    throw new Error(`${python} not found (Debian's Python with Jupyter); run bash scripts/setup.sh figures`);
   fs.mkdirSync(path.dirname(dst), { recursive: true });
   const file = path.basename(src);
   const t0 = Date.now();
@@ -190,22 +217,36 @@ export function executeNotebook(src: string, dst: string, o: ExecuteOptions = {}
   const marker = /^@@nbrun (.*)$/m.exec(r.stderr ?? '');
   const notebook = fs.existsSync(dst) ? (JSON.parse(fs.readFileSync(dst, 'utf8')) as Notebook) : null;
   if (r.status === 0 && notebook) return { seconds, notebook };
-  const info = marker ? (JSON.parse(marker[1]) as { cell: number | null; error: string }) : { cell: null, error: keyLine(r.stderr ?? '') || `exit status ${r.status}` };
+  const info = marker
+    ? (JSON.parse(marker[1]) as { cell: number | null; error: string })
+    : { cell: null, error: keyLine(r.stderr ?? '') || `exit status ${r.status}` };
   const cell = info.cell !== null ? notebook?.cells[info.cell] : undefined;
   if (info.cell === null || !cell) throw new NotebookError(`${file}: ${info.error}`, r.stderr ?? '', dst);
   const first = joined(cell.source).trim().split('\n')[0] ?? '';
   // The kernel's own frames (vm, tslab) say nothing about the notebook: leave them out.
-  const detail = cellErrorText(cell).split('\n').filter((l) => !/^\s+at .*(node:vm|[\\/]tslab[\\/]|sigintHandlersWrap)/.test(l)).join('\n');
+  const detail = cellErrorText(cell)
+    .split('\n')
+    .filter((l) => !/^\s+at .*(node:vm|[\\/]tslab[\\/]|sigintHandlersWrap)/.test(l))
+    .join('\n');
   const why = keyLine(detail) || info.error;
-  throw new NotebookError(`${file}: cell ${info.cell} (${first.length > 60 ? first.slice(0, 57) + '...' : first}) failed: ${why}`, detail || info.error, dst);
+  throw new NotebookError(
+    `${file}: cell ${info.cell} (${first.length > 60 ? first.slice(0, 57) + '...' : first}) failed: ${why}`,
+    detail || info.error,
+    dst,
+  );
 }
 
 /** Figure names a notebook displayed (showFigure's text/plain is `<figure NAME: title>`). */
 export function displayedFigures(nb: Notebook): string[] {
-  return nb.cells.flatMap((c) => c.outputs ?? []).flatMap((o) => {
-    const m = o.output_type === 'display_data' ? /^<figure ([^:>]+)/.exec(joined(o.data?.['text/plain'] as string | string[] | undefined)) : null;
-    return m ? [m[1]] : [];
-  });
+  return nb.cells
+    .flatMap((c) => c.outputs ?? [])
+    .flatMap((o) => {
+      const m =
+        o.output_type === 'display_data'
+          ? /^<figure ([^:>]+)/.exec(joined(o.data?.['text/plain'] as string | string[] | undefined))
+          : null;
+      return m ? [m[1]] : [];
+    });
 }
 
 /** The backend a notebook reported (its first `backend …` line on stdout), if any. */
@@ -246,29 +287,53 @@ function pkgVersion(name: string): string {
 
 export function runFigures(o: FiguresOptions): { notebooks: NotebookRecord[]; manifest: FiguresManifest } {
   const root = kitRoot();
-  if (!fs.existsSync(path.join(root, 'dist', 'src', 'index.js'))) throw new Error('dist/ is not built; run npm run build (npm run figures builds it)');
+  if (!fs.existsSync(path.join(root, 'dist', 'src', 'index.js')))
+    throw new Error('dist/ is not built; run npm run build (npm run figures builds it)');
   if (!fs.existsSync(o.notebooks)) throw new Error(`no notebook folder ${o.notebooks}`);
-  const names = fs.readdirSync(o.notebooks).filter((f) => f.endsWith('.ipynb')).map((f) => f.replace(/\.ipynb$/, '')).sort();
+  const names = fs
+    .readdirSync(o.notebooks)
+    .filter((f) => f.endsWith('.ipynb'))
+    .map((f) => f.replace(/\.ipynb$/, ''))
+    .sort();
   const only = o.only;
   const chosen = only ? names.filter((n) => n === only || n.startsWith(only)) : names;
-  if (chosen.length === 0) throw new Error(only ? `no notebook matches '${only}'; notebooks: ${names.join(', ')}` : `no notebooks in ${o.notebooks}`);
+  if (chosen.length === 0)
+    throw new Error(
+      only ? `no notebook matches '${only}'; notebooks: ${names.join(', ')}` : `no notebooks in ${o.notebooks}`,
+    );
   const executed = path.join(o.out, 'notebooks');
-  const env: NodeJS.ProcessEnv = { ...process.env, PLD_PRESET: o.preset, PLD_FIGURES_DIR: o.out, ...(o.fresh ? { PLD_FRESH: '1' } : {}) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PLD_PRESET: o.preset,
+    PLD_FIGURES_DIR: o.out,
+    ...(o.fresh ? { PLD_FRESH: '1' } : {}),
+  };
   const t0 = Date.now();
   const records: NotebookRecord[] = [];
   let backend: string | null = null;
   for (const name of chosen) {
     console.log(`figures: running ${name} (preset ${o.preset}${o.fresh ? ', fresh' : ''})`);
     const started = Date.now() - 2000; // file times can be coarser than the clock
-    const { seconds, notebook } = executeNotebook(path.join(o.notebooks, `${name}.ipynb`), path.join(executed, `${name}.ipynb`), { env, timeoutSeconds: o.timeoutSeconds });
+    const { seconds, notebook } = executeNotebook(
+      path.join(o.notebooks, `${name}.ipynb`),
+      path.join(executed, `${name}.ipynb`),
+      { env, timeoutSeconds: o.timeoutSeconds },
+    );
     backend ??= reportedBackend(notebook);
     const figures = [...new Set([...(EXPECTED_FIGURES[name] ?? []), ...displayedFigures(notebook)])];
     const missing = figures.flatMap((f) =>
-      FIGURE_FORMATS.map((ext) => path.join(o.out, `${f}.${ext}`)).filter((p) => !fs.existsSync(p) || fs.statSync(p).size === 0 || fs.statSync(p).mtimeMs < started),
+      FIGURE_FORMATS.map((ext) => path.join(o.out, `${f}.${ext}`)).filter(
+        (p) => !fs.existsSync(p) || fs.statSync(p).size === 0 || fs.statSync(p).mtimeMs < started,
+      ),
     );
-    if (missing.length) throw new Error(`${name}: figure files missing, empty or not written by this run: ${missing.map((p) => path.relative(process.cwd(), p)).join(', ')}`);
+    if (missing.length)
+      throw new Error(
+        `${name}: figure files missing, empty or not written by this run: ${missing.map((p) => path.relative(process.cwd(), p)).join(', ')}`,
+      );
     records.push({ name, seconds: Math.round(seconds * 10) / 10, figures });
-    console.log(`figures: ${name} done in ${seconds.toFixed(1)} s (${figures.length} figure${figures.length === 1 ? '' : 's'})`);
+    console.log(
+      `figures: ${name} done in ${seconds.toFixed(1)} s (${figures.length} figure${figures.length === 1 ? '' : 's'})`,
+    );
   }
   const file = path.join(o.out, 'manifest.json');
   // --only refreshes its notebooks' entries in an existing manifest of the same preset.
@@ -285,11 +350,19 @@ export function runFigures(o: FiguresOptions): { notebooks: NotebookRecord[]; ma
     preset: o.preset,
     backend: backend ?? process.env.PLD_BACKEND ?? null,
     fresh: o.fresh,
-    versions: { kit: kitVersion(), node: process.version, tfjs: pkgVersion('@tensorflow/tfjs'), plotly: plotlyVersion(), tslab: pkgVersion('tslab') },
+    versions: {
+      kit: kitVersion(),
+      node: process.version,
+      tfjs: pkgVersion('@tensorflow/tfjs'),
+      plotly: plotlyVersion(),
+      tslab: pkgVersion('tslab'),
+    },
     gitCommit: gitCommit(),
     notebooks: [...previous, ...records].sort((a, b) => a.name.localeCompare(b.name)),
     // A full run: wall time; --only merged into an earlier manifest: the sum over its notebooks.
-    totalSeconds: previous.length ? Math.round([...previous, ...records].reduce((a, n) => a + n.seconds, 0) * 10) / 10 : Math.round((Date.now() - t0) / 100) / 10,
+    totalSeconds: previous.length
+      ? Math.round([...previous, ...records].reduce((a, n) => a + n.seconds, 0) * 10) / 10
+      : Math.round((Date.now() - t0) / 100) / 10,
     finishedAt: new Date().toISOString(),
   };
   fs.mkdirSync(o.out, { recursive: true });
@@ -297,9 +370,15 @@ export function runFigures(o: FiguresOptions): { notebooks: NotebookRecord[]; ma
   // The claims read the runs' cache; it holds all three main runs only once 03-speedup has run.
   const claims = claimsFromCache({ preset: o.preset });
   if (claims) {
-    writeFileAtomic(path.join(o.out, 'claims.json'), JSON.stringify({ ...claims, gitCommit: manifest.gitCommit }, null, 1) + '\n');
+    writeFileAtomic(
+      path.join(o.out, 'claims.json'),
+      JSON.stringify({ ...claims, gitCommit: manifest.gitCommit }, null, 1) + '\n',
+    );
     console.log(`figures: claims ${claims.claims.map((c) => `${c.id} ${c.verdict}`).join(', ')}`);
-  } else console.log('figures: claims.json not written: the three main runs of this preset are not all cached (run 03-speedup)');
+  } else
+    console.log(
+      'figures: claims.json not written: the three main runs of this preset are not all cached (run 03-speedup)',
+    );
   return { notebooks: records, manifest };
 }
 
@@ -307,11 +386,15 @@ if (require.main === module) {
   (async () => {
     const o = parseArgs(process.argv.slice(2));
     const r = runFigures(o);
-    console.log(`figures: ${r.notebooks.length} notebook${r.notebooks.length === 1 ? '' : 's'} in ${r.notebooks.reduce((a, n) => a + n.seconds, 0).toFixed(0)} s; figures and manifest in ${path.relative(process.cwd(), o.out).startsWith('..') ? o.out : path.relative(process.cwd(), o.out) || '.'}`);
+    console.log(
+      `figures: ${r.notebooks.length} notebook${r.notebooks.length === 1 ? '' : 's'} in ${r.notebooks.reduce((a, n) => a + n.seconds, 0).toFixed(0)} s; figures and manifest in ${path.relative(process.cwd(), o.out).startsWith('..') ? o.out : path.relative(process.cwd(), o.out) || '.'}`,
+    );
     // What a reader sees: the executed notebooks opened in Notebook 6 + Chromium (signed, checked, screenshots beside them).
     const nbs = path.join(o.out, 'notebooks');
     const b = await checkNotebooksInBrowser(nbs, nbs);
-    console.log(`figures: in the browser, ${b.notebooks.map((v) => `${v.name} ${v.figures} interactive figures`).join(', ')}; screenshots in ${path.relative(process.cwd(), nbs) || '.'}`);
+    console.log(
+      `figures: in the browser, ${b.notebooks.map((v) => `${v.name} ${v.figures} interactive figures`).join(', ')}; screenshots in ${path.relative(process.cwd(), nbs) || '.'}`,
+    );
   })().catch((e: unknown) => {
     if (e instanceof NotebookError && e.detail) console.error(e.detail.replace(/^/gm, '  | '));
     console.error(`figures: ${e instanceof Error ? e.message : String(e)}`);

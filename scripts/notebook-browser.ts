@@ -29,7 +29,16 @@ import { kitRoot } from '../src/util/paths';
 import { parseFlags, stringFlag } from '../src/cli/flags';
 
 const PYTHON = process.env.PLD_PYTHON ?? '/usr/bin/python3';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
 
 interface Output {
   output_type: string;
@@ -62,12 +71,16 @@ export function expectedOf(file: string): Expected {
   const cells = (JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: Cell[] }).cells;
   const outs = cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data);
   return {
-    traces: outs.filter((o) => o.data?.[PLOTLY_MIME]).map((o) => ((o.data?.[PLOTLY_MIME] as { data: unknown[] }).data ?? []).length),
+    traces: outs
+      .filter((o) => o.data?.[PLOTLY_MIME])
+      .map((o) => ((o.data?.[PLOTLY_MIME] as { data: unknown[] }).data ?? []).length),
     drawn: outs
       .filter((o) => o.data?.[PLOTLY_MIME])
       .map((o) => {
         const first = ((o.data?.[PLOTLY_MIME] as { data?: { y?: unknown[]; z?: unknown[] }[] }).data ?? [])[0];
-        return (first?.z ?? first?.y ?? []).some((v) => Array.isArray(v) || (typeof v === 'number' && Number.isFinite(v)));
+        return (first?.z ?? first?.y ?? []).some(
+          (v) => Array.isArray(v) || (typeof v === 'number' && Number.isFinite(v)),
+        );
       }),
     boldMarkdown: outs.filter((o) => /\*\*[^*]+\*\*/.test(text(o.data?.['text/markdown']))).length,
     tables: outs.filter((o) => /<table/.test(text(o.data?.['text/html']))).length,
@@ -106,9 +119,14 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Signs notebooks with this user's Jupyter key so the front end trusts their outputs. */
 export function trustNotebooks(files: string[]): void {
   // What `jupyter trust` does (nbformat's notary, this user's key and signature database).
-  const py = 'import sys, nbformat\nfrom nbformat.sign import NotebookNotary\nn = NotebookNotary()\nfor f in sys.argv[1:]: n.sign(nbformat.read(f, as_version=4))';
-  const r = spawnSync(PYTHON, ['-Xfrozen_modules=off', '-c', py, ...files], { encoding: 'utf8', env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: '1' } });
-  if (r.status !== 0) throw new Error(`signing the notebooks failed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
+  const py =
+    'import sys, nbformat\nfrom nbformat.sign import NotebookNotary\nn = NotebookNotary()\nfor f in sys.argv[1:]: n.sign(nbformat.read(f, as_version=4))';
+  const r = spawnSync(PYTHON, ['-Xfrozen_modules=off', '-c', py, ...files], {
+    encoding: 'utf8',
+    env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: '1' },
+  });
+  if (r.status !== 0)
+    throw new Error(`signing the notebooks failed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
 }
 
 interface Server {
@@ -125,16 +143,40 @@ async function startServer(dir: string, runtime: string): Promise<Server> {
   let log = '';
   const child = spawn(
     PYTHON,
-    ['-Xfrozen_modules=off', '-m', 'notebook', '--no-browser', '--ip=127.0.0.1', `--port=${port}`, '--port-retries=0', `--notebook-dir=${dir}`, `--NotebookApp.token=${token}`, '--NotebookApp.password=', '--NotebookApp.open_browser=False', ...(process.getuid?.() === 0 ? ['--allow-root'] : [])],
+    [
+      '-Xfrozen_modules=off',
+      '-m',
+      'notebook',
+      '--no-browser',
+      '--ip=127.0.0.1',
+      `--port=${port}`,
+      '--port-retries=0',
+      `--notebook-dir=${dir}`,
+      `--NotebookApp.token=${token}`,
+      '--NotebookApp.password=',
+      '--NotebookApp.open_browser=False',
+      ...(process.getuid?.() === 0 ? ['--allow-root'] : []),
+    ],
     // A config folder of its own: the user's Notebook configuration (extensions, themes) does not apply.
-    { env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: '1', JUPYTER_RUNTIME_DIR: runtime, JUPYTER_CONFIG_DIR: path.join(runtime, 'config') }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: {
+        ...process.env,
+        PYDEVD_DISABLE_FILE_VALIDATION: '1',
+        JUPYTER_RUNTIME_DIR: runtime,
+        JUPYTER_CONFIG_DIR: path.join(runtime, 'config'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   child.stdout?.on('data', (b: Buffer) => (log += b.toString()));
   child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
   const url = `http://127.0.0.1:${port}`;
   const t0 = Date.now();
   while (Date.now() - t0 < 60_000) {
-    if (child.exitCode !== null) throw new Error(`the Notebook server exited (status ${child.exitCode}): ${log.trim().split('\n').slice(-3).join(' | ')}; install it with bash scripts/setup.sh test`);
+    if (child.exitCode !== null)
+      throw new Error(
+        `the Notebook server exited (status ${child.exitCode}): ${log.trim().split('\n').slice(-3).join(' | ')}; install it with bash scripts/setup.sh test`,
+      );
     try {
       const r = await fetch(`${url}/api/status?token=${token}`);
       if (r.ok) return { child, url, token, log: () => log };
@@ -144,7 +186,9 @@ async function startServer(dir: string, runtime: string): Promise<Server> {
     await sleep(300);
   }
   child.kill('SIGKILL');
-  throw new Error(`the Notebook server did not answer on ${url} within 60 s: ${log.trim().split('\n').slice(-3).join(' | ')}`);
+  throw new Error(
+    `the Notebook server did not answer on ${url} within 60 s: ${log.trim().split('\n').slice(-3).join(' | ')}`,
+  );
 }
 
 /** Stops the server by its pid: SIGTERM (it shuts its kernels down), SIGKILL after 10 s. */
@@ -152,7 +196,10 @@ async function stopServer(s: Server): Promise<void> {
   if (s.child.exitCode !== null || s.child.pid === undefined) return;
   const exited = new Promise<void>((r) => s.child.once('exit', () => r()));
   process.kill(s.child.pid, 'SIGTERM');
-  const t = setTimeout(() => s.child.pid !== undefined && s.child.exitCode === null && process.kill(s.child.pid, 'SIGKILL'), 10_000);
+  const t = setTimeout(
+    () => s.child.pid !== undefined && s.child.exitCode === null && process.kill(s.child.pid, 'SIGKILL'),
+    10_000,
+  );
   await exited;
   clearTimeout(t);
 }
@@ -202,30 +249,51 @@ async function openNotebook(page: Page, s: Server, name: string): Promise<void> 
 }
 
 /** Checks one executed, signed notebook in the page; throws naming the notebook and what is wrong. */
-async function checkNotebook(page: Page, s: Server, name: string, want: Expected, screenshots: string): Promise<NotebookView> {
+async function checkNotebook(
+  page: Page,
+  s: Server,
+  name: string,
+  want: Expected,
+  screenshots: string,
+): Promise<NotebookView> {
   await openNotebook(page, s, name);
   const fail = (what: string): never => {
     throw new Error(`${name}.ipynb in the browser: ${what}`);
   };
   try {
-    await page.waitForFunction(`document.querySelectorAll('.js-plotly-plot .main-svg').length >= ${want.traces.length}`, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      `document.querySelectorAll('.js-plotly-plot .main-svg').length >= ${want.traces.length}`,
+      undefined,
+      { timeout: 30_000 },
+    );
   } catch {
-    fail(`${await page.locator('.js-plotly-plot').count()} interactive Plotly charts, expected ${want.traces.length} (is the notebook signed, and did the plotly.js loader output run?)`);
+    fail(
+      `${await page.locator('.js-plotly-plot').count()} interactive Plotly charts, expected ${want.traces.length} (is the notebook signed, and did the plotly.js loader output run?)`,
+    );
   }
   const plots = await plotInfo(page);
   if (plots.length !== want.traces.length) fail(`${plots.length} Plotly charts, expected ${want.traces.length}`);
-  plots.forEach((p, i) => p.traces !== want.traces[i] && fail(`figure ${i + 1} has ${p.traces} traces, its Plotly JSON ${want.traces[i]}`));
+  plots.forEach(
+    (p, i) =>
+      p.traces !== want.traces[i] && fail(`figure ${i + 1} has ${p.traces} traces, its Plotly JSON ${want.traces[i]}`),
+  );
   let hovered = 0;
   for (const [i, p] of plots.entries()) {
     if (!want.drawn[i]) continue;
     if (!p.point) fail(`figure ${i + 1}: no point to hover`);
     const pt = p.point as { x: number; y: number };
-    if (!Number.isFinite(pt.x) || !Number.isFinite(pt.y)) fail(`figure ${i + 1}: its first trace has no point on the page`);
+    if (!Number.isFinite(pt.x) || !Number.isFinite(pt.y))
+      fail(`figure ${i + 1}: its first trace has no point on the page`);
     await page.locator('.js-plotly-plot').nth(i).scrollIntoViewIfNeeded();
     const again = (await plotInfo(page))[i].point ?? pt; // positions after scrolling
     await page.mouse.move(again.x, again.y);
     try {
-      await page.locator('.js-plotly-plot').nth(i).locator('.hoverlayer .hovertext').first().waitFor({ state: 'attached', timeout: 5_000 });
+      await page
+        .locator('.js-plotly-plot')
+        .nth(i)
+        .locator('.hoverlayer .hovertext')
+        .first()
+        .waitFor({ state: 'attached', timeout: 5_000 });
       hovered++;
     } catch {
       fail(`figure ${i + 1}: hovering a point of its first trace shows no tooltip`);
@@ -233,11 +301,17 @@ async function checkNotebook(page: Page, s: Server, name: string, want: Expected
     await page.mouse.move(0, 0);
   }
   const errors = await page.locator('.output_error').count();
-  if (errors) fail(`${errors} cell(s) show an error: ${(await page.locator('.output_error').first().innerText()).split('\n')[0]}`);
+  if (errors)
+    fail(
+      `${errors} cell(s) show an error: ${(await page.locator('.output_error').first().innerText()).split('\n')[0]}`,
+    );
   const shownSource = await page.evaluate<number>(SHOWN_SOURCE_JS);
   if (shownSource) fail(`${shownSource} output(s) show Markdown source (**…**) instead of formatted text`);
   const bold = await page.locator('.output_html strong').count();
-  if (want.boldMarkdown && bold < want.boldMarkdown) fail(`${bold} bold spans in HTML outputs, expected at least ${want.boldMarkdown} (one per Markdown output with bold text)`);
+  if (want.boldMarkdown && bold < want.boldMarkdown)
+    fail(
+      `${bold} bold spans in HTML outputs, expected at least ${want.boldMarkdown} (one per Markdown output with bold text)`,
+    );
   const tables = await page.locator('.output_html table').count();
   if (tables < want.tables) fail(`${tables} HTML tables rendered, expected ${want.tables}`);
   // The whole notebook in one image: the page scrolls inside #site, so size the viewport to it.
@@ -259,13 +333,18 @@ async function checkUntrusted(page: Page, s: Server, name: string, figures: numb
   if (plots) throw new Error(`${name}.ipynb (unsigned): ${plots} charts drew although the notebook is not trusted`);
   const images = await page.locator('.output_html .pld-figure img').count();
   const visible = await page.evaluate<number>(VISIBLE_IMAGES_JS);
-  if (images !== figures || visible !== figures) throw new Error(`${name}.ipynb (unsigned): ${visible} of ${figures} figures show their static image`);
+  if (images !== figures || visible !== figures)
+    throw new Error(`${name}.ipynb (unsigned): ${visible} of ${figures} figures show their static image`);
   return visible;
 }
 
 /** Exports the notebooks with nbconvert (HTML) and checks that each page draws its figures. */
 async function checkNbconvert(page: Page, files: string[], outDir: string, want: Map<string, number>): Promise<number> {
-  const r = spawnSync(PYTHON, ['-Xfrozen_modules=off', '-m', 'nbconvert', '--to', 'html', '--output-dir', outDir, ...files], { encoding: 'utf8', env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: '1' } });
+  const r = spawnSync(
+    PYTHON,
+    ['-Xfrozen_modules=off', '-m', 'nbconvert', '--to', 'html', '--output-dir', outDir, ...files],
+    { encoding: 'utf8', env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: '1' } },
+  );
   if (r.status !== 0) throw new Error(`nbconvert --to html failed: ${(r.stderr || '').trim().split('\n').pop()}`);
   let drawn = 0;
   for (const f of files) {
@@ -273,9 +352,13 @@ async function checkNbconvert(page: Page, files: string[], outDir: string, want:
     const n = want.get(name) ?? 0;
     await page.goto(url.pathToFileURL(path.join(outDir, `${name}.html`)).href);
     try {
-      await page.waitForFunction(`document.querySelectorAll('.js-plotly-plot .main-svg').length >= ${n}`, undefined, { timeout: 30_000 });
+      await page.waitForFunction(`document.querySelectorAll('.js-plotly-plot .main-svg').length >= ${n}`, undefined, {
+        timeout: 30_000,
+      });
     } catch {
-      throw new Error(`${name}.html (nbconvert): ${await page.locator('.js-plotly-plot').count()} interactive Plotly charts, expected ${n}`);
+      throw new Error(
+        `${name}.html (nbconvert): ${await page.locator('.js-plotly-plot').count()} interactive Plotly charts, expected ${n}`,
+      );
     }
     drawn += await page.locator('.js-plotly-plot').count();
   }
@@ -289,7 +372,11 @@ async function checkNbconvert(page: Page, files: string[], outDir: string, want:
 export async function checkNotebooksInBrowser(notebooksDir: string, screenshotsDir: string): Promise<BrowserCheck> {
   const exe = chromiumPath();
   if (!fs.existsSync(exe)) throw new Error(`headless Chromium not found at ${exe}; run bash scripts/setup.sh test`);
-  const names = fs.readdirSync(notebooksDir).filter((f) => f.endsWith('.ipynb')).map((f) => f.slice(0, -6)).sort();
+  const names = fs
+    .readdirSync(notebooksDir)
+    .filter((f) => f.endsWith('.ipynb'))
+    .map((f) => f.slice(0, -6))
+    .sort();
   if (names.length === 0) throw new Error(`no executed notebooks in ${notebooksDir}; run npm run figures first`);
   // Serve copies, so the server's checkpoints and the untrusted copy stay out of the notebooks' folder.
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pld-browser-'));
@@ -301,7 +388,9 @@ export async function checkNotebooksInBrowser(notebooksDir: string, screenshotsD
   const untrusted = `untrusted-${names[0]}`;
   fs.copyFileSync(path.join(notebooksDir, `${names[0]}.ipynb`), path.join(served, `${untrusted}.ipynb`));
   // The copy differs from the signed one by a metadata field, so its signature is unknown.
-  const copy = JSON.parse(fs.readFileSync(path.join(served, `${untrusted}.ipynb`), 'utf8')) as { metadata: Record<string, unknown> };
+  const copy = JSON.parse(fs.readFileSync(path.join(served, `${untrusted}.ipynb`), 'utf8')) as {
+    metadata: Record<string, unknown>;
+  };
   copy.metadata.pld_untrusted_copy = true;
   fs.writeFileSync(path.join(served, `${untrusted}.ipynb`), JSON.stringify(copy));
 
@@ -313,9 +402,17 @@ export async function checkNotebooksInBrowser(notebooksDir: string, screenshotsD
     browser = await chromium.launch({ executablePath: exe, args: CHROMIUM_ARGS, headless: true });
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const views: NotebookView[] = [];
-    for (const n of names) views.push(await checkNotebook(page, server, n, expectedOf(path.join(notebooksDir, `${n}.ipynb`)), screenshotsDir));
+    for (const n of names)
+      views.push(
+        await checkNotebook(page, server, n, expectedOf(path.join(notebooksDir, `${n}.ipynb`)), screenshotsDir),
+      );
     const untrustedImages = await checkUntrusted(page, server, untrusted, views[0].figures);
-    const nbconvertFigures = await checkNbconvert(page, names.map((n) => path.join(notebooksDir, `${n}.ipynb`)), path.join(work, 'html'), new Map(views.map((v) => [v.name, v.figures])));
+    const nbconvertFigures = await checkNbconvert(
+      page,
+      names.map((n) => path.join(notebooksDir, `${n}.ipynb`)),
+      path.join(work, 'html'),
+      new Map(views.map((v) => [v.name, v.figures])),
+    );
     return { notebooks: views, untrustedImages, nbconvertFigures };
   } finally {
     await browser?.close().catch(() => undefined);
@@ -330,8 +427,13 @@ if (require.main === module) {
   const shots = path.resolve(stringFlag(f, 'screenshots') ?? nbs);
   checkNotebooksInBrowser(nbs, shots).then(
     (r) => {
-      for (const v of r.notebooks) console.log(`browser: ${v.name}: ${v.figures} interactive figures (${v.hovered} hovered), ${v.tables} tables; screenshot ${path.relative(process.cwd(), v.screenshot)}`);
-      console.log(`browser: untrusted copy shows ${r.untrustedImages} static figure images; nbconvert's HTML draws ${r.nbconvertFigures} interactive figures`);
+      for (const v of r.notebooks)
+        console.log(
+          `browser: ${v.name}: ${v.figures} interactive figures (${v.hovered} hovered), ${v.tables} tables; screenshot ${path.relative(process.cwd(), v.screenshot)}`,
+        );
+      console.log(
+        `browser: untrusted copy shows ${r.untrustedImages} static figure images; nbconvert's HTML draws ${r.nbconvertFigures} interactive figures`,
+      );
     },
     (e: unknown) => {
       console.error(`browser: ${e instanceof Error ? e.message : String(e)}`);

@@ -55,13 +55,27 @@ export interface SearchRecord {
 }
 
 /** A shape: vocabulary, width and sequence; each candidate picks one and sets variant, LR and steps. */
-const shape = (vocab: number, hidden: number, heads: number, ffn: number, seq: number, batch: number): RunOverrides => ({
+const shape = (
+  vocab: number,
+  hidden: number,
+  heads: number,
+  ffn: number,
+  seq: number,
+  batch: number,
+): RunOverrides => ({
   model: { vocabSize: vocab, hidden, heads, intermediate: ffn, maxPositions: seq },
   data: { vocab: vocab === 8192 ? 'data/vocab.txt' : `data/vocab-${vocab}.txt` },
   train: { seqLen: seq, batchSize: batch },
 });
 
-function cand(id: string, variant: Variant, base: RunOverrides, lr: number, steps: number, extra: { warmup?: number; dropout?: number; mask?: number; init?: number; note?: string } = {}): Candidate {
+function cand(
+  id: string,
+  variant: Variant,
+  base: RunOverrides,
+  lr: number,
+  steps: number,
+  extra: { warmup?: number; dropout?: number; mask?: number; init?: number; note?: string } = {},
+): Candidate {
   const d = extra.dropout ?? 0;
   return {
     id,
@@ -69,9 +83,21 @@ function cand(id: string, variant: Variant, base: RunOverrides, lr: number, step
     note: extra.note ?? '',
     overrides: {
       ...base,
-      model: { ...base.model, hiddenDropout: d, attentionDropout: d, ...(extra.init !== undefined ? { initStd: extra.init } : {}) },
+      model: {
+        ...base.model,
+        hiddenDropout: d,
+        attentionDropout: d,
+        ...(extra.init !== undefined ? { initStd: extra.init } : {}),
+      },
       optim: { lr, warmupFraction: extra.warmup ?? 0.05 },
-      train: { ...base.train, steps, evalEvery: Math.max(25, Math.round(steps / 12 / 25) * 25), checkpointEvery: steps, gradNormEvery: 0, maskProb: extra.mask ?? 0.15 },
+      train: {
+        ...base.train,
+        steps,
+        evalEvery: Math.max(25, Math.round(steps / 12 / 25) * 25),
+        checkpointEvery: steps,
+        gradNormEvery: 0,
+        maskProb: extra.mask ?? 0.15,
+      },
     },
   };
 }
@@ -128,7 +154,11 @@ export const RECORDS = path.join(kitRoot(), 'docs', 'search', 'runs.jsonl');
 
 export function readRecords(file = RECORDS): SearchRecord[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SearchRecord);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as SearchRecord);
 }
 
 async function runOne(c: Candidate): Promise<SearchRecord> {
@@ -138,7 +168,14 @@ async function runOne(c: Candidate): Promise<SearchRecord> {
   const load0 = require('os').loadavg() as number[];
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
-  const r = await pretrain({ variant: c.variant, preset: 'small', overrides: [c.overrides], out, onNonFinite: 'stop', quiet: true });
+  const r = await pretrain({
+    variant: c.variant,
+    preset: 'small',
+    overrides: [c.overrides],
+    out,
+    onNonFinite: 'stop',
+    quiet: true,
+  });
   const cpu = process.cpuUsage(cpu0);
   const wall = (Date.now() - t0) / 1000;
   const load1 = require('os').loadavg() as number[];
@@ -157,7 +194,12 @@ async function runOne(c: Candidate): Promise<SearchRecord> {
     finalValLoss: r.finalValLoss,
     unigram: r.manifest.reference.unigramLoss,
     maskedAccuracy: r.manifest.finalValAccuracy,
-    evals: r.evals.map((e) => ({ step: e.step, valLoss: e.valLoss, valAccuracy: e.valAccuracy, trainSeconds: e.trainSeconds })),
+    evals: r.evals.map((e) => ({
+      step: e.step,
+      valLoss: e.valLoss,
+      valAccuracy: e.valAccuracy,
+      trainSeconds: e.trainSeconds,
+    })),
     loadAvg: [load0[0], load1[0]],
     finishedAt: new Date().toISOString(),
   };
@@ -206,10 +248,13 @@ function copyLine(cfg: RunConfig): number {
 
 /** CPU seconds spent by each evaluation: the run's CPU time shared out in proportion to training time. */
 function cpuAt(r: SearchRecord): number[] {
-  return r.evals.map((e) => (r.cpuSeconds !== null && r.trainSeconds > 0 ? (r.cpuSeconds * e.trainSeconds) / r.trainSeconds : NaN));
+  return r.evals.map((e) =>
+    r.cpuSeconds !== null && r.trainSeconds > 0 ? (r.cpuSeconds * e.trainSeconds) / r.trainSeconds : NaN,
+  );
 }
 
-const fmt = (x: number | null | undefined, d: number): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
+const fmt = (x: number | null | undefined, d: number): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d);
 
 function recipe(r: SearchRecord): string[] {
   const c = r.config;
@@ -231,7 +276,27 @@ async function report(): Promise<void> {
   const recs = readRecords();
   const copy = new Map<string, number>();
   for (const r of recs) if (!copy.has(r.config.data.vocab)) copy.set(r.config.data.vocab, copyLine(r.config));
-  const header = ['run', 'variant', 'vocab', 'hidden/heads/FFN', 'seq×batch', 'mask', 'init σ', 'LR', 'steps', 'status', 'CPU s', 'CPU ms/step', 'unigram', 'copy line', 'final val', 'below unigram', 'below copy line', 'masked acc.', 'nats below unigram per CPU-min'];
+  const header = [
+    'run',
+    'variant',
+    'vocab',
+    'hidden/heads/FFN',
+    'seq×batch',
+    'mask',
+    'init σ',
+    'LR',
+    'steps',
+    'status',
+    'CPU s',
+    'CPU ms/step',
+    'unigram',
+    'copy line',
+    'final val',
+    'below unigram',
+    'below copy line',
+    'masked acc.',
+    'nats below unigram per CPU-min',
+  ];
   const rows = recs.map((r) => {
     const gap = r.finalValLoss === null ? NaN : r.unigram - r.finalValLoss;
     const cl = copy.get(r.config.data.vocab) as number;
@@ -249,7 +314,11 @@ async function report(): Promise<void> {
       fmt(r.cpuSeconds === null ? null : gap / (r.cpuSeconds / 60), 3),
     ];
   });
-  const table = renderMarkdownTable(header, rows, header.map((_, i) => (i < 2 ? 'left' : 'right')));
+  const table = renderMarkdownTable(
+    header,
+    rows,
+    header.map((_, i) => (i < 2 ? 'left' : 'right')),
+  );
   const doc = fs.readFileSync(DOC, 'utf8');
   const a = doc.indexOf(BEGIN);
   const b = doc.indexOf(END);
@@ -259,11 +328,39 @@ async function report(): Promise<void> {
   const measured = recs.filter((r) => r.cpuSeconds !== null);
   const data: Trace[] = measured.map((r, i) => {
     const cpu = cpuAt(r);
-    return { type: 'scatter', mode: 'lines+markers', name: r.id, x: cpu.map((c) => c / 60), y: r.evals.map((e) => r.unigram - e.valLoss), line: { color: PALETTE[i % PALETTE.length], dash: r.variant === 'postln' ? 'dash' : r.variant === 'preln-pld' ? 'dot' : 'solid' }, marker: { size: 4 } };
+    return {
+      type: 'scatter',
+      mode: 'lines+markers',
+      name: r.id,
+      x: cpu.map((c) => c / 60),
+      y: r.evals.map((e) => r.unigram - e.valLoss),
+      line: {
+        color: PALETTE[i % PALETTE.length],
+        dash: r.variant === 'postln' ? 'dash' : r.variant === 'preln-pld' ? 'dot' : 'solid',
+      },
+      marker: { size: 4 },
+    };
   });
-  data.push({ type: 'scatter', mode: 'lines', name: 'target: 1 nat below the unigram line', x: [0, Math.max(...measured.map((r) => (r.cpuSeconds as number) / 60))], y: [1, 1], line: { color: '#444', dash: 'dash', width: 1 } });
-  const fig: Figure = { data, layout: baseLayout('Search: validation MLM loss below the unigram line', 'CPU minutes (training, 1 thread)', 'unigram line − validation loss (nats)', { ...LEGEND_BELOW, height: 720, margin: { l: 70, r: 30, t: 60, b: 300 } }) };
-  await exportFigure(fig, path.join(kitRoot(), 'docs', 'search', 'loss-below-unigram-vs-cpu'), { formats: ['png', 'svg'] });
+  data.push({
+    type: 'scatter',
+    mode: 'lines',
+    name: 'target: 1 nat below the unigram line',
+    x: [0, Math.max(...measured.map((r) => (r.cpuSeconds as number) / 60))],
+    y: [1, 1],
+    line: { color: '#444', dash: 'dash', width: 1 },
+  });
+  const fig: Figure = {
+    data,
+    layout: baseLayout(
+      'Search: validation MLM loss below the unigram line',
+      'CPU minutes (training, 1 thread)',
+      'unigram line − validation loss (nats)',
+      { ...LEGEND_BELOW, height: 720, margin: { l: 70, r: 30, t: 60, b: 300 } },
+    ),
+  };
+  await exportFigure(fig, path.join(kitRoot(), 'docs', 'search', 'loss-below-unigram-vs-cpu'), {
+    formats: ['png', 'svg'],
+  });
   await closeExporter();
 }
 
@@ -290,14 +387,25 @@ function salvage(c: Candidate): SearchRecord {
     finalValLoss: evals[evals.length - 1].valLoss,
     unigram: loadPretrainData(cfg).reference.unigramLoss,
     maskedAccuracy: evals[evals.length - 1].valAccuracy ?? null,
-    evals: evals.map((e) => ({ step: e.step, valLoss: e.valLoss, valAccuracy: e.valAccuracy ?? null, trainSeconds: e.trainSeconds })),
+    evals: evals.map((e) => ({
+      step: e.step,
+      valLoss: e.valLoss,
+      valAccuracy: e.valAccuracy ?? null,
+      trainSeconds: e.trainSeconds,
+    })),
     loadAvg: [],
     finishedAt: new Date(fs.statSync(path.join(out, 'log.jsonl')).mtimeMs).toISOString(),
   };
 }
 
 async function main(): Promise<void> {
-  const f = parseFlags(process.argv.slice(2), { runs: 'value', again: 'switch', list: 'switch', salvage: 'value', report: 'switch' });
+  const f = parseFlags(process.argv.slice(2), {
+    runs: 'value',
+    again: 'switch',
+    list: 'switch',
+    salvage: 'value',
+    report: 'switch',
+  });
   if (f.has('report')) return report();
   if (f.has('list')) {
     for (const c of CANDIDATES) console.log(c.id);
@@ -326,7 +434,9 @@ async function main(): Promise<void> {
     const rec = await runOne(CANDIDATES.find((c) => c.id === id) as Candidate);
     fs.appendFileSync(RECORDS, JSON.stringify(rec) + '\n');
     const gap = rec.finalValLoss === null ? NaN : rec.unigram - rec.finalValLoss;
-    console.log(`${id}: ${rec.status} val ${rec.finalValLoss?.toFixed(3)} unigram ${rec.unigram.toFixed(3)} (gap ${gap.toFixed(3)}) acc ${rec.maskedAccuracy?.toFixed(3)} cpu ${rec.cpuSeconds?.toFixed(0)} s wall ${rec.wallSeconds.toFixed(0)} s (${(((rec.cpuSeconds ?? NaN) / rec.steps) * 1000).toFixed(0)} cpu-ms/step) load ${rec.loadAvg.map((x) => x.toFixed(1)).join('→')}`);
+    console.log(
+      `${id}: ${rec.status} val ${rec.finalValLoss?.toFixed(3)} unigram ${rec.unigram.toFixed(3)} (gap ${gap.toFixed(3)}) acc ${rec.maskedAccuracy?.toFixed(3)} cpu ${rec.cpuSeconds?.toFixed(0)} s wall ${rec.wallSeconds.toFixed(0)} s (${(((rec.cpuSeconds ?? NaN) / rec.steps) * 1000).toFixed(0)} cpu-ms/step) load ${rec.loadAvg.map((x) => x.toFixed(1)).join('→')}`,
+    );
   }
 }
 

@@ -47,11 +47,19 @@ export interface ScheduleConfig {
 /** No dropping at all: the PreLN / PostLN baselines. */
 export const NO_DROP: ScheduleConfig = { thetaBar: 1, gamma: 0, depth: 'paper', rescale: true, constantTheta: false };
 /** The paper's PLD with DeepSpeed's tutorial hyper-parameters (θ̄ = 0.5, γ = 0.001). */
-export const PLD_DEFAULT: ScheduleConfig = { thetaBar: 0.5, gamma: 0.001, depth: 'paper', rescale: true, constantTheta: false };
+export const PLD_DEFAULT: ScheduleConfig = {
+  thetaBar: 0.5,
+  gamma: 0.001,
+  depth: 'paper',
+  rescale: true,
+  constantTheta: false,
+};
 
 export function validateSchedule(s: ScheduleConfig, layers: number): void {
   if (!(s.thetaBar > 0 && s.thetaBar <= 1)) {
-    throw new Error(`schedule thetaBar must be in (0, 1], got ${s.thetaBar}; the paper uses 0.5 to 0.9 and 1 disables dropping`);
+    throw new Error(
+      `schedule thetaBar must be in (0, 1], got ${s.thetaBar}; the paper uses 0.5 to 0.9 and 1 disables dropping`,
+    );
   }
   if (!(s.gamma >= 0) || !Number.isFinite(s.gamma)) {
     throw new Error(`schedule gamma must be a finite number >= 0, got ${s.gamma}; DeepSpeed's default is 0.001`);

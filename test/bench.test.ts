@@ -8,10 +8,34 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
-import { EngineTiming, REFERENCE_STEP, ThroughputSetup, findTorchPython, measureRoofline, stepMacs, stepProducts, throughputTable, timeTfjs, timeTorch } from '../src/bench/throughput';
+import {
+  EngineTiming,
+  REFERENCE_STEP,
+  ThroughputSetup,
+  findTorchPython,
+  measureRoofline,
+  stepMacs,
+  stepProducts,
+  throughputTable,
+  timeTfjs,
+  timeTorch,
+} from '../src/bench/throughput';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli', 'index.js');
-const TINY: ThroughputSetup = { label: 'tiny', model: { ...REFERENCE_STEP.model, layers: 2, hidden: 16, heads: 2, intermediate: 32, vocabSize: 60, maxPositions: 16 }, batchSize: 2, seqLen: 8 };
+const TINY: ThroughputSetup = {
+  label: 'tiny',
+  model: {
+    ...REFERENCE_STEP.model,
+    layers: 2,
+    hidden: 16,
+    heads: 2,
+    intermediate: 32,
+    vocabSize: 60,
+    maxPositions: 16,
+  },
+  batchSize: 2,
+  seqLen: 8,
+};
 const TIMING = { steps: 2, warmup: 1, phaseReps: 1 };
 
 test('MACs of the reference step: 3 × (blocks × (4·S·H² + 2·S²·H + 2·S·H·F) + masked × (H² + H·V))', () => {
@@ -28,22 +52,47 @@ test('MACs of the reference step: 3 × (blocks × (4·S·H² + 2·S²·H + 2·S�
 test('throughput table: ratios against the PyTorch row of the same thread count; unavailable engines say why', async () => {
   const backend = await initBackend({ backend: 'wasm', threads: 1 });
   const phases = { embeddings: 2, blocks: 30, head: 3, optimizer: 1 };
-  const row = (engine: string, threads: number, ms: number): EngineTiming => ({ engine, threads, msPerStep: ms, phases, params: 1, cpuPerWall: 0.98, kernelsPerStep: 77 });
+  const row = (engine: string, threads: number, ms: number): EngineTiming => ({
+    engine,
+    threads,
+    msPerStep: ms,
+    phases,
+    params: 1,
+    cpuPerWall: 0.98,
+    kernelsPerStep: 77,
+  });
   const macs = stepMacs(TINY, 3);
   // Roofline at 1 thread: the step's products in 0.5·60 ms, i.e. twice the engine's rate.
-  const md = throughputTable(TINY, [row('tfjs x', 1, 60), row('PyTorch 9', 1, 40), row('tfjs x', 2, 50), { engine: 'PyTorch', unavailable: 'no torch' }], 3, backend, [{ threads: 1, ms: 30, macs }]);
+  const md = throughputTable(
+    TINY,
+    [
+      row('tfjs x', 1, 60),
+      row('PyTorch 9', 1, 40),
+      row('tfjs x', 2, 50),
+      { engine: 'PyTorch', unavailable: 'no torch' },
+    ],
+    3,
+    backend,
+    [{ threads: 1, ms: 30, macs }],
+  );
   const lines = md.split('\n');
   assert.match(lines[0], /^\*\*tiny\*\*: [\d.]+ GMAC per step/);
-  assert.equal(lines[2], '| engine | threads | CPU/wall | ms/step | tokens/s | GMAC/s | of roofline | kernels/step | embeddings ms | blocks ms | MLM head ms | optimizer ms | rest ms | × PyTorch |');
+  assert.equal(
+    lines[2],
+    '| engine | threads | CPU/wall | ms/step | tokens/s | GMAC/s | of roofline | kernels/step | embeddings ms | blocks ms | MLM head ms | optimizer ms | rest ms | × PyTorch |',
+  );
   assert.equal(lines[4].split('|').slice(1, 5).join('|'), ' tfjs x | 1 | 0.98 | 60.0 ');
   assert.match(lines[4], /\| 50 % \| 77 \| 2\.0 \| 30\.0 \| 3\.0 \| 1\.0 \| 24\.0 \| 1\.50× \|$/);
   assert.match(lines[5], /\| 1\.00× \|$/);
   assert.match(lines[6], /\| — \| 77 \|.*\| — \|$/, 'no roofline and no PyTorch row at 2 threads: no ratios');
   assert.equal(lines[7], '| PyTorch |  |  | not measured: no torch |  |  |  |  |  |  |  |  |  |  |');
-  assert.match(lines[8], /^\| cblas_sgemm alone at the step's shapes \(roofline\) \| 1 \| {2}\| 30\.0 \| [\d]+ \| [\d.]+ \| 100 % \|/);
+  assert.match(
+    lines[8],
+    /^\| cblas_sgemm alone at the step's shapes \(roofline\) \| 1 \| {2}\| 30\.0 \| [\d]+ \| [\d.]+ \| 100 % \|/,
+  );
 });
 
-test('the roofline: cblas_sgemm through the addon at the step\'s shapes, at 1 and 2 threads', () => {
+test("the roofline: cblas_sgemm through the addon at the step's shapes, at 1 and 2 threads", () => {
   for (const threads of [1, 2]) {
     const r = measureRoofline(TINY, 3, threads, 1);
     assert.ok(r, 'the native kernels are built');
@@ -89,21 +138,40 @@ test('pld bench rejects bad options in one line', () => {
     const r = spawnSync(process.execPath, [CLI, 'bench', ...args], { encoding: 'utf8' });
     return { status: r.status, err: r.stderr.trim() };
   };
-  assert.deepEqual(run('--threads', '0,2'), { status: 1, err: "pld bench: --threads must be a comma-separated list of whole numbers >= 1, got '0,2'" });
-  assert.deepEqual(run('--only', 'speed'), { status: 1, err: "pld bench: --only must be throughput or pld, got 'speed'" });
+  assert.deepEqual(run('--threads', '0,2'), {
+    status: 1,
+    err: "pld bench: --threads must be a comma-separated list of whole numbers >= 1, got '0,2'",
+  });
+  assert.deepEqual(run('--only', 'speed'), {
+    status: 1,
+    err: "pld bench: --only must be throughput or pld, got 'speed'",
+  });
   assert.deepEqual(run('--steps', '0'), { status: 1, err: "pld bench: --steps must be a whole number >= 1, got '0'" });
 });
 
 test('pld bench --quick runs every table end to end: roofline column, kernel counts, interleaved PLD cases, no tensors left', () => {
-  const r = spawnSync(process.execPath, [CLI, 'bench', '--quick', '--threads', '1,2'], { encoding: 'utf8', env: { ...process.env, PLD_THREADS: '2' } });
+  const r = spawnSync(process.execPath, [CLI, 'bench', '--quick', '--threads', '1,2'], {
+    encoding: 'utf8',
+    env: { ...process.env, PLD_THREADS: '2' },
+  });
   assert.equal(r.status, 0, r.stderr);
   const out = r.stdout;
-  assert.match(out, /\| engine \| threads \| CPU\/wall \| ms\/step \| tokens\/s \| GMAC\/s \| of roofline \| kernels\/step \| embeddings ms \| blocks ms \| MLM head ms \| optimizer ms \| rest ms \| × PyTorch \|/);
+  assert.match(
+    out,
+    /\| engine \| threads \| CPU\/wall \| ms\/step \| tokens\/s \| GMAC\/s \| of roofline \| kernels\/step \| embeddings ms \| blocks ms \| MLM head ms \| optimizer ms \| rest ms \| × PyTorch \|/,
+  );
   for (const threads of [1, 2]) {
-    assert.match(out, new RegExp(`\\| tfjs wasm \\+ native kernels \\| ${threads} \\|[^\\n]*\\| \\d+ % \\| \\d+ \\|`), `native row at ${threads} thread(s)`);
+    assert.match(
+      out,
+      new RegExp(`\\| tfjs wasm \\+ native kernels \\| ${threads} \\|[^\\n]*\\| \\d+ % \\| \\d+ \\|`),
+      `native row at ${threads} thread(s)`,
+    );
     assert.match(out, new RegExp(`\\| cblas_sgemm alone at the step's shapes \\(roofline\\) \\| ${threads} \\|`));
   }
-  assert.match(out, /\| case \| ms\/step \| samples\/s \| blocks run \| ideal speedup \| measured speedup \| measured\/ideal \| measured\/ideal for the blocks run \|/);
+  assert.match(
+    out,
+    /\| case \| ms\/step \| samples\/s \| blocks run \| ideal speedup \| measured speedup \| measured\/ideal \| measured\/ideal for the blocks run \|/,
+  );
   assert.match(out, /\| PreLN\+PLD θ=0\.5 \|/);
   assert.match(out, /tensors alive after the runs: 0;/);
   assert.match(out, /\*\*after the bench\*\*: tensors alive 0; peak RSS \d+ MiB/);

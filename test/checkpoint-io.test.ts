@@ -52,17 +52,19 @@ const file = (header: string, data: Buffer = Buffer.alloc(0), pad = true): Buffe
   const h = pad ? header + ' '.repeat((8 - (Buffer.byteLength(header) % 8)) % 8) : header;
   return Buffer.concat([u64(Buffer.byteLength(h)), Buffer.from(h, 'utf8'), data]);
 };
-const oneLine = (re: RegExp) => (e: unknown): boolean => {
-  const m = (e as Error).message;
-  assert.ok(!m.includes('\n'), `error spans lines: ${m}`);
-  assert.match(m, re);
-  return true;
-};
+const oneLine =
+  (re: RegExp) =>
+  (e: unknown): boolean => {
+    const m = (e as Error).message;
+    assert.ok(!m.includes('\n'), `error spans lines: ${m}`);
+    assert.match(m, re);
+    return true;
+  };
 
 // ---------------------------------------------------------------------------------------------
 // safetensors: golden bytes
 
-test('safetensors golden bytes: the reference crate\'s own test vector (alignment padding)', () => {
+test("safetensors golden bytes: the reference crate's own test vector (alignment padding)", () => {
   // From huggingface/safetensors test_serialization_forced_alignement: "attn0", F32 [1,1,2,3] = 0..5.
   // 65-byte JSON + 7 spaces = 72 = 0x48; float32 LE: 0 = 00000000, 1 = 0000803f, 2 = 00000040, ...
   const want = Buffer.concat([
@@ -81,7 +83,10 @@ test('safetensors golden bytes: the reference crate\'s own test vector (alignmen
 
 test('safetensors golden bytes: metadata only, and an empty file', () => {
   // From the reference test_empty: {} -> 8 spaces-padded bytes; {"framework": "pt"} -> 40 bytes.
-  assert.equal(encodeSafetensors([]).toString('hex'), Buffer.concat([hex('0800000000000000'), ascii('{}      ')]).toString('hex'));
+  assert.equal(
+    encodeSafetensors([]).toString('hex'),
+    Buffer.concat([hex('0800000000000000'), ascii('{}      ')]).toString('hex'),
+  );
   const want = Buffer.concat([hex('2800000000000000'), ascii('{"__metadata__":{"framework":"pt"}}'), ascii('     ')]);
   assert.equal(encodeSafetensors([], { framework: 'pt' }).toString('hex'), want.toString('hex'));
   assert.deepEqual(decodeSafetensors(want).metadata, { framework: 'pt' });
@@ -128,7 +133,10 @@ test('safetensors golden bytes: several tensors in the order given, metadata fir
 
 test('safetensors reader: header keys in any order, data order decides; decoded arrays are fresh copies', () => {
   // Header lists b before a, but a's bytes come first (as the reference allows).
-  const buf = file('{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', hex('0000803f 00000040'));
+  const buf = file(
+    '{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+    hex('0000803f 00000040'),
+  );
   const d = decodeSafetensors(buf);
   assert.deepEqual([...d.tensors.keys()], ['a', 'b']);
   assert.equal(d.tensors.get('a')?.data[0], 1);
@@ -174,16 +182,25 @@ test('safetensors reader: F16, BF16, F64 and exact integer dtypes into float32',
   assert.equal(d.tensors.get('h')?.dtype, 'F16');
   // An integer float32 cannot hold exactly is an error, not a silent rounding.
   const inexact = file(JSON.stringify({ x: { dtype: 'I32', shape: [1], data_offsets: [0, 4] } }), hex('01000001'));
-  assert.throws(() => decodeSafetensors(inexact, 'f.st'), oneLine(/^f\.st is not a valid safetensors file: tensor x \(I32\) holds 16777217 at index 0, which float32 cannot represent exactly$/));
+  assert.throws(
+    () => decodeSafetensors(inexact, 'f.st'),
+    oneLine(
+      /^f\.st is not a valid safetensors file: tensor x \(I32\) holds 16777217 at index 0, which float32 cannot represent exactly$/,
+    ),
+  );
 });
 
 test('safetensors reader: one-line errors that name the file', () => {
-  const t = (buf: Buffer, re: RegExp): void => assert.throws(() => decodeSafetensors(buf, '/data/w.safetensors'), oneLine(re));
+  const t = (buf: Buffer, re: RegExp): void =>
+    assert.throws(() => decodeSafetensors(buf, '/data/w.safetensors'), oneLine(re));
   const pre = '^/data/w\\.safetensors is not a valid safetensors file: ';
   const r = (s: string): RegExp => new RegExp(pre + s);
   const ok = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}';
   t(Buffer.alloc(5), r('it is truncated \\(5 bytes, shorter than the 8-byte header length\\)$'));
-  t(Buffer.concat([u64(1000), Buffer.alloc(8)]), r('header length 1000 is larger than the file \\(16 bytes\\); it is truncated$'));
+  t(
+    Buffer.concat([u64(1000), Buffer.alloc(8)]),
+    r('header length 1000 is larger than the file \\(16 bytes\\); it is truncated$'),
+  );
   const huge = Buffer.alloc(16);
   huge.writeBigUInt64LE(2n ** 63n, 0);
   t(huge, r('header length 9223372036854775808 is larger than the file \\(16 bytes\\)$'));
@@ -191,16 +208,40 @@ test('safetensors reader: one-line errors that name the file', () => {
   t(Buffer.concat([u64(8), hex('7b22ff227d202020')]), r('its header is not valid UTF-8$'));
   t(file('[1,2]'), r('its header is not a JSON object$'));
   t(file('{"__metadata__":{"k":1}}'), r("__metadata__ value for 'k' is not a string$"));
-  t(file('{"a":{"dtype":"U64","shape":[1],"data_offsets":[0,8]}}', Buffer.alloc(8)), r('tensor a has dtype U64; this reader supports F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL$'));
-  t(file('{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', Buffer.alloc(4)), r('tensor a has an invalid shape \\[-1\\]$'));
-  t(file('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}}', Buffer.alloc(4)), r('tensor a has invalid data_offsets \\[0\\]$'));
-  t(file('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', Buffer.alloc(8)), r('tensor a has 8 bytes but shape \\[3\\] of F32 needs 12$'));
+  t(
+    file('{"a":{"dtype":"U64","shape":[1],"data_offsets":[0,8]}}', Buffer.alloc(8)),
+    r('tensor a has dtype U64; this reader supports F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL$'),
+  );
+  t(
+    file('{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', Buffer.alloc(4)),
+    r('tensor a has an invalid shape \\[-1\\]$'),
+  );
+  t(
+    file('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}}', Buffer.alloc(4)),
+    r('tensor a has invalid data_offsets \\[0\\]$'),
+  );
+  t(
+    file('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', Buffer.alloc(8)),
+    r('tensor a has 8 bytes but shape \\[3\\] of F32 needs 12$'),
+  );
   // A file cut short inside the data: the classic truncated download.
   const whole = file(ok, Buffer.alloc(8));
-  t(whole.subarray(0, whole.length - 3), r('it is truncated: tensor a needs data bytes up to 8 but the data section has 5$'));
+  t(
+    whole.subarray(0, whole.length - 3),
+    r('it is truncated: tensor a needs data bytes up to 8 but the data section has 5$'),
+  );
   t(Buffer.concat([whole, Buffer.alloc(4)]), r('4 bytes after the last tensor are not described by the header$'));
-  t(file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', Buffer.alloc(8)), r('tensors a and b overlap'));
-  t(file('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', Buffer.alloc(8)), r('there is a gap of 4 bytes before tensor a'));
+  t(
+    file(
+      '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+      Buffer.alloc(8),
+    ),
+    r('tensors a and b overlap'),
+  );
+  t(
+    file('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', Buffer.alloc(8)),
+    r('there is a gap of 4 bytes before tensor a'),
+  );
 });
 
 test('readSafetensors / writeSafetensors: atomic file round trip, errors name the path', () => {
@@ -218,15 +259,33 @@ test('readSafetensors / writeSafetensors: atomic file round trip, errors name th
   assert.deepEqual(Array.from(d.tensors.get('sub')?.data ?? []), Array.from(big.subarray(10, 13)));
   assert.deepEqual(d.metadata, { producer: 'test' });
   assert.deepEqual(fs.readdirSync(dir), ['weights.safetensors']);
-  assert.throws(() => readSafetensors(path.join(dir, 'nope.safetensors')), oneLine(/^cannot read .*nope\.safetensors: no such file \(ENOENT\)$/));
+  assert.throws(
+    () => readSafetensors(path.join(dir, 'nope.safetensors')),
+    oneLine(/^cannot read .*nope\.safetensors: no such file \(ENOENT\)$/),
+  );
   fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 1000));
-  assert.throws(() => readSafetensors(f), oneLine(new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not a valid safetensors file: it is truncated`)));
+  assert.throws(
+    () => readSafetensors(f),
+    oneLine(
+      new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not a valid safetensors file: it is truncated`),
+    ),
+  );
 });
 
 test('safetensors writer rejects what it cannot represent', () => {
-  const e = (t: NamedTensor[], re: RegExp, meta?: Record<string, string>): void => assert.throws(() => encodeSafetensors(t, meta), oneLine(re));
-  e([{ name: 'a', shape: [2, 2], data: new Float32Array(3) }], /^cannot encode safetensors: tensor a: shape \[2, 2\] has 4 elements but data has 3$/);
-  e([{ name: 'a', shape: [1], data: new Float32Array(1) }, { name: 'a', shape: [1], data: new Float32Array(1) }], /tensor a appears twice/);
+  const e = (t: NamedTensor[], re: RegExp, meta?: Record<string, string>): void =>
+    assert.throws(() => encodeSafetensors(t, meta), oneLine(re));
+  e(
+    [{ name: 'a', shape: [2, 2], data: new Float32Array(3) }],
+    /^cannot encode safetensors: tensor a: shape \[2, 2\] has 4 elements but data has 3$/,
+  );
+  e(
+    [
+      { name: 'a', shape: [1], data: new Float32Array(1) },
+      { name: 'a', shape: [1], data: new Float32Array(1) },
+    ],
+    /tensor a appears twice/,
+  );
   e([{ name: '__metadata__', shape: [1], data: new Float32Array(1) }], /invalid tensor name/);
   e([{ name: 'a', shape: [1.5], data: new Float32Array(1) }], /tensor a has an invalid shape \[1\.5\]/);
   e([], /metadata value for 'n' is a number/, { n: 3 } as unknown as Record<string, string>);
@@ -241,7 +300,14 @@ test('safetensors cross-check with the Python reference (skipped unless python3 
   const dir = tmp();
   const ours = path.join(dir, 'ours.safetensors');
   const theirs = path.join(dir, 'theirs.safetensors');
-  writeSafetensors(ours, [{ name: 'b.w', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6.5]) }, { name: 'a', shape: [1], data: Float32Array.from([-1]) }], { format: 'pt' });
+  writeSafetensors(
+    ours,
+    [
+      { name: 'b.w', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6.5]) },
+      { name: 'a', shape: [1], data: Float32Array.from([-1]) },
+    ],
+    { format: 'pt' },
+  );
   const py = [
     'import sys, numpy as np',
     'from safetensors.numpy import load_file, save_file',
@@ -257,14 +323,29 @@ test('safetensors cross-check with the Python reference (skipped unless python3 
   const d = readSafetensors(theirs);
   assert.deepEqual(Array.from(d.tensors.get('b.w')?.data ?? []), [1, 2, 3, 4, 5, 6]);
   // Same tensors sorted by name: the reference's bytes are ours.
-  const mine = encodeSafetensors([{ name: 'a', shape: [1], data: Float32Array.from([-1]) }, { name: 'b.w', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }], { format: 'pt' });
+  const mine = encodeSafetensors(
+    [
+      { name: 'a', shape: [1], data: Float32Array.from([-1]) },
+      { name: 'b.w', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) },
+    ],
+    { format: 'pt' },
+  );
   assert.equal(fs.readFileSync(theirs).toString('hex'), mine.toString('hex'));
 });
 
 // ---------------------------------------------------------------------------------------------
 // Names, shapes, layout
 
-const TWO_LAYERS: BertShapeConfig = { vocabSize: 100, hidden: 8, layers: 2, intermediate: 32, maxPositions: 16, typeVocab: 2, norm: 'post', mlmHead: true };
+const TWO_LAYERS: BertShapeConfig = {
+  vocabSize: 100,
+  hidden: 8,
+  layers: 2,
+  intermediate: 32,
+  maxPositions: 16,
+  typeVocab: 2,
+  norm: 'post',
+  mlmHead: true,
+};
 
 test('Hugging Face names and kit-layout shapes for a 2-layer BERT', () => {
   const specs = bertParameterShapes(TWO_LAYERS);
@@ -272,14 +353,17 @@ test('Hugging Face names and kit-layout shapes for a 2-layer BERT', () => {
   assert.equal(byName.size, specs.length, 'names are unique');
   // 5 embedding tensors, 16 per block, 5 in the MLM head; no pooler in BertForMaskedLM.
   assert.equal(specs.length, 5 + 2 * 16 + 5);
-  assert.deepEqual(specs.slice(0, 6).map((s) => s.name), [
-    'bert.embeddings.word_embeddings.weight',
-    'bert.embeddings.position_embeddings.weight',
-    'bert.embeddings.token_type_embeddings.weight',
-    'bert.embeddings.LayerNorm.weight',
-    'bert.embeddings.LayerNorm.bias',
-    'bert.encoder.layer.0.attention.self.query.weight',
-  ]);
+  assert.deepEqual(
+    specs.slice(0, 6).map((s) => s.name),
+    [
+      'bert.embeddings.word_embeddings.weight',
+      'bert.embeddings.position_embeddings.weight',
+      'bert.embeddings.token_type_embeddings.weight',
+      'bert.embeddings.LayerNorm.weight',
+      'bert.embeddings.LayerNorm.bias',
+      'bert.encoder.layer.0.attention.self.query.weight',
+    ],
+  );
   const shape = (n: string): number[] | undefined => byName.get(n)?.shape;
   assert.deepEqual(shape('bert.embeddings.word_embeddings.weight'), [100, 8]);
   assert.deepEqual(shape('bert.embeddings.position_embeddings.weight'), [16, 8]);
@@ -298,12 +382,25 @@ test('Hugging Face names and kit-layout shapes for a 2-layer BERT', () => {
   // PreLN adds the final LayerNorm; a classifier adds pooler + classifier; no MLM head drops 5.
   const pre = bertParameterShapes({ ...TWO_LAYERS, norm: 'pre', numLabels: 3 });
   assert.equal(pre.length, 5 + 2 * 16 + 2 + 5 + 4);
-  assert.deepEqual(pre.filter((s) => isPreLnOnly(s.name)).map((s) => s.name), ['bert.encoder.FinalLayerNorm.weight', 'bert.encoder.FinalLayerNorm.bias']);
+  assert.deepEqual(
+    pre.filter((s) => isPreLnOnly(s.name)).map((s) => s.name),
+    ['bert.encoder.FinalLayerNorm.weight', 'bert.encoder.FinalLayerNorm.bias'],
+  );
   assert.deepEqual(pre.find((s) => s.name === 'classifier.weight')?.shape, [8, 3]);
   assert.deepEqual(pre.find((s) => s.name === 'bert.pooler.dense.weight')?.shape, [8, 8]);
-  assert.equal(bertParameterShapes({ ...TWO_LAYERS, mlmHead: false, numLabels: 2 }).filter((s) => s.name.startsWith('cls.')).length, 0);
-  assert.throws(() => bertParameterShapes({ ...TWO_LAYERS, hidden: 0 }), oneLine(/^bert parameter shapes: hidden must be a whole number >= 1, got 0$/));
-  assert.throws(() => bertParameterShapes({ ...TWO_LAYERS, norm: 'mid' as 'pre' }), oneLine(/norm must be 'post' or 'pre'/));
+  assert.equal(
+    bertParameterShapes({ ...TWO_LAYERS, mlmHead: false, numLabels: 2 }).filter((s) => s.name.startsWith('cls.'))
+      .length,
+    0,
+  );
+  assert.throws(
+    () => bertParameterShapes({ ...TWO_LAYERS, hidden: 0 }),
+    oneLine(/^bert parameter shapes: hidden must be a whole number >= 1, got 0$/),
+  );
+  assert.throws(
+    () => bertParameterShapes({ ...TWO_LAYERS, norm: 'mid' as 'pre' }),
+    oneLine(/norm must be 'post' or 'pre'/),
+  );
 });
 
 test('weight decay flags follow BERT: not on biases or LayerNorm, yes on dense weights and embeddings', () => {
@@ -320,17 +417,32 @@ test('weight decay flags follow BERT: not on biases or LayerNorm, yes on dense w
 });
 
 test('dense weights and PyTorch layout: transpose round trip, passthrough for the rest', () => {
-  const linear = bertParameterShapes({ ...TWO_LAYERS, numLabels: 2 }).filter((s) => isLinearWeight(s.name)).map((s) => s.name);
+  const linear = bertParameterShapes({ ...TWO_LAYERS, numLabels: 2 })
+    .filter((s) => isLinearWeight(s.name))
+    .map((s) => s.name);
   // 6 per block (q, k, v, attention out, intermediate, output) + MLM transform + pooler + classifier.
   assert.equal(linear.length, 2 * 6 + 3);
-  for (const n of ['bert.embeddings.word_embeddings.weight', 'bert.embeddings.LayerNorm.weight', 'bert.encoder.layer.0.output.LayerNorm.weight', 'bert.encoder.layer.0.output.dense.bias', 'cls.predictions.bias']) {
+  for (const n of [
+    'bert.embeddings.word_embeddings.weight',
+    'bert.embeddings.LayerNorm.weight',
+    'bert.encoder.layer.0.output.LayerNorm.weight',
+    'bert.encoder.layer.0.output.dense.bias',
+    'cls.predictions.bias',
+  ]) {
     assert.equal(isLinearWeight(n), false, n);
   }
   assert.equal(isLinearWeight('cls.predictions.decoder.weight'), true);
 
   assert.deepEqual(Array.from(transpose2d(Float32Array.from([1, 2, 3, 4, 5, 6]), 2, 3)), [1, 4, 2, 5, 3, 6]);
   // Sizes that straddle the 64×64 tiles.
-  for (const [r, c] of [[1, 1], [1, 70], [65, 1], [37, 70], [64, 129], [130, 200]]) {
+  for (const [r, c] of [
+    [1, 1],
+    [1, 70],
+    [65, 1],
+    [37, 70],
+    [64, 129],
+    [130, 200],
+  ]) {
     const x = Float32Array.from({ length: r * c }, (_, i) => i * 0.5 - 3);
     const y = transpose2d(x, r, c);
     for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) assert.equal(y[j * r + i], x[i * c + j]);
@@ -352,21 +464,49 @@ test('dense weights and PyTorch layout: transpose round trip, passthrough for th
 });
 
 test('PreLN names in DeepSpeed terms, transformers config for PostLN, and the tfjs-free index', () => {
-  assert.equal(deepSpeedPreLnName('bert.encoder.layer.3.attention.output.LayerNorm.weight'), 'bert.encoder.layer.3.PreAttentionLayerNorm.weight');
-  assert.equal(deepSpeedPreLnName('bert.encoder.layer.3.output.LayerNorm.bias'), 'bert.encoder.layer.3.PostAttentionLayerNorm.bias');
-  assert.equal(deepSpeedPreLnName('bert.encoder.layer.3.output.dense.weight'), 'bert.encoder.layer.3.output.dense.weight');
+  assert.equal(
+    deepSpeedPreLnName('bert.encoder.layer.3.attention.output.LayerNorm.weight'),
+    'bert.encoder.layer.3.PreAttentionLayerNorm.weight',
+  );
+  assert.equal(
+    deepSpeedPreLnName('bert.encoder.layer.3.output.LayerNorm.bias'),
+    'bert.encoder.layer.3.PostAttentionLayerNorm.bias',
+  );
+  assert.equal(
+    deepSpeedPreLnName('bert.encoder.layer.3.output.dense.weight'),
+    'bert.encoder.layer.3.output.dense.weight',
+  );
   assert.equal(deepSpeedPreLnName('bert.encoder.FinalLayerNorm.weight'), 'bert.encoder.FinalLayerNorm.weight');
   const cfg = hfBertConfig({ ...TWO_LAYERS, heads: 2, layerNormEps: 1e-12 });
   assert.equal(cfg.num_hidden_layers, 2);
   assert.equal(cfg.intermediate_size, 32);
   assert.deepEqual(cfg.architectures, ['BertForMaskedLM']);
   assert.equal(hfBertConfig({ ...TWO_LAYERS, heads: 2 }, { numLabels: 2 }).num_labels, 2);
-  assert.throws(() => hfBertConfig({ ...TWO_LAYERS, heads: 2, norm: 'pre' }), /PreLN model has no transformers BertConfig equivalent/);
-  for (const k of ['encodeSafetensors', 'decodeSafetensors', 'readSafetensors', 'writeSafetensors', 'writeFileAtomic', 'writeDirAtomic', 'checkWritableDir', 'bertParameterShapes', 'toTorchLayout']) {
+  assert.throws(
+    () => hfBertConfig({ ...TWO_LAYERS, heads: 2, norm: 'pre' }),
+    /PreLN model has no transformers BertConfig equivalent/,
+  );
+  for (const k of [
+    'encodeSafetensors',
+    'decodeSafetensors',
+    'readSafetensors',
+    'writeSafetensors',
+    'writeFileAtomic',
+    'writeDirAtomic',
+    'checkWritableDir',
+    'bertParameterShapes',
+    'toTorchLayout',
+  ]) {
     assert.equal(typeof (checkpointIndex as Record<string, unknown>)[k], 'function', k);
   }
-  const script = `require(${JSON.stringify(path.join(__dirname, '..', 'src', 'checkpoint', 'index.js'))});` + 'process.stdout.write(String(Object.keys(require.cache).some((f) => f.includes("@tensorflow"))))';
-  assert.equal(spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' }).stdout, 'false', 'the index loads no tfjs');
+  const script =
+    `require(${JSON.stringify(path.join(__dirname, '..', 'src', 'checkpoint', 'index.js'))});` +
+    'process.stdout.write(String(Object.keys(require.cache).some((f) => f.includes("@tensorflow"))))';
+  assert.equal(
+    spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' }).stdout,
+    'false',
+    'the index loads no tfjs',
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -393,15 +533,27 @@ test('a failed atomic write leaves no temp file and the old content intact', () 
   // Tests run as root, so chmod would not stop the write: use a path under a regular file.
   const blocker = path.join(dir, 'file');
   fs.writeFileSync(blocker, '');
-  assert.throws(() => writeFileAtomic(path.join(blocker, 'y'), 'new'), oneLine(/^cannot write .*file\/y: a parent is not a directory \(ENOTDIR\); choose another output directory$/));
+  assert.throws(
+    () => writeFileAtomic(path.join(blocker, 'y'), 'new'),
+    oneLine(/^cannot write .*file\/y: a parent is not a directory \(ENOTDIR\); choose another output directory$/),
+  );
   // The rename fails (target is a directory): the temp file it had written is removed.
   fs.mkdirSync(path.join(dir, 'sub'));
-  assert.throws(() => writeFileAtomic(path.join(dir, 'sub'), 'new'), oneLine(/^cannot write .*sub: the target is a directory \(EISDIR\)/));
+  assert.throws(
+    () => writeFileAtomic(path.join(dir, 'sub'), 'new'),
+    oneLine(/^cannot write .*sub: the target is a directory \(EISDIR\)/),
+  );
   // A chunk that is not bytes fails half-way through the temp file.
-  assert.throws(() => writeFileAtomic(f, [Buffer.from('new'), 42 as unknown as Uint8Array]), oneLine(/^cannot write .*x\.json: /));
+  assert.throws(
+    () => writeFileAtomic(f, [Buffer.from('new'), 42 as unknown as Uint8Array]),
+    oneLine(/^cannot write .*x\.json: /),
+  );
   assert.equal(fs.readFileSync(f, 'utf8'), 'old');
   assert.deepEqual(fs.readdirSync(dir).sort(), ['file', 'sub', 'x.json']);
-  assert.throws(() => writeFileAtomic('/proc/pld-kit-cannot-write-here', 'x'), oneLine(/^cannot write \/proc\/pld-kit-cannot-write-here: /));
+  assert.throws(
+    () => writeFileAtomic('/proc/pld-kit-cannot-write-here', 'x'),
+    oneLine(/^cannot write \/proc\/pld-kit-cannot-write-here: /),
+  );
 });
 
 test('writeDirAtomic: replaces a directory whole; failures keep the old one; no leftovers', () => {
@@ -413,13 +565,19 @@ test('writeDirAtomic: replaces a directory whole; failures keep the old one; no 
   assert.equal(fs.readFileSync(path.join(ck, 'c.txt'), 'utf8'), 'xy');
   assert.deepEqual(fs.readdirSync(root), ['checkpoint']);
 
-  assert.throws(() => writeDirAtomic(ck, { 'a.txt': 'three', 'bad.bin': [42 as unknown as Uint8Array] }), oneLine(/^cannot write checkpoint .*checkpoint: .*; choose another --out$/));
+  assert.throws(
+    () => writeDirAtomic(ck, { 'a.txt': 'three', 'bad.bin': [42 as unknown as Uint8Array] }),
+    oneLine(/^cannot write checkpoint .*checkpoint: .*; choose another --out$/),
+  );
   assert.equal(fs.readFileSync(path.join(ck, 'a.txt'), 'utf8'), 'two');
   assert.deepEqual(fs.readdirSync(root), ['checkpoint']);
   assert.throws(() => writeDirAtomic(ck, { '../escape': 'x' }), oneLine(/invalid file name "\.\.\/escape"/));
   const blocker = path.join(root, 'file');
   fs.writeFileSync(blocker, '');
-  assert.throws(() => writeDirAtomic(path.join(blocker, 'ck'), { a: 'x' }), oneLine(/^cannot write checkpoint .*file\/ck: a parent is not a directory \(ENOTDIR\); choose another --out$/));
+  assert.throws(
+    () => writeDirAtomic(path.join(blocker, 'ck'), { a: 'x' }),
+    oneLine(/^cannot write checkpoint .*file\/ck: a parent is not a directory \(ENOTDIR\); choose another --out$/),
+  );
   assert.throws(() => writeDirAtomic(blocker, { a: 'x' }), oneLine(/it exists and is not a directory \(EEXIST\)/));
   assert.equal(fs.statSync(blocker).isFile(), true);
 });
@@ -431,7 +589,9 @@ test('crash windows of writeDirAtomic: readers find the backup, writers recover'
   assert.equal(old, ck + '.old');
   assert.equal(resolveCheckpointDir(ck), null);
   // Killed between "rename dir -> backup" and "rename tmp -> dir": only the backup (and a full tmp).
-  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+    encoding: 'utf8',
+  }).stdout;
   fs.mkdirSync(old);
   fs.writeFileSync(path.join(old, 'gen'), '1');
   const staleTmp = `${ck}.tmp-${dead}-abcd1234`;
@@ -464,8 +624,12 @@ test('checkWritableDir creates the directory or fails in one line', () => {
   assert.deepEqual(fs.readdirSync(path.join(root, 'a', 'b')), []);
   const f = path.join(root, 'file');
   fs.writeFileSync(f, '');
-  assert.throws(() => checkWritableDir(path.join(f, 'run')), { message: `output directory ${path.join(f, 'run')} is not writable: a parent is not a directory (ENOTDIR); choose another --out` });
-  assert.throws(() => checkWritableDir(f), { message: `output directory ${f} is not writable: it exists and is not a directory (EEXIST); choose another --out` });
+  assert.throws(() => checkWritableDir(path.join(f, 'run')), {
+    message: `output directory ${path.join(f, 'run')} is not writable: a parent is not a directory (ENOTDIR); choose another --out`,
+  });
+  assert.throws(() => checkWritableDir(f), {
+    message: `output directory ${f} is not writable: it exists and is not a directory (EEXIST); choose another --out`,
+  });
 });
 
 /**
@@ -497,7 +661,10 @@ function checkGeneration(buf: Buffer, what: string): number {
   assert.equal(buf.length, SIZE, `${what} has ${buf.length} bytes: a torn write`);
   const g = Number(buf.readBigUInt64LE(0));
   for (let i = 8; i < buf.length; i += 997) assert.equal(buf[i], g % 251, `${what} mixes generations`);
-  assert.ok(buf.subarray(8).every((x) => x === g % 251), `${what} mixes generations`);
+  assert.ok(
+    buf.subarray(8).every((x) => x === g % 251),
+    `${what} mixes generations`,
+  );
   return g;
 }
 
@@ -537,7 +704,12 @@ test('SIGKILL at random moments never leaves a torn checkpoint directory (writeD
     assert.ok(found, `kill ${i}: no checkpoint at all`);
     if (found !== target) sawBackup++;
     const step = (JSON.parse(fs.readFileSync(path.join(found, 'state.json'), 'utf8')) as { step: number }).step;
-    for (const f of ['weights.safetensors', 'optimizer.safetensors']) assert.equal(checkGeneration(fs.readFileSync(path.join(found, f)), `kill ${i} ${f}`), step, `kill ${i}: ${f} and state.json disagree`);
+    for (const f of ['weights.safetensors', 'optimizer.safetensors'])
+      assert.equal(
+        checkGeneration(fs.readFileSync(path.join(found, f)), `kill ${i} ${f}`),
+        step,
+        `kill ${i}: ${f} and state.json disagree`,
+      );
     assert.ok(step === last || step === last + 1, `kill ${i}: found generation ${step}, last completed ${last}`);
     // Half the time the next writer cleans up first; otherwise it does so itself.
     if (i % 2) assert.equal(recoverDir(target), target);

@@ -8,7 +8,10 @@ import { parseFlags, wholeNumberFlag } from '../src/cli/flags';
 const CLI = path.join(__dirname, '..', 'src', 'cli', 'index.js');
 
 function run(args: string[]): { status: number | null; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, PLD_THREADS: '1' } });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, PLD_THREADS: '1' },
+  });
   return { status: r.status, err: r.stderr.trim() };
 }
 
@@ -20,25 +23,50 @@ test('--threads is a whole number >= 1 in pretrain, finetune and info, with one 
   ];
   for (const [cmd, rest] of cases) {
     for (const bad of ['0', '1.5', 'two']) {
-      assert.deepEqual(run([cmd, ...rest, '--threads', bad]), { status: 1, err: `pld ${cmd}: --threads must be a whole number >= 1, got '${bad}'` });
+      assert.deepEqual(run([cmd, ...rest, '--threads', bad]), {
+        status: 1,
+        err: `pld ${cmd}: --threads must be a whole number >= 1, got '${bad}'`,
+      });
     }
   }
 });
 
 test('--backend is checked by the backend chain: one error line naming the flag', () => {
   for (const cmd of ['pretrain', 'info']) {
-    const rest = cmd === 'pretrain' ? ['--variant', 'preln', '--preset', 'quick', '--steps', '1', '--out', path.join(__dirname, 'never-written')] : [];
-    assert.deepEqual(run([cmd, ...rest, '--backend', 'abacus']), { status: 1, err: `pld ${cmd}: unknown backend 'abacus' in --backend; use one of tensorflow, webgpu, wasm, cpu` });
+    const rest =
+      cmd === 'pretrain'
+        ? ['--variant', 'preln', '--preset', 'quick', '--steps', '1', '--out', path.join(__dirname, 'never-written')]
+        : [];
+    assert.deepEqual(run([cmd, ...rest, '--backend', 'abacus']), {
+      status: 1,
+      err: `pld ${cmd}: unknown backend 'abacus' in --backend; use one of tensorflow, webgpu, wasm, cpu`,
+    });
   }
-  assert.deepEqual(run(['finetune', '--checkpoint', 'runs/none', '--backend', 'abacus']), { status: 1, err: "pld finetune: unknown backend 'abacus' in --backend; use one of tensorflow, webgpu, wasm, cpu" });
+  assert.deepEqual(run(['finetune', '--checkpoint', 'runs/none', '--backend', 'abacus']), {
+    status: 1,
+    err: "pld finetune: unknown backend 'abacus' in --backend; use one of tensorflow, webgpu, wasm, cpu",
+  });
 });
 
 test('parseFlags: values, switches and = forms; unknown and valueless flags are one line each', () => {
-  const f = parseFlags(['--steps', '3', '--quiet', '--threads=2'], { steps: 'value', quiet: 'switch', threads: 'value' });
-  assert.deepEqual([...f], [['steps', '3'], ['quiet', true], ['threads', '2']]);
+  const f = parseFlags(['--steps', '3', '--quiet', '--threads=2'], {
+    steps: 'value',
+    quiet: 'switch',
+    threads: 'value',
+  });
+  assert.deepEqual(
+    [...f],
+    [
+      ['steps', '3'],
+      ['quiet', true],
+      ['threads', '2'],
+    ],
+  );
   assert.equal(wholeNumberFlag(f, 'threads'), 2);
   assert.throws(() => parseFlags(['--nope'], { steps: 'value' }), { message: 'unknown option --nope; known: --steps' });
   assert.throws(() => parseFlags(['--steps'], { steps: 'value' }), { message: '--steps needs a value' });
   assert.throws(() => parseFlags(['--quiet=1'], { quiet: 'switch' }), { message: '--quiet takes no value' });
-  assert.throws(() => parseFlags(['3'], { steps: 'value' }), { message: "unexpected argument '3'; options start with --" });
+  assert.throws(() => parseFlags(['3'], { steps: 'value' }), {
+    message: "unexpected argument '3'; options start with --",
+  });
 });

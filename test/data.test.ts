@@ -9,7 +9,25 @@ import { PretrainBatcher, maskBatch, packSequences } from '../src/data/masking';
 import { corpusStats, loadBrown, loadCorpus, loadSotu, splitDocuments, Document } from '../src/data/corpus';
 import { Rng } from '../src/util/rng';
 
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'want', '##want', '##ed', 'wa', 'un', 'runn', '##ing', ',', 'the', 'cafe', '中', '国'];
+const VOCAB = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  'want',
+  '##want',
+  '##ed',
+  'wa',
+  'un',
+  'runn',
+  '##ing',
+  ',',
+  'the',
+  'cafe',
+  '中',
+  '国',
+];
 const tok = WordPieceTokenizer.fromTokens(VOCAB);
 
 test('basic tokenization as BERT: lower-case, strip accents, split punctuation, space out CJK', () => {
@@ -40,7 +58,14 @@ test('vocab.txt round trip, and the shipped data/vocab.txt', () => {
   const shipped = WordPieceTokenizer.fromVocabFile(path.join(__dirname, '..', '..', 'data', 'vocab.txt'));
   assert.equal(shipped.vocabSize, 8192);
   assert.deepEqual(shipped.tokens.slice(0, 5), ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']);
-  assert.deepEqual(shipped.tokenize('The President spoke to Congress.'), ['the', 'president', 'spoke', 'to', 'congress', '.']);
+  assert.deepEqual(shipped.tokenize('The President spoke to Congress.'), [
+    'the',
+    'president',
+    'spoke',
+    'to',
+    'congress',
+    '.',
+  ]);
 });
 
 test('bad vocab files give one-line errors naming the file and line', () => {
@@ -51,15 +76,25 @@ test('bad vocab files give one-line errors naming the file and line', () => {
     return f;
   };
   const empty = w('empty.txt', '');
-  assert.throws(() => WordPieceTokenizer.fromVocabFile(empty), { message: `vocab ${empty} is empty; a BERT vocab.txt has one token per line` });
+  assert.throws(() => WordPieceTokenizer.fromVocabFile(empty), {
+    message: `vocab ${empty} is empty; a BERT vocab.txt has one token per line`,
+  });
   const dup = w('dup.txt', '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\nthe\n');
-  assert.throws(() => WordPieceTokenizer.fromVocabFile(dup), { message: `vocab ${dup} line 7: duplicate token 'the' (first on line 6); each token must appear once` });
+  assert.throws(() => WordPieceTokenizer.fromVocabFile(dup), {
+    message: `vocab ${dup} line 7: duplicate token 'the' (first on line 6); each token must appear once`,
+  });
   const blank = w('blank.txt', '[PAD]\n[UNK]\n\n[CLS]\n');
-  assert.throws(() => WordPieceTokenizer.fromVocabFile(blank), { message: `vocab ${blank} line 3: empty token; a BERT vocab.txt has one token per line` });
+  assert.throws(() => WordPieceTokenizer.fromVocabFile(blank), {
+    message: `vocab ${blank} line 3: empty token; a BERT vocab.txt has one token per line`,
+  });
   const nomask = w('nomask.txt', '[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n');
-  assert.throws(() => WordPieceTokenizer.fromVocabFile(nomask), { message: `vocab ${nomask} has no [MASK] token; a BERT vocab.txt must contain [PAD] [UNK] [CLS] [SEP] [MASK]` });
+  assert.throws(() => WordPieceTokenizer.fromVocabFile(nomask), {
+    message: `vocab ${nomask} has no [MASK] token; a BERT vocab.txt must contain [PAD] [UNK] [CLS] [SEP] [MASK]`,
+  });
   const bin = w('bin.txt', Buffer.from([1, 0, 2]));
-  assert.throws(() => WordPieceTokenizer.fromVocabFile(bin), { message: `vocab ${bin} is a binary file; a BERT vocab.txt is UTF-8 text with one token per line` });
+  assert.throws(() => WordPieceTokenizer.fromVocabFile(bin), {
+    message: `vocab ${bin} is a binary file; a BERT vocab.txt is UTF-8 text with one token per line`,
+  });
   // A real BERT vocab (specials not at 0..4, [unusedN] slots) loads unchanged.
   const bert = w('bert.txt', '[PAD]\n[unused0]\n[unused1]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n##s\n');
   const t = WordPieceTokenizer.fromVocabFile(bert);
@@ -98,11 +133,27 @@ test('corpus: Brown and SOTU load with their documented sizes; the split is dete
 });
 
 test('packing: [CLS] … [SEP] sequences of at most seqLen, sentences kept whole when they fit', () => {
-  const doc: Document = { id: 'x', source: 'folder', text: '', sentences: ['the cafe', 'unwanted running', 'the the the the the the the the'], meta: {} };
+  const doc: Document = {
+    id: 'x',
+    source: 'folder',
+    text: '',
+    sentences: ['the cafe', 'unwanted running', 'the the the the the the the the'],
+    meta: {},
+  };
   const packed = packSequences([doc], tok, 8);
   // room 6: [the cafe un ##want ##ed runn] would split a sentence, so: [the cafe] [un ##want ##ed runn ##ing] [the×6] [the×2]
-  assert.deepEqual(packed.map((p) => Array.from(p)), [[13, 14], [9, 6, 7, 10, 11], [13, 13, 13, 13, 13, 13], [13, 13]]);
-  assert.throws(() => packSequences([], tok, 8), { message: 'corpus has no text: no sequences could be made from its documents' });
+  assert.deepEqual(
+    packed.map((p) => Array.from(p)),
+    [
+      [13, 14],
+      [9, 6, 7, 10, 11],
+      [13, 13, 13, 13, 13, 13],
+      [13, 13],
+    ],
+  );
+  assert.throws(() => packSequences([], tok, 8), {
+    message: 'corpus has no text: no sequences could be made from its documents',
+  });
 });
 
 test('masking: ≈15 % of real tokens, 80/10/10, never specials or padding, deterministic', () => {
@@ -143,5 +194,7 @@ test('batcher: resuming from a saved state reproduces the same batches', () => {
   const b = new PretrainBatcher(seqs, tok, 8, 10, 77);
   b.setState(saved);
   assert.deepEqual([b.next(), b.next(), b.next()], want);
-  assert.throws(() => new PretrainBatcher(seqs.slice(0, 3), tok, 8, 10, 1), { message: 'corpus has no text for a batch: 3 sequences but the batch size is 8; use more text or a smaller batch' });
+  assert.throws(() => new PretrainBatcher(seqs.slice(0, 3), tok, 8, 10, 1), {
+    message: 'corpus has no text for a batch: 3 sequences but the batch size is 8; use more text or a smaller batch',
+  });
 });

@@ -10,7 +10,16 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { FUSED, hasFused } from '../src/backend/fused';
 import { loadNativeKernels } from '../src/backend/native';
-import { attention, dropout, gelu, layerNorm, linear, maskedSoftmax, residual, softmaxCrossEntropy } from '../src/model/ops';
+import {
+  attention,
+  dropout,
+  gelu,
+  layerNorm,
+  linear,
+  maskedSoftmax,
+  residual,
+  softmaxCrossEntropy,
+} from '../src/model/ops';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/optimizer';
 import { Rng } from '../src/util/rng';
 import { maxRelErr, randn } from './helpers';
@@ -79,7 +88,14 @@ test('fused LayerNorm, GELU and masked softmax: values and gradients equal the c
       const sw = randn(rng, [2, 3, 6, 6]);
       const sm = (s: tf.Tensor): tf.Scalar => tf.sum(tf.mul(maskedSoftmax(s as tf.Tensor4D, bias, 0.35), sw));
       const smGrad = tf.grad(sm)(scores);
-      return [ARR(layerNorm(x, gamma, beta, 1e-12)), ...lnGrads.map(ARR), ARR(gelu(gx)), ARR(geluGrad), ARR(maskedSoftmax(scores, bias, 0.35)), ARR(smGrad)];
+      return [
+        ARR(layerNorm(x, gamma, beta, 1e-12)),
+        ...lnGrads.map(ARR),
+        ARR(gelu(gx)),
+        ARR(geluGrad),
+        ARR(maskedSoftmax(scores, bias, 0.35)),
+        ARR(smGrad),
+      ];
     });
   const { want, got } = await cpuAndNative(run);
   assertClose(got, want, 2e-5, 'fused ops');
@@ -92,7 +108,10 @@ test('fused LayerNorm, GELU and masked softmax: values and gradients equal the c
 /** erf in double precision (Numerical Recipes' erfc, fractional error < 1.2e-7). */
 function erf(x: number): number {
   const t = 1 / (1 + 0.5 * Math.abs(x));
-  const c = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277];
+  const c = [
+    -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223,
+    0.17087277,
+  ];
   let p = 0;
   for (let i = c.length - 1; i >= 1; i--) p = t * (c[i] + p);
   const y = 1 - t * Math.exp(-x * x + c[0] + p);
@@ -190,17 +209,31 @@ test('kernel replacements: Sum, GatherV2, Add and AddN fast paths and fallbacks 
       const big = randn(rng, [40001]);
       const big2 = randn(rng, [40001]);
       return [
-        tf.sum(x, 0), tf.sum(x, [0, 1]), tf.sum(x, -1), tf.sum(x, [1, 2], true), tf.sum(x, 1), tf.sum(x),
-        tf.gather(table, ids), tf.gather(table, ids2), tf.gather(table, tf.tensor1d([1, 3], 'int32'), 1),
+        tf.sum(x, 0),
+        tf.sum(x, [0, 1]),
+        tf.sum(x, -1),
+        tf.sum(x, [1, 2], true),
+        tf.sum(x, 1),
+        tf.sum(x),
+        tf.gather(table, ids),
+        tf.gather(table, ids2),
+        tf.gather(table, tf.tensor1d([1, 3], 'int32'), 1),
         // Same-shape sums on the pool (past one block), broadcasts and int32 through the package.
-        tf.add(big, big2), tf.addN([big, big2, big]), tf.add(x, tf.scalar(2)), tf.add(x, randn(rng, [5])), tf.cast(tf.add(ids, ids), 'float32'),
+        tf.add(big, big2),
+        tf.addN([big, big2, big]),
+        tf.add(x, tf.scalar(2)),
+        tf.add(x, randn(rng, [5])),
+        tf.cast(tf.add(ids, ids), 'float32'),
       ].map(ARR);
     });
   const { want, got } = await cpuAndNative(run);
   assertClose(got, want, 1e-6, 'Sum/GatherV2');
   // A bad index is an error, not a read outside the table.
   const table = tf.zeros([6, 4]);
-  assert.throws(() => tf.gather(table, tf.tensor1d([2, 6], 'int32')), /pld_native\.gatherRows: index 6 at position 1 is outside the table's 6 rows/);
+  assert.throws(
+    () => tf.gather(table, tf.tensor1d([2, 6], 'int32')),
+    /pld_native\.gatherRows: index 6 at position 1 is outside the table's 6 rows/,
+  );
   // Identity (tfjs-core's save-for-backward clone) shares the data; disposing both frees it.
   // (tf.memory() counts bytes per tensor object; the backend's buffers are what is shared.)
   const buffers = (): number => tf.backend().numDataIds();
@@ -220,13 +253,34 @@ test('the addon checks its arguments: wrong types and short arrays throw named e
   assert.ok(nat.ok, nat.ok ? '' : nat.why);
   const k = nat.kernels;
   const f = (n: number): Float32Array => new Float32Array(n);
-  assert.throws(() => k.gemm(f(6), f(6), f(3), 1, 2, 2, 3, false, false, 0, 0, null), { name: 'RangeError', message: 'pld_native.gemm: c has 3 elements, needs 4' });
-  assert.throws(() => k.gemm(f(5), f(6), f(4), 1, 2, 2, 3, false, false, 0, 0, null), { name: 'RangeError', message: 'pld_native.gemm: a has 5 elements, needs 6' });
-  assert.throws(() => k.gemm(f(6), f(6), f(4), 1, 2, 2, 3, false, false, 0, 0, f(3)), { name: 'RangeError', message: 'pld_native.gemm: bias must have n elements' });
-  assert.throws(() => k.gelu(new Float64Array(4) as unknown as Float32Array, f(4)), { name: 'TypeError', message: 'pld_native.gelu: x must be a Float32Array' });
-  assert.throws(() => k.dropout(f(4), f(4), 1, 3), { name: 'RangeError', message: 'pld_native.dropout: rate must be in [0, 1)' });
-  assert.throws(() => k.layerNorm(f(8), f(4), f(4), f(8), f(1), f(2), 2, 4, 1e-5), { name: 'RangeError', message: 'pld_native.layerNorm: mean has 1 elements, needs 2' });
-  assert.throws(() => (k.sum as unknown as (...a: unknown[]) => void)(f(4)), { name: 'RangeError', message: 'pld_native.sum: takes 5 arguments, got 1' });
+  assert.throws(() => k.gemm(f(6), f(6), f(3), 1, 2, 2, 3, false, false, 0, 0, null), {
+    name: 'RangeError',
+    message: 'pld_native.gemm: c has 3 elements, needs 4',
+  });
+  assert.throws(() => k.gemm(f(5), f(6), f(4), 1, 2, 2, 3, false, false, 0, 0, null), {
+    name: 'RangeError',
+    message: 'pld_native.gemm: a has 5 elements, needs 6',
+  });
+  assert.throws(() => k.gemm(f(6), f(6), f(4), 1, 2, 2, 3, false, false, 0, 0, f(3)), {
+    name: 'RangeError',
+    message: 'pld_native.gemm: bias must have n elements',
+  });
+  assert.throws(() => k.gelu(new Float64Array(4) as unknown as Float32Array, f(4)), {
+    name: 'TypeError',
+    message: 'pld_native.gelu: x must be a Float32Array',
+  });
+  assert.throws(() => k.dropout(f(4), f(4), 1, 3), {
+    name: 'RangeError',
+    message: 'pld_native.dropout: rate must be in [0, 1)',
+  });
+  assert.throws(() => k.layerNorm(f(8), f(4), f(4), f(8), f(1), f(2), 2, 4, 1e-5), {
+    name: 'RangeError',
+    message: 'pld_native.layerNorm: mean has 1 elements, needs 2',
+  });
+  assert.throws(() => (k.sum as unknown as (...a: unknown[]) => void)(f(4)), {
+    name: 'RangeError',
+    message: 'pld_native.sum: takes 5 arguments, got 1',
+  });
   // And computes: a 2×3 · 3×2 product with bias, and its transposed-operand form.
   const a = Float32Array.from([1, 2, 3, 4, 5, 6]);
   const b = Float32Array.from([1, 0, 0, 1, 1, 1]);
@@ -242,14 +296,18 @@ test('fused dense layer, linear and with GELU, and its three gradients equal the
     tf.tidy(() => {
       const out: Float32Array[] = [];
       // 7·13 rows × 37 → 45: one tile; 301 × 129 → 263 (10 M multiply-adds): many tiles.
-      for (const [lead, inDim, outDim] of [[[7, 13], 37, 45], [[301], 129, 263]] as const) {
+      for (const [lead, inDim, outDim] of [
+        [[7, 13], 37, 45],
+        [[301], 129, 263],
+      ] as const) {
         const rng = new Rng(inDim);
         const x = randn(rng, [...lead, inDim]);
         const w = randn(rng, [inDim, outDim], 0.2);
         const b = randn(rng, [outDim]);
         const r = randn(rng, [...lead, outDim]);
         for (const act of ['linear', 'gelu'] as const) {
-          const loss = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Scalar => tf.sum(tf.mul(linear(xx, ww, bb, act), r));
+          const loss = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Scalar =>
+            tf.sum(tf.mul(linear(xx, ww, bb, act), r));
           out.push(ARR(linear(x, w, b, act)), ...tf.grads(loss)([x, w, b]).map(ARR));
         }
       }
@@ -267,10 +325,14 @@ test('fused attention (padding, odd sizes) and its gradients for q, k and v equa
       const k = randn(rng, [B * S, H]) as tf.Tensor2D;
       const v = randn(rng, [B * S, H]) as tf.Tensor2D;
       // Batch 1 pads its last 3 keys, batch 2 its last 6.
-      const bias = tf.tensor2d(Array.from({ length: B * S }, (_, i) => (i % S >= S - 3 * Math.floor(i / S) ? -10000 : 0)), [B, S]);
+      const bias = tf.tensor2d(
+        Array.from({ length: B * S }, (_, i) => (i % S >= S - 3 * Math.floor(i / S) ? -10000 : 0)),
+        [B, S],
+      );
       const r = randn(rng, [B * S, H]);
       const a = { heads, scale: 1 / Math.sqrt(H / heads), rate: 0, seed: 0 };
-      const loss = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor): tf.Scalar => tf.sum(tf.mul(attention(qq as tf.Tensor2D, kk as tf.Tensor2D, vv as tf.Tensor2D, bias, a), r));
+      const loss = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul(attention(qq as tf.Tensor2D, kk as tf.Tensor2D, vv as tf.Tensor2D, bias, a), r));
       return [ARR(attention(q, k, v, bias, a)), ...tf.grads(loss)([q, k, v]).map(ARR)];
     });
   await acrossThreads(run, 2e-5, 'attention');
@@ -284,17 +346,33 @@ test('fused attention with dropout equals the composed formula with the same dro
   const q = randn(rng, [B * S, H]) as tf.Tensor2D;
   const k = randn(rng, [B * S, H]) as tf.Tensor2D;
   const v = randn(rng, [B * S, H]) as tf.Tensor2D;
-  const bias = tf.tensor2d(Array.from({ length: B * S }, (_, i) => (i >= 2 * S - 2 ? -10000 : 0)), [B, S]);
+  const bias = tf.tensor2d(
+    Array.from({ length: B * S }, (_, i) => (i >= 2 * S - 2 ? -10000 : 0)),
+    [B, S],
+  );
   const r = randn(rng, [B * S, H]);
   const a = { heads, scale: 0.5, rate: 0.3, seed: 99 };
   // The composed formula: per-head products, maskedSoftmax and dropout over [B, heads, S, S].
   const composed = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor): tf.Tensor => {
     const split = (t: tf.Tensor): tf.Tensor4D => t.reshape([B, S, heads, dh]).transpose([0, 2, 1, 3]);
-    const p = dropout(maskedSoftmax(tf.matMul(split(qq), split(kk), false, true) as tf.Tensor4D, bias, a.scale), a.rate, a.seed);
-    return tf.matMul(p, split(vv)).transpose([0, 2, 1, 3]).reshape([B * S, H]);
+    const p = dropout(
+      maskedSoftmax(tf.matMul(split(qq), split(kk), false, true) as tf.Tensor4D, bias, a.scale),
+      a.rate,
+      a.seed,
+    );
+    return tf
+      .matMul(p, split(vv))
+      .transpose([0, 2, 1, 3])
+      .reshape([B * S, H]);
   };
-  const fused = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor): tf.Tensor => attention(qq as tf.Tensor2D, kk as tf.Tensor2D, vv as tf.Tensor2D, bias, a);
-  const both = [composed, fused].map((f) => [ARR(f(q, k, v)), ...tf.grads((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => tf.sum(tf.mul(f(qq, kk, vv), r)))([q, k, v]).map(ARR)]);
+  const fused = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor): tf.Tensor =>
+    attention(qq as tf.Tensor2D, kk as tf.Tensor2D, vv as tf.Tensor2D, bias, a);
+  const both = [composed, fused].map((f) => [
+    ARR(f(q, k, v)),
+    ...tf
+      .grads((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => tf.sum(tf.mul(f(qq, kk, vv), r)))([q, k, v])
+      .map(ARR),
+  ]);
   assertClose(both[1], both[0], 1e-5, 'attention with dropout');
   tf.dispose([q, k, v, bias, r]);
 });
@@ -305,14 +383,20 @@ test('fused softmax cross-entropy and its gradient equal the composed ops at 1 a
       const rng = new Rng(8);
       const [N, C] = [137, 1001];
       const logits = randn(rng, [N, C], 3) as tf.Tensor2D;
-      const labels = tf.tensor1d(Array.from({ length: N }, (_, i) => (i * 7919) % C), 'int32');
+      const labels = tf.tensor1d(
+        Array.from({ length: N }, (_, i) => (i * 7919) % C),
+        'int32',
+      );
       const g = tf.grad((l: tf.Tensor) => tf.mul(softmaxCrossEntropy(l as tf.Tensor2D, labels), 2.5))(logits);
       return [ARR(softmaxCrossEntropy(logits, labels)), ARR(g)];
     });
   await acrossThreads(run, 1e-5, 'cross-entropy');
   const logits = tf.zeros([2, 5]) as tf.Tensor2D;
   const labels = tf.tensor1d([1, 5], 'int32');
-  assert.throws(() => softmaxCrossEntropy(logits, labels), /pld_native\.softmaxXent: label 5 at position 1 is outside the 5 classes/);
+  assert.throws(
+    () => softmaxCrossEntropy(logits, labels),
+    /pld_native\.softmaxXent: label 5 at position 1 is outside the 5 classes/,
+  );
   tf.dispose([logits, labels]);
 });
 
@@ -324,10 +408,20 @@ test('row-block and elementwise kernels past one block (LayerNorm and its gradie
       const gamma = randn(rng, [19]);
       const beta = randn(rng, [19]);
       const w = randn(rng, [333, 19]);
-      const lnGrads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(layerNorm(a, g, b, 1e-12), w)))([x, gamma, beta]);
+      const lnGrads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(layerNorm(a, g, b, 1e-12), w)),
+      )([x, gamma, beta]);
       // PLD's rescaled residual x + r/p and its gradients.
       const resGrads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(residual(a, b, 0.7), w)))([x, w]);
-      return [ARR(layerNorm(x, gamma, beta, 1e-12)), ...lnGrads.map(ARR), ARR(tf.sum(x, 0)), ARR(tf.sum(x, 1)), ARR(gelu(x)), ARR(residual(x, w, 0.7)), ...resGrads.map(ARR)];
+      return [
+        ARR(layerNorm(x, gamma, beta, 1e-12)),
+        ...lnGrads.map(ARR),
+        ARR(tf.sum(x, 0)),
+        ARR(tf.sum(x, 1)),
+        ARR(gelu(x)),
+        ARR(residual(x, w, 0.7)),
+        ...resGrads.map(ARR),
+      ];
     });
   await acrossThreads(run, 2e-5, 'row blocks');
 });
@@ -340,11 +434,15 @@ test('AdamW over all parameters in one call writes in place, but never over a bu
   ]);
   const keep = tf.clone(params.get('b') as tf.Variable); // shares b's buffer (Identity)
   const opt = new AdamW({ ...ADAMW_DEFAULTS, weightDecay: 0 }, new Set());
-  const grads = new Map<string, tf.Tensor>([['w', tf.ones([40000])], ['b', tf.ones([3])]]);
+  const grads = new Map<string, tf.Tensor>([
+    ['w', tf.ones([40000])],
+    ['b', tf.ones([3])],
+  ]);
   opt.apply(params, grads, 0.1);
   // First AdamW step with g = 1: m̂ = 1, v̂ = 1, p = 1 − lr·1/(1 + ε).
   const want = 1 - 0.1 / (1 + ADAMW_DEFAULTS.eps);
-  for (const name of ['w', 'b']) for (const x of ARR(params.get(name) as tf.Variable)) assert.ok(Math.abs(x - want) < 1e-6, `${name}: ${x}`);
+  for (const name of ['w', 'b'])
+    for (const x of ARR(params.get(name) as tf.Variable)) assert.ok(Math.abs(x - want) < 1e-6, `${name}: ${x}`);
   assert.deepEqual([...ARR(keep)], [1, 1, 1], 'the clone keeps the old values');
   opt.dispose();
   tf.dispose([keep, ...params.values(), ...grads.values()]);

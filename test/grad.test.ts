@@ -50,7 +50,11 @@ test('tf.matMul and tf.fused.matMul on wasm (transposed, batched, broadcast) and
         const y0 = f(a, b, bias);
         const w = randn(rng, y0.shape);
         if (c.noGrad) return [ARR(y0)];
-        const grads = tf.grads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) => tf.sum(tf.mul(f(x, y, z), w)))([a, b, bias]);
+        const grads = tf.grads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) => tf.sum(tf.mul(f(x, y, z), w)))([
+          a,
+          b,
+          bias,
+        ]);
         return [ARR(y0), ...grads.map(ARR)];
       });
     const want = await on('cpu', run);
@@ -73,7 +77,8 @@ test('gatherRows gradient (ScatterNd) equals tf.gather gradient, repeated indice
       const table = randn(rng, [8, 5]) as tf.Tensor2D;
       const w = randn(rng, [idx.length, 5]);
       const ids = tf.tensor1d(idx, 'int32');
-      const f = (t: tf.Tensor): tf.Scalar => tf.sum(tf.mul(mine ? gatherRows(t as tf.Tensor2D, ids) : tf.gather(t, ids), w));
+      const f = (t: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul(mine ? gatherRows(t as tf.Tensor2D, ids) : tf.gather(t, ids), w));
       return ARR(tf.grad(f)(table));
     });
   const want = await on('cpu', () => run(false));

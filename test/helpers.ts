@@ -10,8 +10,19 @@ import { syntheticBatch } from '../src/data/synthetic';
 
 export function tinyConfig(over: Partial<ModelConfig> = {}): ModelConfig {
   return {
-    vocabSize: 50, hidden: 16, layers: 3, heads: 2, intermediate: 32, maxPositions: 16, typeVocab: 2,
-    norm: 'pre', hiddenDropout: 0, attentionDropout: 0, initStd: 0.2, layerNormEps: 1e-12, ...over,
+    vocabSize: 50,
+    hidden: 16,
+    layers: 3,
+    heads: 2,
+    intermediate: 32,
+    maxPositions: 16,
+    typeVocab: 2,
+    norm: 'pre',
+    hiddenDropout: 0,
+    attentionDropout: 0,
+    initStd: 0.2,
+    layerNormEps: 1e-12,
+    ...over,
   };
 }
 
@@ -35,7 +46,10 @@ export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** A tensor of normal draws from `rng` (times `scale`). */
 export function randn(rng: Rng, shape: number[], scale = 1): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => rng.normal() * scale), shape);
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => rng.normal() * scale),
+    shape,
+  );
 }
 
 /** Asserts |a − b| <= tol. */
@@ -73,7 +87,8 @@ export function assertSameLossAndGrads(got: LossAndGrads, want: LossAndGrads, la
   for (const [n, g] of want.grads) {
     if (n.endsWith('attention.self.key.bias')) {
       // Analytically zero (softmax is shift-invariant per query row): both must be ~0.
-      for (const x of [...g, ...(got.grads.get(n) as Float32Array)]) assert.ok(Math.abs(x) < 1e-5, `${label}: ${n}: ${x}`);
+      for (const x of [...g, ...(got.grads.get(n) as Float32Array)])
+        assert.ok(Math.abs(x) < 1e-5, `${label}: ${n}: ${x}`);
       continue;
     }
     const e = maxRelErr(got.grads.get(n) as Float32Array, g);

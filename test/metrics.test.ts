@@ -1,21 +1,53 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  accuracy, averageRanks, computeMetrics, constantBaseline, f1, glueScore, matthews, meanSquaredError, multiDevScore,
-  pearson, spearman, taskScore,
+  accuracy,
+  averageRanks,
+  computeMetrics,
+  constantBaseline,
+  f1,
+  glueScore,
+  matthews,
+  meanSquaredError,
+  multiDevScore,
+  pearson,
+  spearman,
+  taskScore,
 } from '../src/tasks/metrics';
 import { TaskSpec } from '../src/tasks/types';
 import { close } from './helpers';
 
-
-const binarySpec = (metrics: TaskSpec['metrics']): TaskSpec => ({ name: 'T', kind: 'classification', numLabels: 2, labelNames: ['0', '1'], metrics, pair: false });
-const regSpec: TaskSpec = { name: 'R', kind: 'regression', numLabels: 1, labelRange: [0, 5], metrics: ['pearson', 'spearman'], pair: true };
+const binarySpec = (metrics: TaskSpec['metrics']): TaskSpec => ({
+  name: 'T',
+  kind: 'classification',
+  numLabels: 2,
+  labelNames: ['0', '1'],
+  metrics,
+  pair: false,
+});
+const regSpec: TaskSpec = {
+  name: 'R',
+  kind: 'regression',
+  numLabels: 1,
+  labelRange: [0, 5],
+  metrics: ['pearson', 'spearman'],
+  pair: true,
+};
 
 /** Expand a binary confusion matrix into (predictions, labels) arrays. */
 function fromConfusion(tp: number, fp: number, fn: number, tn: number): { p: number[]; l: number[] } {
-  const p: number[] = [], l: number[] = [];
-  const add = (n: number, pi: number, li: number): void => { for (let i = 0; i < n; i++) { p.push(pi); l.push(li); } };
-  add(tp, 1, 1); add(fp, 1, 0); add(fn, 0, 1); add(tn, 0, 0);
+  const p: number[] = [],
+    l: number[] = [];
+  const add = (n: number, pi: number, li: number): void => {
+    for (let i = 0; i < n; i++) {
+      p.push(pi);
+      l.push(li);
+    }
+  };
+  add(tp, 1, 1);
+  add(fp, 1, 0);
+  add(fn, 0, 1);
+  add(tn, 0, 0);
   return { p, l };
 }
 
@@ -89,7 +121,11 @@ test('MNLI-style score averages dev sets; GLUE score averages tasks', () => {
 
 test('constant baselines: majority class (ties → lower index) and mean predictor', () => {
   // train majority is class 1 (two of four); dev [1,0,1,1] → 3/4 correct
-  const b = constantBaseline({ ...binarySpec(['accuracy']), numLabels: 3, labelNames: ['a', 'b', 'c'] }, [0, 1, 1, 2], [1, 0, 1, 1]);
+  const b = constantBaseline(
+    { ...binarySpec(['accuracy']), numLabels: 3, labelNames: ['a', 'b', 'c'] },
+    [0, 1, 1, 2],
+    [1, 0, 1, 1],
+  );
   assert.equal(b.predictor, 'majority');
   assert.equal(b.prediction, 1);
   close(b.metrics.accuracy, 75);
@@ -111,7 +147,10 @@ test('constant baselines: majority class (ties → lower index) and mean predict
 test('errors are one line and say how to fix', () => {
   assert.throws(() => accuracy([1], [1, 0]), /got 1 predictions for 2 labels; pass one prediction per example/);
   assert.throws(() => pearson([], []), /no examples/);
-  assert.throws(() => computeMetrics(binarySpec(['accuracy']), [0.7, 1], [0, 1]), /prediction 0 is 0\.7, expected a class index in \[0, 2\); pass argmax/);
+  assert.throws(
+    () => computeMetrics(binarySpec(['accuracy']), [0.7, 1], [0, 1]),
+    /prediction 0 is 0\.7, expected a class index in \[0, 2\); pass argmax/,
+  );
   assert.throws(() => taskScore({}), /no metric values/);
   assert.throws(() => glueScore([]), /no task scores/);
 });

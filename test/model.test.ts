@@ -22,14 +22,20 @@ function reference(model: Bert, ids: tf.Tensor2D, mask: tf.Tensor2D, gates: Gate
   const ln = (x: tf.Tensor, n: string): tf.Tensor => {
     const mean = tf.mean(x, -1, true);
     const varr = tf.mean(tf.square(tf.sub(x, mean)), -1, true);
-    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(varr, c.layerNormEps))), W(n + '.weight')), W(n + '.bias'));
+    return tf.add(
+      tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(varr, c.layerNormEps))), W(n + '.weight')),
+      W(n + '.bias'),
+    );
   };
   const dense = (x: tf.Tensor, n: string): tf.Tensor => tf.add(tf.matMul(x, W(n + '.weight')), W(n + '.bias'));
   const [B, S] = ids.shape;
   const H = c.hidden;
   const dh = H / c.heads;
   let x: tf.Tensor = tf.add(
-    tf.add(tf.gather(W('bert.embeddings.word_embeddings.weight'), ids), tf.gather(W('bert.embeddings.position_embeddings.weight'), tf.range(0, S, 1, 'int32'))),
+    tf.add(
+      tf.gather(W('bert.embeddings.word_embeddings.weight'), ids),
+      tf.gather(W('bert.embeddings.position_embeddings.weight'), tf.range(0, S, 1, 'int32')),
+    ),
     tf.gather(W('bert.embeddings.token_type_embeddings.weight'), tf.zeros([B, S], 'int32')),
   );
   x = ln(x, 'bert.embeddings.LayerNorm');
@@ -43,7 +49,8 @@ function reference(model: Bert, ids: tf.Tensor2D, mask: tf.Tensor2D, gates: Gate
     return dense(tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, S, H]), p + 'attention.output.dense');
   };
   const gelu = (t: tf.Tensor): tf.Tensor => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.erf(tf.div(t, Math.SQRT2))));
-  const ffn = (h: tf.Tensor, p: string): tf.Tensor => dense(gelu(dense(h, p + 'intermediate.dense')), p + 'output.dense');
+  const ffn = (h: tf.Tensor, p: string): tf.Tensor =>
+    dense(gelu(dense(h, p + 'intermediate.dense')), p + 'output.dense');
   for (let i = 0; i < c.layers; i++) {
     if (!gates.keep[i]) continue;
     const p = `bert.encoder.layer.${i}.`;
@@ -85,7 +92,11 @@ for (const norm of ['pre', 'post'] as const) {
       const { ids, mask } = inputs(c, 4);
       const gates: Gates = { theta: 0.6, keep: [true, false, true], scale: [0.9, 0.8, 0.6] };
       for (const g of [fullDepth(3), gates]) {
-        const got = encode(m, { inputIds: ids, attentionMask: mask }, { training: true, gates: g, rng: new Rng(0) }).dataSync();
+        const got = encode(
+          m,
+          { inputIds: ids, attentionMask: mask },
+          { training: true, gates: g, rng: new Rng(0) },
+        ).dataSync();
         const want = reference(m, ids, mask, g).dataSync();
         assert.ok(maxRelErr(got, want) < 1e-5, `max rel err ${maxRelErr(got, want)}`);
       }
@@ -102,7 +113,8 @@ test('all gates closed gives exactly the embedding path', () => {
     const closed: Gates = { theta: 0.5, keep: [false, false, false], scale: [0.5, 0.5, 0.5] };
     const got = encode(m, { inputIds: ids, attentionMask: mask }, { training: true, gates: closed, rng: new Rng(0) });
     const noBlocks = createBert({ ...c, layers: 1 }, new Rng(5));
-    for (const [n, v] of noBlocks.params) if (n.startsWith('bert.embeddings.')) v.assign(m.params.get(n) as tf.Variable);
+    for (const [n, v] of noBlocks.params)
+      if (n.startsWith('bert.embeddings.')) v.assign(m.params.get(n) as tf.Variable);
     const emb = reference(noBlocks, ids, mask, { theta: 1, keep: [false], scale: [1] });
     assert.ok(maxRelErr(got.dataSync(), emb.dataSync()) < 1e-6, 'output must be LayerNorm(embeddings) alone');
     disposeBert(noBlocks);
@@ -119,7 +131,11 @@ test('evaluation runs every block, is deterministic and ignores the schedule', (
     const gates: Gates = { theta: 0.5, keep: [false, true, false], scale: [0.5, 0.5, 0.5] };
     const b = encode(m, { inputIds: ids, attentionMask: mask }, { training: false, gates, rng: new Rng(1) }).dataSync();
     assert.deepEqual(Array.from(a), Array.from(b));
-    const train = encode(m, { inputIds: ids, attentionMask: mask }, { training: true, gates: fullDepth(3), rng: new Rng(1) }).dataSync();
+    const train = encode(
+      m,
+      { inputIds: ids, attentionMask: mask },
+      { training: true, gates: fullDepth(3), rng: new Rng(1) },
+    ).dataSync();
     assert.ok(maxRelErr(train, a) > 1e-3, 'dropout must change the training output');
   });
   disposeBert(m);
@@ -130,21 +146,31 @@ test('PreLN and PostLN share every parameter name except the final LayerNorm', (
   const post = createBert(tinyConfig({ norm: 'post' }), new Rng(1));
   const preNames = [...pre.params.keys()];
   const postNames = [...post.params.keys()];
-  assert.deepEqual(preNames.filter((n) => !postNames.includes(n)), ['bert.encoder.FinalLayerNorm.weight', 'bert.encoder.FinalLayerNorm.bias']);
-  assert.deepEqual(postNames.filter((n) => !preNames.includes(n)), []);
+  assert.deepEqual(
+    preNames.filter((n) => !postNames.includes(n)),
+    ['bert.encoder.FinalLayerNorm.weight', 'bert.encoder.FinalLayerNorm.bias'],
+  );
+  assert.deepEqual(
+    postNames.filter((n) => !preNames.includes(n)),
+    [],
+  );
   disposeBert(pre);
   disposeBert(post);
 });
 
-test('padding does not change the real tokens\' outputs', () => {
+test("padding does not change the real tokens' outputs", () => {
   const c = tinyConfig();
   const m = createBert(c, new Rng(11));
   tf.tidy(() => {
     const { ids, mask } = inputs(c, 12, 1, 8);
-    const a = encode(m, { inputIds: ids, attentionMask: mask }, { training: false }).slice([0, 0, 0], [1, 6, 16]).dataSync();
+    const a = encode(m, { inputIds: ids, attentionMask: mask }, { training: false })
+      .slice([0, 0, 0], [1, 6, 16])
+      .dataSync();
     const ids2 = ids.arraySync();
     ids2[0][7] = 17; // change a padded token
-    const b = encode(m, { inputIds: tf.tensor2d(ids2, [1, 8], 'int32'), attentionMask: mask }, { training: false }).slice([0, 0, 0], [1, 6, 16]).dataSync();
+    const b = encode(m, { inputIds: tf.tensor2d(ids2, [1, 8], 'int32'), attentionMask: mask }, { training: false })
+      .slice([0, 0, 0], [1, 6, 16])
+      .dataSync();
     assert.ok(maxRelErr(a, b) < 1e-6);
   });
   disposeBert(m);

@@ -26,9 +26,18 @@ interface Seen {
 }
 
 function figuresIn(file: string): Seen[] {
-  type Fig = { data: { name?: string; x?: unknown[] }[]; layout: Record<string, { title?: { text?: string }; text?: string } | undefined> };
-  const cells = (JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: { outputs?: { data?: Record<string, unknown> }[] }[] }).cells;
-  const figs = cells.flatMap((c) => c.outputs ?? []).flatMap((o) => (o.data?.['application/vnd.plotly.v1+json'] ? [o.data['application/vnd.plotly.v1+json'] as Fig] : []));
+  type Fig = {
+    data: { name?: string; x?: unknown[] }[];
+    layout: Record<string, { title?: { text?: string }; text?: string } | undefined>;
+  };
+  const cells = (
+    JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: { outputs?: { data?: Record<string, unknown> }[] }[] }
+  ).cells;
+  const figs = cells
+    .flatMap((c) => c.outputs ?? [])
+    .flatMap((o) =>
+      o.data?.['application/vnd.plotly.v1+json'] ? [o.data['application/vnd.plotly.v1+json'] as Fig] : [],
+    );
   return figs.map((f) => ({
     title: f.layout.title?.text ?? '',
     x: f.layout.xaxis?.title?.text ?? '',
@@ -38,7 +47,10 @@ function figuresIn(file: string): Seen[] {
 }
 
 /** Asserts the figure's titles and its series, by name (string or pattern) and point count. */
-function assertFigure(f: Seen, want: { title: RegExp; x: string; y: string; series: [string | RegExp, number][] }): void {
+function assertFigure(
+  f: Seen,
+  want: { title: RegExp; x: string; y: string; series: [string | RegExp, number][] },
+): void {
   assert.match(f.title, want.title);
   assert.equal(f.x, want.x, `${f.title}: x axis`);
   assert.equal(f.y, want.y, `${f.title}: y axis`);
@@ -56,12 +68,17 @@ function assertFigureContents(nbDir: string): void {
   const L = q.model.layers;
   const steps = q.train.steps;
   const evals = Math.ceil(steps / q.train.evalEvery);
-  const normSteps = Array.from({ length: Math.ceil(steps / q.train.gradNormEvery) }, (_, i) => i * q.train.gradNormEvery);
+  const normSteps = Array.from(
+    { length: Math.ceil(steps / q.train.gradNormEvery) },
+    (_, i) => i * q.train.gradNormEvery,
+  );
   const unigram = /^unigram model, no context \(\d+\.\d\d\)$/;
 
   const [norms] = figuresIn(path.join(nbDir, '01-gradient-norms.ipynb'));
   assertFigure(norms, {
-    title: /^Gradient norm per block during training \(paper Fig\. 1\)/, x: 'block index l (1 = input side)', y: 'gradient L2 norm (log scale)',
+    title: /^Gradient norm per block during training \(paper Fig\. 1\)/,
+    x: 'block index l (1 = input side)',
+    y: 'gradient L2 norm (log scale)',
     series: ['PostLN', 'PreLN'].flatMap((v) => normSteps.map((t): [string, number] => [`${v}, step ${t}`, L])),
   });
 
@@ -71,34 +88,68 @@ function assertFigureContents(nbDir: string): void {
   assert.match(keep.title, /^Keep probability p_l\(t\)/);
   assert.equal(depth.series.length % 2, 0, 'expected and sampled blocks per schedule');
   assertFigure(rule, {
-    title: /^Keep probability by block: the paper vs DeepSpeed$/, x: 'block index l (1 = input side)', y: 'probability',
-    series: [['paper: keep probability = rescale p_l', 12], ['DeepSpeed: keep probability', 12], ['DeepSpeed: rescale divisor', 12]],
+    title: /^Keep probability by block: the paper vs DeepSpeed$/,
+    x: 'block index l (1 = input side)',
+    y: 'probability',
+    series: [
+      ['paper: keep probability = rescale p_l', 12],
+      ['DeepSpeed: keep probability', 12],
+      ['DeepSpeed: rescale divisor', 12],
+    ],
   });
 
   const speed = figuresIn(path.join(nbDir, '03-speedup.ipynb'));
-  const byTitle = (t: RegExp): Seen => speed.find((f) => t.test(f.title)) ?? assert.fail(`03-speedup has no figure titled ${t}`);
+  const byTitle = (t: RegExp): Seen =>
+    speed.find((f) => t.test(f.title)) ?? assert.fail(`03-speedup has no figure titled ${t}`);
   const variants = ['PostLN', 'PreLN', 'PreLN+PLD'];
   assertFigure(byTitle(/^Training time per sample$/), {
-    title: /./, x: 'optimizer step', y: 'time per sample (ms)',
-    series: [...variants.map((v): [string, number] => [`${v} (measured)`, steps - UNTIMED_STEPS]), ['PreLN+PLD (ideal)', steps - UNTIMED_STEPS]],
+    title: /./,
+    x: 'optimizer step',
+    y: 'time per sample (ms)',
+    series: [
+      ...variants.map((v): [string, number] => [`${v} (measured)`, steps - UNTIMED_STEPS]),
+      ['PreLN+PLD (ideal)', steps - UNTIMED_STEPS],
+    ],
   });
-  for (const [t, x] of [[/^Validation MLM loss vs steps$/, 'optimizer step'], [/^Validation MLM loss vs training time$/, 'training time (s)']] as const) {
-    assertFigure(byTitle(t), { title: /./, x, y: 'validation MLM loss (nats/token)', series: [...variants.map((v): [string, number] => [v, evals]), [unigram, 2]] });
+  for (const [t, x] of [
+    [/^Validation MLM loss vs steps$/, 'optimizer step'],
+    [/^Validation MLM loss vs training time$/, 'training time (s)'],
+  ] as const) {
+    assertFigure(byTitle(t), {
+      title: /./,
+      x,
+      y: 'validation MLM loss (nats/token)',
+      series: [...variants.map((v): [string, number] => [v, evals]), [unigram, 2]],
+    });
   }
   assertFigure(byTitle(/^Time to quality/), {
-    title: /./, x: 'target validation loss: nats below the unigram line (target)', y: 'speedup (×), training seconds to the target',
-    series: [['over PostLN', TARGET_OFFSETS.length], ['over PreLN', TARGET_OFFSETS.length]],
+    title: /./,
+    x: 'target validation loss: nats below the unigram line (target)',
+    y: 'speedup (×), training seconds to the target',
+    series: [
+      ['over PostLN', TARGET_OFFSETS.length],
+      ['over PreLN', TARGET_OFFSETS.length],
+    ],
   });
 
   const [ft] = figuresIn(path.join(nbDir, '04-glue-finetune.ipynb'));
   assert.match(ft.title, /^Fine-tuning: dev score by task \(median over seeds/);
-  assert.deepEqual(ft.series.map((s) => s.points), ft.series.map(() => OFFLINE_TASKS.length));
-  assert.deepEqual(ft.series.slice(-2).map((s) => s.name), ['random init (control)', 'majority / mean baseline']);
+  assert.deepEqual(
+    ft.series.map((s) => s.points),
+    ft.series.map(() => OFFLINE_TASKS.length),
+  );
+  assert.deepEqual(
+    ft.series.slice(-2).map((s) => s.name),
+    ['random init (control)', 'majority / mean baseline'],
+  );
 }
 
 const RUNNER = path.join(__dirname, '..', 'scripts', 'figures.js');
-const haveJupyter = fs.existsSync('/usr/bin/jupyter') && fs.existsSync('/usr/bin/jupyter-notebook') && fs.existsSync('/usr/bin/chromium');
-const skip = haveJupyter ? false : 'Jupyter, its Notebook 6 server or Chromium missing: run `bash scripts/setup.sh test`';
+const haveJupyter =
+  fs.existsSync('/usr/bin/jupyter') && fs.existsSync('/usr/bin/jupyter-notebook') && fs.existsSync('/usr/bin/chromium');
+const skip = haveJupyter
+  ? false
+  : 'Jupyter, its Notebook 6 server or Chromium missing: run `bash scripts/setup.sh test`';
 
 test('all four notebooks execute on the quick preset and write every figure', { skip, timeout: 900_000 }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pld-nb-'));
@@ -119,12 +170,22 @@ test('all four notebooks execute on the quick preset and write every figure', { 
       assert.ok(html.includes(plotlyBundle()), `${f}.html inlines plotly.js`);
     }
   }
-  const nb = JSON.parse(fs.readFileSync(path.join(out, 'notebooks', '01-gradient-norms.ipynb'), 'utf8')) as { cells: { outputs?: { output_type: string; data?: Record<string, unknown> }[] }[] };
-  const bundles = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'display_data' && o.data && 'application/vnd.plotly.v1+json' in o.data);
-  assert.ok(bundles.length >= 1 && bundles.every((o) => 'image/png' in (o.data ?? {})), 'figures carry Plotly JSON and a PNG in one output');
+  const nb = JSON.parse(fs.readFileSync(path.join(out, 'notebooks', '01-gradient-norms.ipynb'), 'utf8')) as {
+    cells: { outputs?: { output_type: string; data?: Record<string, unknown> }[] }[];
+  };
+  const bundles = nb.cells
+    .flatMap((c) => c.outputs ?? [])
+    .filter((o) => o.output_type === 'display_data' && o.data && 'application/vnd.plotly.v1+json' in o.data);
+  assert.ok(
+    bundles.length >= 1 && bundles.every((o) => 'image/png' in (o.data ?? {})),
+    'figures carry Plotly JSON and a PNG in one output',
+  );
   // The runner opened every executed notebook in Notebook 6 + Chromium (figures interactive, Markdown
   // formatted, no errors; scripts/notebook-browser.ts) and saved a screenshot of each.
-  assert.match(r.stdout, /^figures: in the browser, 01-gradient-norms 1 interactive figures, 02-schedule 4 interactive figures, 03-speedup 5 interactive figures, 04-glue-finetune 1 interactive figures; /m);
+  assert.match(
+    r.stdout,
+    /^figures: in the browser, 01-gradient-norms 1 interactive figures, 02-schedule 4 interactive figures, 03-speedup 5 interactive figures, 04-glue-finetune 1 interactive figures; /m,
+  );
   for (const n of ['01-gradient-norms', '02-schedule', '03-speedup', '04-glue-finetune']) {
     const jpg = fs.readFileSync(path.join(out, 'notebooks', `${n}.jpg`));
     assert.deepEqual([...jpg.subarray(0, 3)], [0xff, 0xd8, 0xff], `${n}.jpg is a JPEG`);
@@ -134,12 +195,21 @@ test('all four notebooks execute on the quick preset and write every figure', { 
   }
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
   assert.equal(manifest.preset, 'quick');
-  assert.deepEqual(manifest.notebooks.map((n: { name: string }) => n.name), ['01-gradient-norms', '02-schedule', '03-speedup', '04-glue-finetune']);
+  assert.deepEqual(
+    manifest.notebooks.map((n: { name: string }) => n.name),
+    ['01-gradient-norms', '02-schedule', '03-speedup', '04-glue-finetune'],
+  );
   assert.match(manifest.backend, /^wasm/);
   // The claims table, computed from the runs the notebooks made; every verdict one of the four.
-  const claims = JSON.parse(fs.readFileSync(path.join(out, 'claims.json'), 'utf8')) as { preset: string; claims: { id: string; verdict: string }[] };
+  const claims = JSON.parse(fs.readFileSync(path.join(out, 'claims.json'), 'utf8')) as {
+    preset: string;
+    claims: { id: string; verdict: string }[];
+  };
   assert.equal(claims.preset, 'quick');
-  assert.deepEqual(claims.claims.map((c) => c.id), ['gradient-norms', 'time-per-sample', 'speedup', 'lr-robustness', 'finetune-parity']);
+  assert.deepEqual(
+    claims.claims.map((c) => c.id),
+    ['gradient-norms', 'time-per-sample', 'speedup', 'lr-robustness', 'finetune-parity'],
+  );
   assert.ok(claims.claims.every((c) => ['reproduced', 'partly', 'not reproduced', 'not measured'].includes(c.verdict)));
   assertFigureContents(path.join(out, 'notebooks'));
   fs.rmSync(dir, { recursive: true, force: true }); // kept when an assertion fails, to look at
@@ -150,7 +220,14 @@ test('a failing cell fails the run and its message reaches the console', { skip,
   const nb = {
     cells: [
       { cell_type: 'code', id: 'a', metadata: {}, execution_count: null, outputs: [], source: 'const x = 1;' },
-      { cell_type: 'code', id: 'b', metadata: {}, execution_count: null, outputs: [], source: "throw new Error('boom in cell b');" },
+      {
+        cell_type: 'code',
+        id: 'b',
+        metadata: {},
+        execution_count: null,
+        outputs: [],
+        source: "throw new Error('boom in cell b');",
+      },
     ],
     metadata: { kernelspec: { display_name: 'TypeScript', language: 'typescript', name: 'tslab' } },
     nbformat: 4,
@@ -158,7 +235,14 @@ test('a failing cell fails the run and its message reaches the console', { skip,
   };
   fs.mkdirSync(path.join(dir, 'nbs'));
   fs.writeFileSync(path.join(dir, 'nbs', 'bad.ipynb'), JSON.stringify(nb));
-  const r = spawnSync(process.execPath, [RUNNER, '--preset', 'quick', '--notebooks', path.join(dir, 'nbs'), '--out', path.join(dir, 'out')], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [RUNNER, '--preset', 'quick', '--notebooks', path.join(dir, 'nbs'), '--out', path.join(dir, 'out')],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /^figures: bad\.ipynb: cell 1 \(throw new Error\('boom in cell b'\);\) failed: .*boom in cell b/m);
+  assert.match(
+    r.stderr,
+    /^figures: bad\.ipynb: cell 1 \(throw new Error\('boom in cell b'\);\) failed: .*boom in cell b/m,
+  );
 });

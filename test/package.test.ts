@@ -37,42 +37,92 @@ void pretrain({ variant: 'preln-pld', steps: 3 });
 `;
 
 function run(cmd: string, args: string[], cwd: string): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' }, maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' },
+    maxBuffer: 64 << 20,
+  });
   assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed in ${cwd}:\n${(r.stderr || r.stdout).slice(-3000)}`);
   return r.stdout;
 }
 
-test('the packed kit installs into a new project and works from TypeScript', { skip: haveNpm ? false : 'npm not found', timeout: 900_000 }, () => {
-  assert.ok(fs.existsSync(path.join(ROOT, 'dist', 'src', 'index.d.ts')), 'the kit is built (npm run build)');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pld-pack-'));
-  try {
-    // dist/ is already built by the test run, so the pack skips `prepare` (which builds it).
-    const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT)) as { filename: string; files: { path: string }[] }[];
-    const files = packed[0].files.map((f) => f.path);
-    assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/index.d.ts') && files.includes('data/vocab.txt'), 'the code, its types and the vocabulary are packed');
-    assert.deepEqual(files.filter((f) => /^(test|notebooks|figures|runs|dist\/test|native\/build)\//.test(f)), [], 'no tests, notebooks, figures, runs or local builds');
+test(
+  'the packed kit installs into a new project and works from TypeScript',
+  { skip: haveNpm ? false : 'npm not found', timeout: 900_000 },
+  () => {
+    assert.ok(fs.existsSync(path.join(ROOT, 'dist', 'src', 'index.d.ts')), 'the kit is built (npm run build)');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pld-pack-'));
+    try {
+      // dist/ is already built by the test run, so the pack skips `prepare` (which builds it).
+      const packed = JSON.parse(
+        run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT),
+      ) as { filename: string; files: { path: string }[] }[];
+      const files = packed[0].files.map((f) => f.path);
+      assert.ok(
+        files.includes('dist/src/index.js') &&
+          files.includes('dist/src/index.d.ts') &&
+          files.includes('data/vocab.txt'),
+        'the code, its types and the vocabulary are packed',
+      );
+      assert.deepEqual(
+        files.filter((f) => /^(test|notebooks|figures|runs|dist\/test|native\/build)\//.test(f)),
+        [],
+        'no tests, notebooks, figures, runs or local builds',
+      );
 
-    const proj = path.join(dir, 'project');
-    fs.mkdirSync(proj);
-    const kit = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { overrides: unknown };
-    fs.writeFileSync(path.join(proj, 'package.json'), JSON.stringify({ name: 'pld-user', version: '1.0.0', private: true, dependencies: { 'pld-kit': `file:../${packed[0].filename}` }, overrides: kit.overrides }, null, 1));
-    run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], proj);
+      const proj = path.join(dir, 'project');
+      fs.mkdirSync(proj);
+      const kit = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { overrides: unknown };
+      fs.writeFileSync(
+        path.join(proj, 'package.json'),
+        JSON.stringify(
+          {
+            name: 'pld-user',
+            version: '1.0.0',
+            private: true,
+            dependencies: { 'pld-kit': `file:../${packed[0].filename}` },
+            overrides: kit.overrides,
+          },
+          null,
+          1,
+        ),
+      );
+      run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], proj);
 
-    // A user's tsconfig as `tsc --init` writes it (strict, skipLibCheck); Node's types from the kit's checkout.
-    fs.writeFileSync(
-      path.join(proj, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { target: 'es2022', module: 'commonjs', strict: true, esModuleInterop: true, skipLibCheck: true, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')] }, files: ['main.ts'] }),
-    );
-    fs.writeFileSync(path.join(proj, 'main.ts'), SCRIPT);
-    run(process.execPath, [TSC, '-p', '.'], proj);
-    const out = JSON.parse(run(process.execPath, ['main.js'], proj).trim().split('\n').pop() ?? '') as Record<string, unknown>;
-    assert.deepEqual(out, { gates: 12, finished: true, theta: 1, steps: 3, evals: 1 });
+      // A user's tsconfig as `tsc --init` writes it (strict, skipLibCheck); Node's types from the kit's checkout.
+      fs.writeFileSync(
+        path.join(proj, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'es2022',
+            module: 'commonjs',
+            strict: true,
+            esModuleInterop: true,
+            skipLibCheck: true,
+            types: ['node'],
+            typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+          },
+          files: ['main.ts'],
+        }),
+      );
+      fs.writeFileSync(path.join(proj, 'main.ts'), SCRIPT);
+      run(process.execPath, [TSC, '-p', '.'], proj);
+      const out = JSON.parse(run(process.execPath, ['main.js'], proj).trim().split('\n').pop() ?? '') as Record<
+        string,
+        unknown
+      >;
+      assert.deepEqual(out, { gates: 12, finished: true, theta: 1, steps: 3, evals: 1 });
 
-    fs.writeFileSync(path.join(proj, 'main.ts'), WRONG);
-    const bad = spawnSync(process.execPath, [TSC, '-p', '.'], { cwd: proj, encoding: 'utf8' });
-    assert.equal(bad.status, 2, 'a misused option is a type error');
-    assert.match(bad.stdout, /main\.ts\(2,\d+\): error TS2353: Object literal may only specify known properties, and 'steps' does not exist in type 'PretrainOptions'/);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+      fs.writeFileSync(path.join(proj, 'main.ts'), WRONG);
+      const bad = spawnSync(process.execPath, [TSC, '-p', '.'], { cwd: proj, encoding: 'utf8' });
+      assert.equal(bad.status, 2, 'a misused option is a type error');
+      assert.match(
+        bad.stdout,
+        /main\.ts\(2,\d+\): error TS2353: Object literal may only specify known properties, and 'steps' does not exist in type 'PretrainOptions'/,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

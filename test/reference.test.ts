@@ -19,7 +19,10 @@ test('unigram: add-one smoothed training frequencies over the non-special vocabu
   assert.equal(u.total, 6);
   assert.equal(u.support, 4);
   assert.equal(u.argmax, 2);
-  assert.deepEqual([0, 1, 2, 3, 4, 5].map((t) => unigramProb(u, t)), [0, 0, 0.4, 0.2, 0.2, 0.2]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5].map((t) => unigramProb(u, t)),
+    [0, 0, 0.4, 0.2, 0.2, 0.2],
+  );
 });
 
 test('unigram cross-entropy and accuracy of the validation tokens, hand-computed', () => {
@@ -44,13 +47,25 @@ test('unseen tokens keep the smoothed mass; a uniform corpus scores ln(support)'
 
 test('top-1 accuracy at masked positions', () => {
   assert.equal(topOneAccuracy([5, 2, 7, 7], [5, 3, 7, 1]), 0.5);
-  assert.throws(() => topOneAccuracy([1], [1, 2]), /^Error: 1 predictions for 2 labels; they must be aligned one to one$/);
-  assert.throws(() => topOneAccuracy([], []), /^Error: no labels to score: accuracy needs at least one masked position$/);
+  assert.throws(
+    () => topOneAccuracy([1], [1, 2]),
+    /^Error: 1 predictions for 2 labels; they must be aligned one to one$/,
+  );
+  assert.throws(
+    () => topOneAccuracy([], []),
+    /^Error: no labels to score: accuracy needs at least one masked position$/,
+  );
 });
 
 test('reference lines: bad input fails in one line', () => {
-  assert.throws(() => fitUnigram([Int32Array.from([9])], 6, SPECIAL), /^Error: token id 9 is outside the vocabulary of 6; the sequences were made with another vocab$/);
-  assert.throws(() => unigramScore(fitUnigram(TRAIN, 6, SPECIAL), [Int32Array.from([0, 1])]), /^Error: the validation split has no token that masking could predict; add text to it$/);
+  assert.throws(
+    () => fitUnigram([Int32Array.from([9])], 6, SPECIAL),
+    /^Error: token id 9 is outside the vocabulary of 6; the sequences were made with another vocab$/,
+  );
+  assert.throws(
+    () => unigramScore(fitUnigram(TRAIN, 6, SPECIAL), [Int32Array.from([0, 1])]),
+    /^Error: the validation split has no token that masking could predict; add text to it$/,
+  );
 });
 
 test('masked-token accuracy and loss of a model: argmax of the logits at the masked positions, against the loss function', async () => {
@@ -64,7 +79,20 @@ test('masked-token accuracy and loss of a model: argmax of the logits at the mas
   let loss = 0;
   for (const b of batches) {
     const shape: [number, number] = [b.batchSize, b.seqLen];
-    const logits = tf.tidy(() => mlmLogits(m, encode(m, { inputIds: tf.tensor2d(b.inputIds, shape, 'int32'), attentionMask: tf.tensor2d(b.attentionMask, shape, 'int32') }, { training: false }), tf.tensor1d(b.maskedPositions, 'int32')));
+    const logits = tf.tidy(() =>
+      mlmLogits(
+        m,
+        encode(
+          m,
+          {
+            inputIds: tf.tensor2d(b.inputIds, shape, 'int32'),
+            attentionMask: tf.tensor2d(b.attentionMask, shape, 'int32'),
+          },
+          { training: false },
+        ),
+        tf.tensor1d(b.maskedPositions, 'int32'),
+      ),
+    );
     const rows = logits.arraySync();
     rows.forEach((row, i) => {
       if (row.indexOf(Math.max(...row)) === b.maskedLabels[i]) hits++;

@@ -1,12 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  NO_DROP, PLD_DEFAULT, ScheduleConfig, blockProbs, expectedBlocks, expectedFraction, fullDepth, keepProb,
-  sampleGates, theta, thetaAt, validateSchedule,
+  NO_DROP,
+  PLD_DEFAULT,
+  ScheduleConfig,
+  blockProbs,
+  expectedBlocks,
+  expectedFraction,
+  fullDepth,
+  keepProb,
+  sampleGates,
+  theta,
+  thetaAt,
+  validateSchedule,
 } from '../src/schedule';
 import { Rng } from '../src/util/rng';
 import { close } from './helpers';
-
 
 test('theta(t) matches values computed by hand', () => {
   close(theta(0, 0.5, 0.001), 1);
@@ -25,8 +34,14 @@ test('keep probability p_l = 1 − (l/L)(1 − θ) across depth', () => {
   close(keepProb(12, 12, 0.5), 0.5);
   close(keepProb(6, 12, 0.8), 0.9);
   const { sample, scale } = blockProbs(PLD_DEFAULT, 4, 0.6);
-  assert.deepEqual(sample.map((p) => +p.toFixed(12)), [0.9, 0.8, 0.7, 0.6]);
-  assert.deepEqual(scale.map((p) => +p.toFixed(12)), [0.9, 0.8, 0.7, 0.6]);
+  assert.deepEqual(
+    sample.map((p) => +p.toFixed(12)),
+    [0.9, 0.8, 0.7, 0.6],
+  );
+  assert.deepEqual(
+    scale.map((p) => +p.toFixed(12)),
+    [0.9, 0.8, 0.7, 0.6],
+  );
 });
 
 test('expected depth: paper 8.75 and DeepSpeed 9.25 blocks at θ = 0.5, L = 12', () => {
@@ -41,8 +56,14 @@ test('DeepSpeed variant samples with the shallower p but rescales with the paper
   const ds: ScheduleConfig = { ...PLD_DEFAULT, depth: 'deepspeed' };
   const { sample, scale } = blockProbs(ds, 4, 0.6);
   // block i (0-based): sample 1 − i·0.4/4, scale 1 − (i+1)·0.4/4
-  assert.deepEqual(sample.map((p) => +p.toFixed(12)), [1, 0.9, 0.8, 0.7]);
-  assert.deepEqual(scale.map((p) => +p.toFixed(12)), [0.9, 0.8, 0.7, 0.6]);
+  assert.deepEqual(
+    sample.map((p) => +p.toFixed(12)),
+    [1, 0.9, 0.8, 0.7],
+  );
+  assert.deepEqual(
+    scale.map((p) => +p.toFixed(12)),
+    [0.9, 0.8, 0.7, 0.6],
+  );
 });
 
 test('LayerDrop, constant θ and no-drop are configurations of the same code', () => {
@@ -90,6 +111,8 @@ test('bad schedule parameters throw clear errors', () => {
   assert.throws(() => validateSchedule({ ...PLD_DEFAULT, gamma: -0.1 }, 12), {
     message: "schedule gamma must be a finite number >= 0, got -0.1; DeepSpeed's default is 0.001",
   });
-  assert.throws(() => validateSchedule(PLD_DEFAULT, 0), { message: 'number of blocks L must be an integer >= 1, got 0' });
+  assert.throws(() => validateSchedule(PLD_DEFAULT, 0), {
+    message: 'number of blocks L must be an integer >= 1, got 0',
+  });
   validateSchedule(PLD_DEFAULT, 12);
 });

@@ -5,8 +5,15 @@ import { Rng } from '../src/util/rng';
 import { loadBrown, loadSotu } from '../src/data/corpus';
 import { emailBodyText, truncateAtWord } from '../src/tasks/email';
 import {
-  OFFLINE_TASKS, corruptWordOrder, fineTuningDocuments, labelToYear, loadOfflineSuite, loadOfflineTask, passages,
-  pretrainingValidationIds, yearToLabel,
+  OFFLINE_TASKS,
+  corruptWordOrder,
+  fineTuningDocuments,
+  labelToYear,
+  loadOfflineSuite,
+  loadOfflineTask,
+  passages,
+  pretrainingValidationIds,
+  yearToLabel,
 } from '../src/tasks/offline';
 import { Example, TaskData } from '../src/tasks/types';
 import { PRESETS, resolveConfig } from '../src/train/config';
@@ -43,8 +50,11 @@ test('maxTrain/maxDev bound the sizes', () => {
 test('label balance is sane for every task', () => {
   const { spam, genre, adjacent, acceptability } = suite;
   const sotu = suite['sotu-year'];
-  for (const split of [spam.train, spam.dev.dev]) assert.ok(frac(split, 1) > 0.15 && frac(split, 1) < 0.4, `spam fraction ${frac(split, 1)}`);
-  for (const split of [genre.train, genre.dev.dev]) for (let c = 0; c < 4; c++) assert.ok(frac(split, c) > 0.1 && frac(split, c) < 0.45, `genre ${c}: ${frac(split, c)}`);
+  for (const split of [spam.train, spam.dev.dev])
+    assert.ok(frac(split, 1) > 0.15 && frac(split, 1) < 0.4, `spam fraction ${frac(split, 1)}`);
+  for (const split of [genre.train, genre.dev.dev])
+    for (let c = 0; c < 4; c++)
+      assert.ok(frac(split, c) > 0.1 && frac(split, c) < 0.45, `genre ${c}: ${frac(split, c)}`);
   assert.equal(frac(adjacent.train, 1), 0.5);
   assert.ok(Math.abs(frac(adjacent.dev.dev, 1) - 0.5) < 0.05);
   assert.equal(frac(acceptability.train, 1), 0.5);
@@ -81,7 +91,9 @@ test('train and dev never share a text', () => {
     assert.equal(dev[i + 1].label, 0);
     assert.deepEqual(dev[i].textA.split(' ').sort(), dev[i + 1].textA.split(' ').sort());
   }
-  const trainOriginals = new Set(suite.acceptability.train.filter((e) => e.label === 1).map((e) => e.textA.split(' ').sort().join(' ')));
+  const trainOriginals = new Set(
+    suite.acceptability.train.filter((e) => e.label === 1).map((e) => e.textA.split(' ').sort().join(' ')),
+  );
   for (const e of dev.filter((x) => x.label === 0)) assert.ok(!trainOriginals.has(e.textA.split(' ').sort().join(' ')));
 });
 
@@ -91,7 +103,9 @@ test('no offline task uses a document that any preset validates pretraining on',
     assert.ok(valid.length > 15, `${preset}: ${valid.length} validation documents`);
     const validIds = new Set(valid.map((d) => d.id));
     for (const [name, t] of Object.entries(suite)) {
-      for (const e of [...t.train, ...t.dev.dev]) for (const id of e.origin ?? []) assert.ok(!validIds.has(id), `${name} uses ${id}, a ${preset} pretraining validation document`);
+      for (const e of [...t.train, ...t.dev.dev])
+        for (const id of e.origin ?? [])
+          assert.ok(!validIds.has(id), `${name} uses ${id}, a ${preset} pretraining validation document`);
     }
   }
 });
@@ -111,13 +125,18 @@ test('no example uses a document of the pretraining validation split', () => {
   }
   // And by text: sentences that occur only in held-out documents never appear.
   const usable = new Set([...brown, ...sotu].flatMap((d) => d.sentences));
-  const heldOnly = all.filter((d) => held.has(d.id)).flatMap((d) => d.sentences).filter((s) => !usable.has(s) && s.split(' ').length >= 8);
+  const heldOnly = all
+    .filter((d) => held.has(d.id))
+    .flatMap((d) => d.sentences)
+    .filter((s) => !usable.has(s) && s.split(' ').length >= 8);
   assert.ok(heldOnly.length > 1000);
   const heldSet = new Set(heldOnly);
-  for (const name of ['adjacent', 'acceptability']) for (const s of texts([...suite[name].train, ...suite[name].dev.dev])) assert.ok(!heldSet.has(s), `${name}: ${s}`);
+  for (const name of ['adjacent', 'acceptability'])
+    for (const s of texts([...suite[name].train, ...suite[name].dev.dev])) assert.ok(!heldSet.has(s), `${name}: ${s}`);
   // Passages are runs of whole sentences: check a sample by substring.
   const sample = [...suite.genre.train.slice(0, 60), ...suite['sotu-year'].dev.dev.slice(0, 60)].map((e) => e.textA);
-  for (const p of sample) for (const s of heldOnly) assert.ok(!p.includes(s), `passage contains held-out sentence: ${s}`);
+  for (const p of sample)
+    for (const s of heldOnly) assert.ok(!p.includes(s), `passage contains held-out sentence: ${s}`);
 });
 
 test('baselines are the majority class / mean predictor scored with the metrics code', () => {
@@ -137,7 +156,14 @@ test('baselines are the majority class / mean predictor scored with the metrics 
   assert.ok(Math.abs((sotu.baseline.dev.mse ?? NaN) - mse) < 1e-12);
   assert.deepEqual(sotu.baseline.dev.metrics, { pearson: 0, spearman: 0 });
   for (const t of Object.values(suite)) {
-    assert.deepEqual(t.baseline.dev, constantBaseline(t.spec, t.train.map((e) => e.label), t.dev.dev.map((e) => e.label)));
+    assert.deepEqual(
+      t.baseline.dev,
+      constantBaseline(
+        t.spec,
+        t.train.map((e) => e.label),
+        t.dev.dev.map((e) => e.label),
+      ),
+    );
   }
   // Balanced binary tasks: the majority predictor is a coin at 50% accuracy, MCC 0.
   assert.equal(suite.adjacent.baseline.dev.metrics.accuracy, 50);
@@ -183,10 +209,26 @@ test('passages are runs of sentences within the word bounds; year labels map 179
 
 test('e-mail cleaning drops headers, markup and attachments, decodes quoted-printable', () => {
   const raw = [
-    'From: someone@example.com', 'Subject: Great offer', 'Content-Type: multipart/alternative;', '\tboundary="XYZ"', '',
-    'This is a multi-part message in MIME format.', '--XYZ', 'Content-Type: text/html; charset=iso-8859-1',
-    'Content-Transfer-Encoding: quoted-printable', '', '<HTML><BODY bgColor=3D#C0C0C0><FONT face=3D"Arial">Buy now &amp; save=', ' 50%!</FONT><BR>',
-    '</BODY></HTML>', '--XYZ', 'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64', '', 'QUJDREVGR0g=', '--XYZ--', '',
+    'From: someone@example.com',
+    'Subject: Great offer',
+    'Content-Type: multipart/alternative;',
+    '\tboundary="XYZ"',
+    '',
+    'This is a multi-part message in MIME format.',
+    '--XYZ',
+    'Content-Type: text/html; charset=iso-8859-1',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    '<HTML><BODY bgColor=3D#C0C0C0><FONT face=3D"Arial">Buy now &amp; save=',
+    ' 50%!</FONT><BR>',
+    '</BODY></HTML>',
+    '--XYZ',
+    'Content-Type: application/octet-stream',
+    'Content-Transfer-Encoding: base64',
+    '',
+    'QUJDREVGR0g=',
+    '--XYZ--',
+    '',
   ].join('\n');
   assert.equal(emailBodyText(raw), 'Buy now & save 50%!');
   assert.equal(emailBodyText('Subject: hi\n\nPlain body,\n  two lines.\n**********\n'), 'Plain body, two lines.');

@@ -19,7 +19,16 @@ import { randomBatch, tinyConfig } from './helpers';
 async function train(threads: number, steps: number): Promise<number[]> {
   await initBackend({ backend: 'wasm', threads, native: true });
   // Sizes past one block of every kernel: 2·70 = 140 rows (3 row blocks), products of several tiles.
-  const config = tinyConfig({ hidden: 96, heads: 3, intermediate: 200, vocabSize: 300, maxPositions: 70, layers: 3, hiddenDropout: 0.1, attentionDropout: 0.1 });
+  const config = tinyConfig({
+    hidden: 96,
+    heads: 3,
+    intermediate: 200,
+    vocabSize: 300,
+    maxPositions: 70,
+    layers: 3,
+    hiddenDropout: 0.1,
+    attentionDropout: 0.1,
+  });
   const rng = new Rng(11);
   const model = createBert(config, rng);
   const opt = new AdamW(ADAMW_DEFAULTS, model.decay);
@@ -42,10 +51,13 @@ test('training with dropout and PLD gives bit-identical losses, gradient norms a
   assert.ok(one.every(Number.isFinite));
 });
 
-test('PLD_THREADS sizes the native kernels\' pool; a bad value is one clear error', () => {
+test("PLD_THREADS sizes the native kernels' pool; a bad value is one clear error", () => {
   const script = `require(${JSON.stringify(path.join(__dirname, '..', 'src', 'backend'))}).initBackend({ backend: 'wasm' }).then((b) => console.log(b.threads, b.native.threads))`;
   const run = (v: string): { status: number | null; out: string; err: string } => {
-    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, PLD_THREADS: v } });
+    const r = spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, PLD_THREADS: v },
+    });
     return { status: r.status, out: r.stdout.trim(), err: r.stderr };
   };
   assert.equal(run('3').out, '3 3');

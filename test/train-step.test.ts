@@ -34,7 +34,12 @@ test('AdamW keyed by name: skipped parameters keep weights and moments; others m
     }
   };
   // step 1: both; step 2: only 'a' (b's block skipped); step 3: only 'b'; step 4: both
-  const plan: [number[] | null, number[] | null][] = [[[0.3, -0.1], [2]], [[0.2, 0.4], null], [null, [-1]], [[-0.5, 0.1], [0.5]]];
+  const plan: [number[] | null, number[] | null][] = [
+    [[0.3, -0.1], [2]],
+    [[0.2, 0.4], null],
+    [null, [-1]],
+    [[-0.5, 0.1], [0.5]],
+  ];
   for (const [ga, gb] of plan) {
     const grads = new Map<string, tf.Tensor>();
     if (ga) grads.set('a', tf.tensor1d(ga));
@@ -65,7 +70,11 @@ test('a dropped block gets no gradient and its weights and moments stay exactly 
   const rng = new Rng(2);
   await mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates: fullDepth(3), rng, lr: 1e-3, clipNorm: 1, step: 0 });
   const name = 'bert.encoder.layer.1.intermediate.dense.weight';
-  const before = { w: Array.from(m.params.get(name)!.dataSync()), m: Array.from(opt.state.get(name)!.m.dataSync()), step: opt.state.get(name)!.step };
+  const before = {
+    w: Array.from(m.params.get(name)!.dataSync()),
+    m: Array.from(opt.state.get(name)!.m.dataSync()),
+    step: opt.state.get(name)!.step,
+  };
   const gates: Gates = { theta: 0.6, keep: [true, false, true], scale: [0.9, 0.8, 0.6] };
   const r = await mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates, rng, lr: 1e-3, clipNorm: 1, step: 1 });
   assert.equal(r.blockGradNorms[1], null);
@@ -83,7 +92,13 @@ test('block gradient norms and the global norm are consistent; clipping bounds t
   const m = createBert(c, new Rng(3));
   const opt = new AdamW(ADAMW_DEFAULTS, m.decay);
   const rng = new Rng(4);
-  const r = await mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), { gates: fullDepth(3), rng, lr: 1e-3, clipNorm: 1, step: 0 });
+  const r = await mlmTrainStep(m, opt, randomBatch(rng, c, 2, 8), {
+    gates: fullDepth(3),
+    rng,
+    lr: 1e-3,
+    clipNorm: 1,
+    step: 0,
+  });
   const blocks = r.blockGradNorms.map((x) => (x as number) ** 2).reduce((a, b) => a + b, 0);
   assert.ok(blocks < r.gradNorm ** 2, 'blocks are a part of the whole gradient');
   assert.ok(r.gradNorm > 0 && Number.isFinite(r.loss));
@@ -138,8 +153,18 @@ test('a non-finite loss stops training with an error naming the step, and nothin
   const w = Array.from(m.params.get('bert.embeddings.word_embeddings.weight')!.dataSync());
   const names = [...m.params.keys()];
   await assert.rejects(
-    () => trainStep(m, opt, () => tf.mul(tf.sum(m.params.get('bert.embeddings.word_embeddings.weight')!), NaN) as tf.Scalar, names.slice(0, 1), { step: 17, lr: 1e-3, clipNorm: 1 }),
-    (e: unknown) => e instanceof NonFiniteError && e.message === 'non-finite loss (NaN) at step 17; training stopped (lower the learning rate or raise warmup; the last good checkpoint is kept)',
+    () =>
+      trainStep(
+        m,
+        opt,
+        () => tf.mul(tf.sum(m.params.get('bert.embeddings.word_embeddings.weight')!), NaN) as tf.Scalar,
+        names.slice(0, 1),
+        { step: 17, lr: 1e-3, clipNorm: 1 },
+      ),
+    (e: unknown) =>
+      e instanceof NonFiniteError &&
+      e.message ===
+        'non-finite loss (NaN) at step 17; training stopped (lower the learning rate or raise warmup; the last good checkpoint is kept)',
   );
   assert.deepEqual(Array.from(m.params.get('bert.embeddings.word_embeddings.weight')!.dataSync()), w);
   assert.equal(opt.state.size, 0);

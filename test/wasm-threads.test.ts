@@ -51,9 +51,17 @@ interface ChildOut {
 function runChild(body: string): ChildOut {
   const script = `${PRELUDE}\n(async () => {\n${body}\n})().catch((e) => { console.error(e && e.stack || e); process.exitCode = 1; });`;
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: TIMEOUT_MS, maxBuffer: 256 << 20 });
+  const r = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: TIMEOUT_MS,
+    maxBuffer: 256 << 20,
+  });
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
-  assert.equal(r.signal, null, `child did not exit by itself within ${TIMEOUT_MS / 1000} s (killed by ${r.signal} after ${secs} s); stderr: ${r.stderr}`);
+  assert.equal(
+    r.signal,
+    null,
+    `child did not exit by itself within ${TIMEOUT_MS / 1000} s (killed by ${r.signal} after ${secs} s); stderr: ${r.stderr}`,
+  );
   assert.equal(r.status, 0, `child failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as ChildOut;
 }
@@ -111,7 +119,14 @@ test('the thread count can be changed in one process; the default is the availab
     process.stdout.write(JSON.stringify({ info: null, backend: tf.getBackend(), threads: threadsNow(), mm: [], mmT: [], bmm: [], seen, again,
       expectDefault: Math.min(os.availableParallelism(), 8) }));
   `);
-  const seen = out.seen as { asked: number | null; threads: number; threaded: boolean; reported: number; same: boolean; fallback?: string }[];
+  const seen = out.seen as {
+    asked: number | null;
+    threads: number;
+    threaded: boolean;
+    reported: number;
+    same: boolean;
+    fallback?: string;
+  }[];
   const dflt = out.expectDefault as number;
   assert.deepEqual(
     seen.map((s) => [s.asked, s.threads, s.threaded, s.reported, s.same, s.fallback]),
@@ -147,5 +162,6 @@ test('bad thread counts are rejected', () => {
     }
     process.stdout.write(JSON.stringify({ info: null, backend: 'none', threads: 0, mm: [], mmT: [], bmm: [], errs }));
   `);
-  for (const m of out.errs as (string | null)[]) assert.match(m ?? 'accepted', /^wasm threads must be a whole number >= 1, got /);
+  for (const m of out.errs as (string | null)[])
+    assert.match(m ?? 'accepted', /^wasm threads must be a whole number >= 1, got /);
 });

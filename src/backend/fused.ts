@@ -105,7 +105,13 @@ tf.registerGradient({
   outputsToSave: [false, true, true],
   gradFunc: (dy, saved) => {
     const [x, gamma, mean, rstd] = saved;
-    const [dx, dgamma, dbeta] = runFused(FUSED.layerNormGrad, { dy: (Array.isArray(dy) ? dy[0] : dy), x, gamma, mean, rstd });
+    const [dx, dgamma, dbeta] = runFused(FUSED.layerNormGrad, {
+      dy: Array.isArray(dy) ? dy[0] : dy,
+      x,
+      gamma,
+      mean,
+      rstd,
+    });
     return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
   },
 });

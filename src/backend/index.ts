@@ -81,11 +81,15 @@ function loadNative(pkg: string): { ok: true } | { ok: false; why: string } {
     require(pkg);
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    return { ok: false, why: /Cannot find module/.test(msg) ? `${pkg} is not installed` : `${pkg} failed to load: ${msg}` };
+    return {
+      ok: false,
+      why: /Cannot find module/.test(msg) ? `${pkg} is not installed` : `${pkg} failed to load: ${msg}`,
+    };
   }
   // danfojs-node's install maps its `@tensorflow/tfjs-node` to pure-JS tfjs, so a successful
   // require proves nothing: only a registered 'tensorflow' backend does.
-  if (tf.findBackendFactory('tensorflow') === null) return { ok: false, why: `${pkg} resolved to a package without the native backend` };
+  if (tf.findBackendFactory('tensorflow') === null)
+    return { ok: false, why: `${pkg} resolved to a package without the native backend` };
   return { ok: true };
 }
 
@@ -104,7 +108,13 @@ const INSTALL_HINT: Record<BackendName, string> = {
   cpu: 'reinstall dependencies with `npm ci`',
 };
 
-async function activate(name: BackendName, threads: number | undefined, native: boolean | undefined, skipped: string[], explicit: boolean): Promise<BackendInfo> {
+async function activate(
+  name: BackendName,
+  threads: number | undefined,
+  native: boolean | undefined,
+  skipped: string[],
+  explicit: boolean,
+): Promise<BackendInfo> {
   const base = { tfjsVersion: tf.version.tfjs, native: null, skipped, adapter: null };
   if (name === 'tensorflow') {
     let pkg = '';
@@ -117,7 +127,8 @@ async function activate(name: BackendName, threads: number | undefined, native: 
       }
       tried.push(r.why);
     }
-    if (!pkg) throw new Error(`backend 'tensorflow' is not available (${tried.join('; ')}); ${INSTALL_HINT.tensorflow}`);
+    if (!pkg)
+      throw new Error(`backend 'tensorflow' is not available (${tried.join('; ')}); ${INSTALL_HINT.tensorflow}`);
     await tf.setBackend('tensorflow');
     await tf.ready();
     const gpu = pkg.endsWith('-gpu') && gpuVisible();
@@ -125,10 +136,19 @@ async function activate(name: BackendName, threads: number | undefined, native: 
   }
   if (name === 'webgpu') {
     const adapter = await activateWebGpu({ allowSoftware: explicit });
-    return { ...base, backend: 'webgpu', package: '@tensorflow/tfjs-backend-webgpu', gpu: !adapter.software, threads: 1, simd: false, adapter };
+    return {
+      ...base,
+      backend: 'webgpu',
+      package: '@tensorflow/tfjs-backend-webgpu',
+      gpu: !adapter.software,
+      threads: 1,
+      simd: false,
+      adapter,
+    };
   }
   if (name === 'wasm') {
-    const nat = native === false ? { ok: false as const, why: 'native kernels turned off (PLD_NATIVE=0)' } : loadNativeKernels();
+    const nat =
+      native === false ? { ok: false as const, why: 'native kernels turned off (PLD_NATIVE=0)' } : loadNativeKernels();
     if (!nat.ok && native === true) throw new Error(`native kernels asked for but unavailable: ${nat.why}`);
     if (nat.ok) {
       // The threads go to the addon's pool, which runs every product and fused kernel; the wasm
@@ -139,12 +159,28 @@ async function activate(name: BackendName, threads: number | undefined, native: 
       nat.kernels.setThreads(threads ?? defaultWasmThreads());
       installWasmKernels('native', nat.kernels);
       const info = nat.kernels.info();
-      return { ...base, backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, threads: info.threads, simd: w.simd, native: info };
+      return {
+        ...base,
+        backend: 'wasm',
+        package: '@tensorflow/tfjs-backend-wasm',
+        gpu: false,
+        threads: info.threads,
+        simd: w.simd,
+        native: info,
+      };
     }
     const w = await initWasm({ threads });
     installWasmKernels('xnnpack', null);
     if (native === undefined) skipped.push(nat.why);
-    return { ...base, backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, threads: w.threads, simd: w.simd, native: null };
+    return {
+      ...base,
+      backend: 'wasm',
+      package: '@tensorflow/tfjs-backend-wasm',
+      gpu: false,
+      threads: w.threads,
+      simd: w.simd,
+      native: null,
+    };
   }
   await tf.setBackend('cpu');
   await tf.ready();
@@ -192,7 +228,9 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
       skipped.push(e instanceof Error ? e.message.split('\n')[0].replace(/\); .*$/, ')') : String(e));
     }
   }
-  throw new Error(`no tfjs backend could be initialised (${skipped.join('; ')}); reinstall dependencies with \`npm ci\``);
+  throw new Error(
+    `no tfjs backend could be initialised (${skipped.join('; ')}); reinstall dependencies with \`npm ci\``,
+  );
 }
 
 /** Largest heap a wasm32 module can have; tfjs-backend-wasm grows its memory up to it. */
@@ -223,7 +261,9 @@ export function explainBackendError(e: unknown): unknown {
   if (current?.backend !== 'wasm' || !(e instanceof Error)) return e;
   // library boundary: the Emscripten module. Its live memory, not HEAPU8, whose buffer may be the
   // one detached when the heap last grew (byteLength 0) if the module aborted before refreshing it.
-  const wasm = (tf.backend() as unknown as { wasm?: { asm?: { memory?: { buffer: ArrayBuffer } }; HEAPU8?: Uint8Array } }).wasm;
+  const wasm = (
+    tf.backend() as unknown as { wasm?: { asm?: { memory?: { buffer: ArrayBuffer } }; HEAPU8?: Uint8Array } }
+  ).wasm;
   const heap = wasm?.asm?.memory?.buffer.byteLength ?? wasm?.HEAPU8?.buffer.byteLength ?? 0;
   const trap = /memory access out of bounds|Aborted\(|Cannot enlarge memory|out of memory/i.test(e.message);
   if (!trap || heap < 0.75 * WASM_HEAP_MAX) return e;
@@ -235,7 +275,8 @@ export function explainBackendError(e: unknown): unknown {
 
 /** One line for logs: `wasm (no GPU, SIMD, 2 threads, matMul in OpenBLAS 0.3.21 SkylakeX, tfjs 4.22.0)`. */
 export function describeBackend(b: BackendInfo): string {
-  if (b.adapter) return `${b.backend} (${b.gpu ? 'GPU' : 'software, no GPU'}: ${describeAdapter(b.adapter)}, tfjs ${b.tfjsVersion})`;
+  if (b.adapter)
+    return `${b.backend} (${b.gpu ? 'GPU' : 'software, no GPU'}: ${describeAdapter(b.adapter)}, tfjs ${b.tfjsVersion})`;
   const bits = [b.gpu ? 'GPU' : 'no GPU'];
   if (b.simd) bits.push('SIMD');
   bits.push(`${b.threads} thread${b.threads === 1 ? '' : 's'}`);

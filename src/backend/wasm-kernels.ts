@@ -95,7 +95,9 @@ function productOf(a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolea
   const kB = transB ? b.shape[rb - 1] : b.shape[rb - 2];
   const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
   if (kA !== kB) {
-    throw new Error(`matMul: inner dimensions ${kA} and ${kB} of shapes [${a.shape}] and [${b.shape}] (transposeA=${transA}, transposeB=${transB}) must match`);
+    throw new Error(
+      `matMul: inner dimensions ${kA} and ${kB} of shapes [${a.shape}] and [${b.shape}] (transposeA=${transA}, transposeB=${transB}) must match`,
+    );
   }
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
@@ -105,7 +107,15 @@ function productOf(a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolea
   const batchB = tf.util.sizeFromShape(outerB);
   // One operand repeated over the other's batch is a stride of 0; other broadcasts fall back.
   if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return null;
-  return { batch, m, n, k: kA, strideA: batchA === 1 ? 0 : m * kA, strideB: batchB === 1 ? 0 : kA * n, outShape: [...outer, m, n] };
+  return {
+    batch,
+    m,
+    n,
+    k: kA,
+    strideA: batchA === 1 ? 0 : m * kA,
+    strideB: batchB === 1 ? 0 : kA * n,
+    outShape: [...outer, m, n],
+  };
 }
 
 function transposed(backend: BackendWasm, x: TensorInfo): TensorInfo {
@@ -134,9 +144,16 @@ function slicedProduct(backend: BackendWasm, a: TensorInfo, b: TensorInfo, p: Pr
     for (let i = 0; i < p.batch; i++) {
       const ai = view(a, i * p.strideA, [p.m, p.k]);
       const bi = bShared ?? view(b, i * p.strideB, [p.k, p.n]);
-      const r = runOriginal('BatchMatMul', { inputs: { a: ai, b: bi }, backend, attrs: { transposeA: false, transposeB: false } });
+      const r = runOriginal('BatchMatMul', {
+        inputs: { a: ai, b: bi },
+        backend,
+        attrs: { transposeA: false, transposeB: false },
+      });
       // Views are made after every allocation: one can grow (and replace) the wasm memory.
-      (backend.typedArrayFromHeap(out) as Float32Array).set(backend.typedArrayFromHeap(r) as Float32Array, i * p.m * p.n);
+      (backend.typedArrayFromHeap(out) as Float32Array).set(
+        backend.typedArrayFromHeap(r) as Float32Array,
+        i * p.m * p.n,
+      );
       backend.disposeData(r.dataId);
     }
   } finally {
@@ -160,11 +177,25 @@ function matMulKernel(name: 'BatchMatMul' | '_FusedMatMul', native: NativeKernel
     if (native) {
       const p = productOf(a, b, transA, transB);
       const linear = name === 'BatchMatMul' || ((attrs.activation ?? 'linear') === 'linear' && !preluActivationWeights);
-      const biasOk = !bias || (bias.dtype === 'float32' && bias.shape.length === 1 && p !== null && bias.shape[0] === p.n);
+      const biasOk =
+        !bias || (bias.dtype === 'float32' && bias.shape.length === 1 && p !== null && bias.shape[0] === p.n);
       if (p && linear && biasOk) {
         const out = backend.makeOutput(p.outShape, 'float32');
         const v = viewer(backend);
-        native.gemm(v(a), v(b), v(out), p.batch, p.m, p.n, p.k, transA, transB, p.strideA, p.strideB, bias ? v(bias) : null);
+        native.gemm(
+          v(a),
+          v(b),
+          v(out),
+          p.batch,
+          p.m,
+          p.n,
+          p.k,
+          transA,
+          transB,
+          p.strideA,
+          p.strideB,
+          bias ? v(bias) : null,
+        );
         return out;
       }
     }
@@ -175,7 +206,11 @@ function matMulKernel(name: 'BatchMatMul' | '_FusedMatMul', native: NativeKernel
       const p = name === 'BatchMatMul' ? productOf(ta, tb, false, false) : null;
       if (p && p.batch > 1) return slicedProduct(backend, ta, tb, p);
       if (ta === a && tb === b) return runOriginal(name, args);
-      return runOriginal(name, { ...args, inputs: { ...args.inputs, a: ta, b: tb }, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      return runOriginal(name, {
+        ...args,
+        inputs: { ...args.inputs, a: ta, b: tb },
+        attrs: { ...attrs, transposeA: false, transposeB: false },
+      });
     } finally {
       if (ta !== a) backend.disposeData(ta.dataId);
       if (tb !== b) backend.disposeData(tb.dataId);
@@ -214,7 +249,8 @@ function gatherKernel(native: NativeKernels | null): tf.KernelFunc {
     const backend = args.backend as BackendWasm;
     const { x, indices } = args.inputs as Inputs;
     const { axis, batchDims } = (args.attrs ?? {}) as { axis: number; batchDims: number };
-    if (!native || !x || !indices || x.dtype !== 'float32' || indices.dtype !== 'int32' || x.shape.length === 0) return runOriginal('GatherV2', args);
+    if (!native || !x || !indices || x.dtype !== 'float32' || indices.dtype !== 'int32' || x.shape.length === 0)
+      return runOriginal('GatherV2', args);
     if (tf.util.parseAxisParam(axis, x.shape)[0] !== 0 || (batchDims ?? 0) !== 0) return runOriginal('GatherV2', args);
     const cols = tf.util.sizeFromShape(x.shape.slice(1));
     const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], 'float32');
@@ -231,7 +267,9 @@ function addKernel(name: 'Add' | 'AddN', native: NativeKernels | null): tf.Kerne
     const inputs = args.inputs as Inputs;
     const xs = (name === 'Add' ? [inputs.a, inputs.b] : Object.values(inputs)) as (TensorInfo | undefined)[];
     const first = xs[0];
-    const same = first !== undefined && xs.every((t) => t !== undefined && t.dtype === 'float32' && t.shape.join() === first.shape.join());
+    const same =
+      first !== undefined &&
+      xs.every((t) => t !== undefined && t.dtype === 'float32' && t.shape.join() === first.shape.join());
     if (!native || !same || !first) return runOriginal(name, args);
     const out = backend.makeOutput(first.shape, 'float32');
     const v = viewer(backend);
@@ -251,7 +289,9 @@ function identityKernel(args: KernelArgs): TensorInfo {
 
 // ---- fused kernels (fused.ts has their contract) --------------------------------------------
 
-function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWasm, inputs: Inputs, attrs: tf.NamedAttrMap) => TensorInfo | TensorInfo[]> {
+function fusedKernels(
+  native: NativeKernels,
+): Record<string, (backend: BackendWasm, inputs: Inputs, attrs: tf.NamedAttrMap) => TensorInfo | TensorInfo[]> {
   return {
     [FUSED.layerNorm]: (backend, inputs, attrs) => {
       const [x, gamma, beta] = ['x', 'gamma', 'beta'].map((n) => input(inputs, n, FUSED.layerNorm));
@@ -265,7 +305,9 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
       return [y, mean, rstd];
     },
     [FUSED.layerNormGrad]: (backend, inputs) => {
-      const [dy, x, gamma, mean, rstd] = ['dy', 'x', 'gamma', 'mean', 'rstd'].map((n) => input(inputs, n, FUSED.layerNormGrad));
+      const [dy, x, gamma, mean, rstd] = ['dy', 'x', 'gamma', 'mean', 'rstd'].map((n) =>
+        input(inputs, n, FUSED.layerNormGrad),
+      );
       const cols = x.shape[x.shape.length - 1];
       const rows = tf.util.sizeFromShape(x.shape) / cols;
       const dx = backend.makeOutput(x.shape, 'float32');
@@ -300,7 +342,9 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
       const [scores, bias] = ['scores', 'bias'].map((n) => input(inputs, n, FUSED.maskedSoftmax));
       const [batch, heads, seq, seq2] = scores.shape;
       if (scores.shape.length !== 4 || seq !== seq2 || bias.shape.join() !== [batch, seq].join()) {
-        throw new Error(`${FUSED.maskedSoftmax}: scores must be [batch, heads, seq, seq] and bias [batch, seq], got [${scores.shape}] and [${bias.shape}]`);
+        throw new Error(
+          `${FUSED.maskedSoftmax}: scores must be [batch, heads, seq, seq] and bias [batch, seq], got [${scores.shape}] and [${bias.shape}]`,
+        );
       }
       const y = backend.makeOutput(scores.shape, 'float32');
       const v = viewer(backend);
@@ -318,9 +362,29 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
     [FUSED.adamw]: (backend, inputs, attrs) => {
       const [p, m, vv, g] = ['p', 'm', 'v', 'g'].map((n) => input(inputs, n, FUSED.adamw));
       const a = attrs as unknown as AdamWAttrs;
-      const outs = [backend.makeOutput(p.shape, 'float32'), backend.makeOutput(p.shape, 'float32'), backend.makeOutput(p.shape, 'float32')];
+      const outs = [
+        backend.makeOutput(p.shape, 'float32'),
+        backend.makeOutput(p.shape, 'float32'),
+        backend.makeOutput(p.shape, 'float32'),
+      ];
       const v = viewer(backend);
-      native.adamw(v(p), v(m), v(vv), v(g), v(outs[0]), v(outs[1]), v(outs[2]), a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.bc1, a.bc2, a.gradScale);
+      native.adamw(
+        v(p),
+        v(m),
+        v(vv),
+        v(g),
+        v(outs[0]),
+        v(outs[1]),
+        v(outs[2]),
+        a.lr,
+        a.beta1,
+        a.beta2,
+        a.eps,
+        a.weightDecay,
+        a.bc1,
+        a.bc2,
+        a.gradScale,
+      );
       return outs;
     },
     [FUSED.dense]: (backend, inputs, attrs) => {
@@ -328,7 +392,9 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
       const [rows, inDim] = x.shape;
       const outDim = w.shape[1];
       if (x.shape.length !== 2 || w.shape.length !== 2 || w.shape[0] !== inDim || b.shape.join() !== String(outDim)) {
-        throw new Error(`${FUSED.dense}: x must be [rows, in], w [in, out] and b [out], got [${x.shape}], [${w.shape}] and [${b.shape}]`);
+        throw new Error(
+          `${FUSED.dense}: x must be [rows, in], w [in, out] and b [out], got [${x.shape}], [${w.shape}] and [${b.shape}]`,
+        );
       }
       const gelu = attrs.activation === 'gelu';
       const y = backend.makeOutput([rows, outDim], 'float32');
@@ -342,7 +408,11 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
       const z = inputs.z ? input(inputs, 'z', FUSED.denseGrad) : null;
       const [rows, inDim] = x.shape;
       const outDim = w.shape[1];
-      const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput(w.shape, 'float32'), backend.makeOutput([outDim], 'float32')];
+      const outs = [
+        backend.makeOutput(x.shape, 'float32'),
+        backend.makeOutput(w.shape, 'float32'),
+        backend.makeOutput([outDim], 'float32'),
+      ];
       const v = viewer(backend);
       native.denseGrad(v(dy), v(x), v(w), z ? v(z) : null, v(outs[0]), v(outs[1]), v(outs[2]), rows, inDim, outDim);
       return outs;
@@ -352,22 +422,62 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
       const a = attrs as unknown as AttentionAttrs;
       const [batch, seq] = bias.shape;
       const hidden = q.shape[1];
-      if (q.shape.length !== 2 || bias.shape.length !== 2 || q.shape[0] !== batch * seq || k.shape.join() !== q.shape.join() || vv.shape.join() !== q.shape.join()) {
-        throw new Error(`${FUSED.attention}: q, k and v must be [batch·seq, hidden] and bias [batch, seq], got [${q.shape}], [${k.shape}], [${vv.shape}] and [${bias.shape}]`);
+      if (
+        q.shape.length !== 2 ||
+        bias.shape.length !== 2 ||
+        q.shape[0] !== batch * seq ||
+        k.shape.join() !== q.shape.join() ||
+        vv.shape.join() !== q.shape.join()
+      ) {
+        throw new Error(
+          `${FUSED.attention}: q, k and v must be [batch·seq, hidden] and bias [batch, seq], got [${q.shape}], [${k.shape}], [${vv.shape}] and [${bias.shape}]`,
+        );
       }
       const ctx = backend.makeOutput(q.shape, 'float32');
       const probs = backend.makeOutput([batch, a.heads, seq, seq], 'float32');
       const v = viewer(backend);
-      native.attention(v(q), v(k), v(vv), v(bias), v(probs), v(ctx), batch, a.heads, seq, hidden, a.scale, a.rate, a.seed);
+      native.attention(
+        v(q),
+        v(k),
+        v(vv),
+        v(bias),
+        v(probs),
+        v(ctx),
+        batch,
+        a.heads,
+        seq,
+        hidden,
+        a.scale,
+        a.rate,
+        a.seed,
+      );
       return [ctx, probs];
     },
     [FUSED.attentionGrad]: (backend, inputs, attrs) => {
-      const [dctx, q, k, vv, probs] = ['dctx', 'q', 'k', 'v', 'probs'].map((n) => input(inputs, n, FUSED.attentionGrad));
+      const [dctx, q, k, vv, probs] = ['dctx', 'q', 'k', 'v', 'probs'].map((n) =>
+        input(inputs, n, FUSED.attentionGrad),
+      );
       const a = attrs as unknown as AttentionAttrs;
       const [batch, , seq] = probs.shape;
       const outs = [0, 1, 2].map(() => backend.makeOutput(q.shape, 'float32'));
       const v = viewer(backend);
-      native.attentionGrad(v(dctx), v(q), v(k), v(vv), v(probs), v(outs[0]), v(outs[1]), v(outs[2]), batch, a.heads, seq, q.shape[1], a.scale, a.rate, a.seed);
+      native.attentionGrad(
+        v(dctx),
+        v(q),
+        v(k),
+        v(vv),
+        v(probs),
+        v(outs[0]),
+        v(outs[1]),
+        v(outs[2]),
+        batch,
+        a.heads,
+        seq,
+        q.shape[1],
+        a.scale,
+        a.rate,
+        a.seed,
+      );
       return outs;
     },
     [FUSED.softmaxXent]: (backend, inputs) => {
@@ -386,7 +496,15 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
       const [rows, classes] = logits.shape;
       const d = backend.makeOutput(logits.shape, 'float32');
       const v = viewer(backend);
-      native.softmaxXentGrad(v(logits), backend.typedArrayFromHeap(labels) as Int32Array, v(lse), v(dloss)[0], v(d), rows, classes);
+      native.softmaxXentGrad(
+        v(logits),
+        backend.typedArrayFromHeap(labels) as Int32Array,
+        v(lse),
+        v(dloss)[0],
+        v(d),
+        rows,
+        classes,
+      );
       return d;
     },
     [FUSED.adamwInPlace]: (backend, inputs, attrs) => {
@@ -406,13 +524,25 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
         [p, m, vv, g].forEach((t, j) => lists[j].push(v(t)));
         per.push(a.perTensor[3 * i], a.perTensor[3 * i + 1], a.perTensor[3 * i + 2]);
       }
-      native.adamwInPlace(lists[0], lists[1], lists[2], lists[3], Float32Array.from(per), a.lr, a.beta1, a.beta2, a.eps, a.gradScale);
+      native.adamwInPlace(
+        lists[0],
+        lists[1],
+        lists[2],
+        lists[3],
+        Float32Array.from(per),
+        a.lr,
+        a.beta1,
+        a.beta2,
+        a.eps,
+        a.gradScale,
+      );
       return updated;
     },
     [FUSED.residual]: (backend, inputs, attrs) => {
       const r = input(inputs, 'r', FUSED.residual);
       const x = inputs.x ? input(inputs, 'x', FUSED.residual) : null;
-      if (x && x.shape.join() !== r.shape.join()) throw new Error(`${FUSED.residual}: x and r must have one shape, got [${x.shape}] and [${r.shape}]`);
+      if (x && x.shape.join() !== r.shape.join())
+        throw new Error(`${FUSED.residual}: x and r must have one shape, got [${x.shape}] and [${r.shape}]`);
       const out = backend.makeOutput(r.shape, 'float32');
       const v = viewer(backend);
       native.residual(x ? v(x) : null, v(r), v(out), attrs.divisor as number);
@@ -430,15 +560,29 @@ function fusedKernels(native: NativeKernels): Record<string, (backend: BackendWa
 
 function labelsInput(inputs: Inputs, logits: TensorInfo, kernel: string): TensorInfo {
   const labels = inputs.labels;
-  if (!labels || labels.dtype !== 'int32' || labels.shape.length !== 1 || logits.shape.length !== 2 || labels.shape[0] !== logits.shape[0]) {
-    throw new Error(`${kernel}: logits must be [rows, classes] float32 and labels [rows] int32, got [${logits.shape}] and ${labels ? `[${labels.shape}] ${labels.dtype}` : 'none'}`);
+  if (
+    !labels ||
+    labels.dtype !== 'int32' ||
+    labels.shape.length !== 1 ||
+    logits.shape.length !== 2 ||
+    labels.shape[0] !== logits.shape[0]
+  ) {
+    throw new Error(
+      `${kernel}: logits must be [rows, classes] float32 and labels [rows] int32, got [${logits.shape}] and ${labels ? `[${labels.shape}] ${labels.dtype}` : 'none'}`,
+    );
   }
   return labels;
 }
 
 function register(kernelName: string, kernelFunc: tf.KernelFunc, setup?: tf.KernelConfig): void {
   if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
-  tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: setup?.setupFunc, disposeFunc: setup?.disposeFunc });
+  tf.registerKernel({
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc,
+    setupFunc: setup?.setupFunc,
+    disposeFunc: setup?.disposeFunc,
+  });
 }
 
 /**

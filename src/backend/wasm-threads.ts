@@ -106,7 +106,8 @@ function pthreadWorkerClass(workerSource: string, gluePath: string): typeof Node
       this.owner = attempt;
       this.owner?.workers.add(this);
       this.once('exit', (code: number) => {
-        if (this.owner?.state === 'open') this.owner.fail(new Error(`a wasm pthread worker exited with code ${code} during initialisation`));
+        if (this.owner?.state === 'open')
+          this.owner.fail(new Error(`a wasm pthread worker exited with code ${code} during initialisation`));
       });
     }
 
@@ -153,7 +154,8 @@ function threadedAssets(): { workerSource: string; gluePath: string } | { error:
     const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
     const gluePath = path.join(dir, WASM_OUT, GLUE_FILE);
     const mod = require(path.join(dir, WASM_OUT, WORKER_FILE)) as { wasmWorkerContents?: unknown };
-    if (typeof mod.wasmWorkerContents !== 'string') return { error: `${WORKER_FILE} does not export wasmWorkerContents` };
+    if (typeof mod.wasmWorkerContents !== 'string')
+      return { error: `${WORKER_FILE} does not export wasmWorkerContents` };
     require('fs').accessSync(gluePath);
     // That file holds the source in a template literal, which turns the `\n` escapes of the
     // worker's own string literals into real newlines; put them back, as the package's
@@ -167,7 +169,8 @@ function threadedAssets(): { workerSource: string; gluePath: string } | { error:
 function sharedMemoryWorks(): boolean {
   try {
     // tsconfig's lib has no DOM/WebAssembly types; Node has the global.
-    const wasm = (globalThis as unknown as { WebAssembly?: { Memory: new (d: object) => { buffer: unknown } } }).WebAssembly;
+    const wasm = (globalThis as unknown as { WebAssembly?: { Memory: new (d: object) => { buffer: unknown } } })
+      .WebAssembly;
     if (!wasm || typeof SharedArrayBuffer === 'undefined') return false;
     return new wasm.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
   } catch {
@@ -190,7 +193,13 @@ function patchGlobalWorker(cls: typeof NodeWorker): GlobalPatch {
   return {
     // Leave a plain global behind, as the glue itself does (it sets `global.Worker` for good), so
     // that a pthread the pool spawns later still gets our class.
-    restore: () => Object.defineProperty(globalThis, 'Worker', { configurable: true, enumerable: false, writable: true, value: cls }),
+    restore: () =>
+      Object.defineProperty(globalThis, 'Worker', {
+        configurable: true,
+        enumerable: false,
+        writable: true,
+        value: cls,
+      }),
   };
 }
 
@@ -213,7 +222,10 @@ function patchCpuCount(threads: number): GlobalPatch {
 }
 
 /** Throws away any wasm backend instance (or pending init) and registers the factory afresh. */
-function resetWasmBackend(factory: { factory: () => tf.KernelBackend | Promise<tf.KernelBackend>; priority: number }): void {
+function resetWasmBackend(factory: {
+  factory: () => tf.KernelBackend | Promise<tf.KernelBackend>;
+  priority: number;
+}): void {
   const engine = tf.engine();
   if ('wasm' in engine.registryFactory) tf.removeBackend('wasm');
   tf.registerBackend('wasm', factory.factory, factory.priority);
@@ -288,7 +300,8 @@ async function initThreaded(threads: number, timeoutMs: number): Promise<number>
   setThreadsCount(threads);
   try {
     const { value: ok, warnings } = await quietly(() => withTimeout(tf.setBackend('wasm'), timeoutMs, failure));
-    if (!ok) throw new Error(`tf.setBackend('wasm') failed${warnings.length > 1 ? `: ${warnings[1].split('\n')[0]}` : ''}`);
+    if (!ok)
+      throw new Error(`tf.setBackend('wasm') failed${warnings.length > 1 ? `: ${warnings[1].split('\n')[0]}` : ''}`);
     await tf.ready();
     a.state = 'ok';
     return getThreadsCount();
@@ -314,7 +327,8 @@ const registration = tf.engine().registryFactory['wasm'];
 
 async function doInit(opts: WasmInitOptions): Promise<WasmInitResult> {
   const requested = opts.threads ?? defaultWasmThreads();
-  if (!Number.isInteger(requested) || requested < 1) throw new Error(`wasm threads must be a whole number >= 1, got ${requested}`);
+  if (!Number.isInteger(requested) || requested < 1)
+    throw new Error(`wasm threads must be a whole number >= 1, got ${requested}`);
   if (registration === undefined) throw new Error('@tensorflow/tfjs-backend-wasm did not register a wasm backend');
   const engine = tf.engine();
   const live = 'wasm' in engine.registry;

@@ -72,7 +72,14 @@ function elementwise(key: string, names: string[], shape: number[], uniforms: st
  * past the last row (the dispatch may be padded to fit the device's limits) reads and writes
  * nothing but still takes part in every barrier, which WGSL requires to be reached uniformly.
  */
-function perRow(key: string, names: string[], outShape: number[], rows: number, uniforms: string, body: string): Program {
+function perRow(
+  key: string,
+  names: string[],
+  outShape: number[],
+  rows: number,
+  uniforms: string,
+  body: string,
+): Program {
   return {
     variableNames: names,
     outputShape: outShape,
@@ -212,36 +219,73 @@ const fused: Record<string, Kernel> = {
     const [rows, cols] = rowsCols(x);
     const rc = i32(rows, cols);
     const mean = b.runWebGPUProgram(
-      perRow('ln_mean', ['x'], [rows], rows, '', `
+      perRow(
+        'ln_mean',
+        ['x'],
+        [rows],
+        rows,
+        '',
+        `
         var s = 0.0;
         for (var j = tid; j < cols; j = j + ${WG}) { s = s + x[base + j]; }
         let total = wgSum(s, tid);
-        if (tid == 0 && cols > 0) { setOutputAtIndex(row, total / f32(cols)); }`),
-      [x], 'float32', rc);
+        if (tid == 0 && cols > 0) { setOutputAtIndex(row, total / f32(cols)); }`,
+      ),
+      [x],
+      'float32',
+      rc,
+    );
     const rstd = b.runWebGPUProgram(
-      perRow('ln_rstd', ['x', 'mean'], [rows], rows, 'eps : f32,', `
+      perRow(
+        'ln_rstd',
+        ['x', 'mean'],
+        [rows],
+        rows,
+        'eps : f32,',
+        `
         let mu = mean[min(row, uniforms.nrows - 1)];
         var s = 0.0;
         for (var j = tid; j < cols; j = j + ${WG}) { let d = x[base + j] - mu; s = s + d * d; }
         let total = wgSum(s, tid);
-        if (tid == 0 && cols > 0) { setOutputAtIndex(row, 1.0 / sqrt(total / f32(cols) + uniforms.eps)); }`),
-      [x, mean], 'float32', [...rc, ...f32(attrs.eps as number)]);
+        if (tid == 0 && cols > 0) { setOutputAtIndex(row, 1.0 / sqrt(total / f32(cols) + uniforms.eps)); }`,
+      ),
+      [x, mean],
+      'float32',
+      [...rc, ...f32(attrs.eps as number)],
+    );
     const y = b.runWebGPUProgram(
-      elementwise('ln_y', ['x', 'mean', 'rstd', 'gamma', 'beta'], x.shape, 'cols : i32,', `
+      elementwise(
+        'ln_y',
+        ['x', 'mean', 'rstd', 'gamma', 'beta'],
+        x.shape,
+        'cols : i32,',
+        `
         let r = index / uniforms.cols;
         let c = index - r * uniforms.cols;
-        setOutputAtIndex(index, (x[index] - mean[r]) * rstd[r] * gamma[c] + beta[c]);`),
-      [x, mean, rstd, gamma, beta], 'float32', i32(cols));
+        setOutputAtIndex(index, (x[index] - mean[r]) * rstd[r] * gamma[c] + beta[c]);`,
+      ),
+      [x, mean, rstd, gamma, beta],
+      'float32',
+      i32(cols),
+    );
     return [y, mean, rstd];
   },
 
   [FUSED.layerNormGrad]: (b, inputs) => {
-    const [dy, x, gamma, mean, rstd] = ['dy', 'x', 'gamma', 'mean', 'rstd'].map((n) => input(inputs, n, FUSED.layerNormGrad));
+    const [dy, x, gamma, mean, rstd] = ['dy', 'x', 'gamma', 'mean', 'rstd'].map((n) =>
+      input(inputs, n, FUSED.layerNormGrad),
+    );
     const [rows, cols] = rowsCols(x);
     const rc = i32(rows, cols);
     // dx = rstd·(dy·γ − mean_j(dy·γ) − x̂·mean_j(dy·γ·x̂)), x̂ = (x − μ)·rstd.
     const dx = b.runWebGPUProgram(
-      perRow('ln_dx', ['dy', 'x', 'gamma', 'mean', 'rstd'], x.shape, rows, '', `
+      perRow(
+        'ln_dx',
+        ['dy', 'x', 'gamma', 'mean', 'rstd'],
+        x.shape,
+        rows,
+        '',
+        `
         let r = min(row, uniforms.nrows - 1);
         let mu = mean[r];
         let rs = rstd[r];
@@ -257,11 +301,18 @@ const fused: Record<string, Kernel> = {
         for (var j = tid; j < cols; j = j + ${WG}) {
           let xh = (x[base + j] - mu) * rs;
           setOutputAtIndex(base + j, rs * (dy[base + j] * gamma[j] - mg - xh * mgx));
-        }`),
-      [dy, x, gamma, mean, rstd], 'float32', rc);
+        }`,
+      ),
+      [dy, x, gamma, mean, rstd],
+      'float32',
+      rc,
+    );
     const dgamma = b.runWebGPUProgram(
       perColumn('ln_dgamma', ['dy', 'x', 'mean', 'rstd'], cols, '', 'dy[i] * (x[i] - mean[r]) * rstd[r]'),
-      [dy, x, mean, rstd], 'float32', rc);
+      [dy, x, mean, rstd],
+      'float32',
+      rc,
+    );
     const dbeta = b.runWebGPUProgram(perColumn('ln_dbeta', ['dy'], cols, '', 'dy[i]'), [dy], 'float32', rc);
     return [dx, dgamma, dbeta];
   },
@@ -269,21 +320,37 @@ const fused: Record<string, Kernel> = {
   [FUSED.gelu]: (b, inputs) => {
     const x = input(inputs, 'x', FUSED.gelu);
     return b.runWebGPUProgram(
-      elementwise('gelu', ['x'], x.shape, '', `
+      elementwise(
+        'gelu',
+        ['x'],
+        x.shape,
+        '',
+        `
         let v = x[index];
-        setOutputAtIndex(index, 0.5 * v * (1.0 + pldErf(v * 0.70710678118654752)));`),
-      [x], 'float32');
+        setOutputAtIndex(index, 0.5 * v * (1.0 + pldErf(v * 0.70710678118654752)));`,
+      ),
+      [x],
+      'float32',
+    );
   },
 
   [FUSED.geluGrad]: (b, inputs) => {
     const [x, dy] = ['x', 'dy'].map((n) => input(inputs, n, FUSED.geluGrad));
     return b.runWebGPUProgram(
-      elementwise('gelu_grad', ['x', 'dy'], x.shape, '', `
+      elementwise(
+        'gelu_grad',
+        ['x', 'dy'],
+        x.shape,
+        '',
+        `
         let v = x[index];
         let cdf = 0.5 * (1.0 + pldErf(v * 0.70710678118654752));
         let pdf = 0.39894228040143268 * exp(-0.5 * v * v);
-        setOutputAtIndex(index, dy[index] * (cdf + v * pdf));`),
-      [x, dy], 'float32');
+        setOutputAtIndex(index, dy[index] * (cdf + v * pdf));`,
+      ),
+      [x, dy],
+      'float32',
+    );
   },
 
   [FUSED.dropout]: (b, inputs, attrs) => {
@@ -295,21 +362,38 @@ const fused: Record<string, Kernel> = {
     // Keep where the top 24 bits of the hash are >= rate·2²⁴, as the native kernel decides.
     const threshold = Math.ceil(rate * 16777216);
     return b.runWebGPUProgram(
-      elementwise('dropout', ['x'], x.shape, 'seed : u32, threshold : u32, scale : f32,', `
+      elementwise(
+        'dropout',
+        ['x'],
+        x.shape,
+        'seed : u32, threshold : u32, scale : f32,',
+        `
         let keep = (pldMix(uniforms.seed, u32(index)) >> 8u) >= uniforms.threshold;
-        setOutputAtIndex(index, select(0.0, x[index] * uniforms.scale, keep));`),
-      [x], 'float32', [...u32(seed >>> 0, threshold), ...f32(1 / (1 - rate))]);
+        setOutputAtIndex(index, select(0.0, x[index] * uniforms.scale, keep));`,
+      ),
+      [x],
+      'float32',
+      [...u32(seed >>> 0, threshold), ...f32(1 / (1 - rate))],
+    );
   },
 
   [FUSED.maskedSoftmax]: (b, inputs, attrs) => {
     const [scores, bias] = ['scores', 'bias'].map((n) => input(inputs, n, FUSED.maskedSoftmax));
     const [batch, heads, seq, seq2] = scores.shape;
     if (scores.shape.length !== 4 || seq !== seq2 || bias.shape.join() !== [batch, seq].join()) {
-      throw new Error(`${FUSED.maskedSoftmax}: scores must be [batch, heads, seq, seq] and bias [batch, seq], got [${scores.shape}] and [${bias.shape}]`);
+      throw new Error(
+        `${FUSED.maskedSoftmax}: scores must be [batch, heads, seq, seq] and bias [batch, seq], got [${scores.shape}] and [${bias.shape}]`,
+      );
     }
     const rows = batch * heads * seq;
     return b.runWebGPUProgram(
-      perRow('masked_softmax', ['scores', 'bias'], scores.shape, rows, 'rowsPerBatch : i32, scale : f32,', `
+      perRow(
+        'masked_softmax',
+        ['scores', 'bias'],
+        scores.shape,
+        rows,
+        'rowsPerBatch : i32, scale : f32,',
+        `
         let bbase = (row / uniforms.rowsPerBatch) * uniforms.cols;
         var mx = -3.402823e+38;
         for (var j = tid; j < cols; j = j + ${WG}) { mx = max(mx, uniforms.scale * scores[base + j] + bias[bbase + j]); }
@@ -319,22 +403,36 @@ const fused: Record<string, Kernel> = {
         let inv = 1.0 / wgSum(s, tid);
         for (var j = tid; j < cols; j = j + ${WG}) {
           setOutputAtIndex(base + j, exp(uniforms.scale * scores[base + j] + bias[bbase + j] - m) * inv);
-        }`),
-      [scores, bias], 'float32', [...i32(rows, seq, heads * seq), ...f32(attrs.scale as number)]);
+        }`,
+      ),
+      [scores, bias],
+      'float32',
+      [...i32(rows, seq, heads * seq), ...f32(attrs.scale as number)],
+    );
   },
 
   [FUSED.softmaxGrad]: (b, inputs, attrs) => {
     const [y, dy] = ['y', 'dy'].map((n) => input(inputs, n, FUSED.softmaxGrad));
     const [rows, cols] = rowsCols(y);
     return b.runWebGPUProgram(
-      perRow('softmax_grad', ['y', 'dy'], y.shape, rows, 'scale : f32,', `
+      perRow(
+        'softmax_grad',
+        ['y', 'dy'],
+        y.shape,
+        rows,
+        'scale : f32,',
+        `
         var s = 0.0;
         for (var j = tid; j < cols; j = j + ${WG}) { s = s + dy[base + j] * y[base + j]; }
         let total = wgSum(s, tid);
         for (var j = tid; j < cols; j = j + ${WG}) {
           setOutputAtIndex(base + j, uniforms.scale * y[base + j] * (dy[base + j] - total));
-        }`),
-      [y, dy], 'float32', [...i32(rows, cols), ...f32(attrs.scale as number)]);
+        }`,
+      ),
+      [y, dy],
+      'float32',
+      [...i32(rows, cols), ...f32(attrs.scale as number)],
+    );
   },
 
   [FUSED.adamw]: (b, inputs, attrs) => {
@@ -346,20 +444,47 @@ const fused: Record<string, Kernel> = {
     const hyper = 'lr : f32, beta1 : f32, beta2 : f32, eps : f32, wd : f32, bc1 : f32, bc2 : f32, gs : f32,';
     const u = f32(a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.bc1, a.bc2, a.gradScale);
     const m1 = b.runWebGPUProgram(
-      elementwise('adamw_m', ['m', 'g'], p.shape, hyper, `
+      elementwise(
+        'adamw_m',
+        ['m', 'g'],
+        p.shape,
+        hyper,
+        `
         let gi = g[index] * uniforms.gs;
-        setOutputAtIndex(index, m[index] * uniforms.beta1 + gi * (1.0 - uniforms.beta1));`),
-      [m, g], 'float32', u);
+        setOutputAtIndex(index, m[index] * uniforms.beta1 + gi * (1.0 - uniforms.beta1));`,
+      ),
+      [m, g],
+      'float32',
+      u,
+    );
     const v1 = b.runWebGPUProgram(
-      elementwise('adamw_v', ['v', 'g'], p.shape, hyper, `
+      elementwise(
+        'adamw_v',
+        ['v', 'g'],
+        p.shape,
+        hyper,
+        `
         let gi = g[index] * uniforms.gs;
-        setOutputAtIndex(index, v[index] * uniforms.beta2 + gi * gi * (1.0 - uniforms.beta2));`),
-      [v, g], 'float32', u);
+        setOutputAtIndex(index, v[index] * uniforms.beta2 + gi * gi * (1.0 - uniforms.beta2));`,
+      ),
+      [v, g],
+      'float32',
+      u,
+    );
     const p1 = b.runWebGPUProgram(
-      elementwise('adamw_p', ['p', 'm', 'v'], p.shape, hyper, `
+      elementwise(
+        'adamw_p',
+        ['p', 'm', 'v'],
+        p.shape,
+        hyper,
+        `
         let decay = 1.0 - uniforms.lr * uniforms.wd;
-        setOutputAtIndex(index, p[index] * decay - (m[index] / uniforms.bc1) / (sqrt(v[index] / uniforms.bc2) + uniforms.eps) * uniforms.lr);`),
-      [p, m1, v1], 'float32', u);
+        setOutputAtIndex(index, p[index] * decay - (m[index] / uniforms.bc1) / (sqrt(v[index] / uniforms.bc2) + uniforms.eps) * uniforms.lr);`,
+      ),
+      [p, m1, v1],
+      'float32',
+      u,
+    );
     return [p1, m1, v1];
   },
 };
@@ -373,20 +498,42 @@ function scatterRows(b: WebGpuBackendLike, indices: TensorInfo, updates: TensorI
   const [n, d] = updates.shape;
   const v = shape[0];
   const head = b.runWebGPUProgram(
-    elementwise('scatter_head', ['indices'], [v], 'n : i32,', `
+    elementwise(
+      'scatter_head',
+      ['indices'],
+      [v],
+      'n : i32,',
+      `
       var h = -1;
       for (var k = 0; k < uniforms.n; k = k + 1) { if (indices[k] == index) { h = k; break; } }
-      setOutputAtIndexI32(index, h);`),
-    [indices], 'int32', i32(n));
+      setOutputAtIndexI32(index, h);`,
+    ),
+    [indices],
+    'int32',
+    i32(n),
+  );
   const next = b.runWebGPUProgram(
-    elementwise('scatter_next', ['indices'], [n], '', `
+    elementwise(
+      'scatter_next',
+      ['indices'],
+      [n],
+      '',
+      `
       let t = indices[index];
       var h = -1;
       for (var k = index + 1; k < uniforms.size; k = k + 1) { if (indices[k] == t) { h = k; break; } }
-      setOutputAtIndexI32(index, h);`),
-    [indices], 'int32');
+      setOutputAtIndexI32(index, h);`,
+    ),
+    [indices],
+    'int32',
+  );
   const out = b.runWebGPUProgram(
-    elementwise('scatter_sum', ['updates', 'head', 'chain'], [v, d], 'd : i32,', `
+    elementwise(
+      'scatter_sum',
+      ['updates', 'head', 'chain'],
+      [v, d],
+      'd : i32,',
+      `
       let r = index / uniforms.d;
       let c = index - r * uniforms.d;
       var k = head[r];
@@ -396,8 +543,12 @@ function scatterRows(b: WebGpuBackendLike, indices: TensorInfo, updates: TensorI
         acc = acc + updates[k * uniforms.d + c];
         k = chain[k];
       }
-      setOutputAtIndex(index, acc);`),
-    [updates, head, next], 'float32', i32(d));
+      setOutputAtIndex(index, acc);`,
+    ),
+    [updates, head, next],
+    'float32',
+    i32(d),
+  );
   b.disposeData(head.dataId);
   b.disposeData(next.dataId);
   return out;
@@ -410,8 +561,16 @@ function scatterNdKernel(args: Parameters<tf.KernelFunc>[0]): TensorInfo {
   const { indices, updates } = args.inputs as Inputs;
   const { shape } = (args.attrs ?? {}) as { shape: number[] };
   const rows =
-    indices && updates && indices.dtype === 'int32' && updates.dtype === 'float32' && indices.shape.length === 2 && indices.shape[1] === 1 &&
-    updates.shape.length === 2 && shape.length === 2 && updates.shape[0] === indices.shape[0] && updates.shape[1] === shape[1];
+    indices &&
+    updates &&
+    indices.dtype === 'int32' &&
+    updates.dtype === 'float32' &&
+    indices.shape.length === 2 &&
+    indices.shape[1] === 1 &&
+    updates.shape.length === 2 &&
+    shape.length === 2 &&
+    updates.shape[0] === indices.shape[0] &&
+    updates.shape[1] === shape[1];
   if (!rows) return (originalScatterNd as tf.KernelConfig).kernelFunc(args) as TensorInfo;
   return scatterRows(b, indices, updates, shape);
 }
@@ -420,11 +579,16 @@ function scatterNdKernel(args: Parameters<tf.KernelFunc>[0]): TensorInfo {
 export function installWebGpuKernels(): void {
   for (const [name, k] of Object.entries(fused)) {
     if (tf.getKernel(name, 'webgpu')) continue;
-    tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: (args) => k(args.backend as unknown as WebGpuBackendLike, args.inputs as Inputs, args.attrs ?? {}) });
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'webgpu',
+      kernelFunc: (args) => k(args.backend as unknown as WebGpuBackendLike, args.inputs as Inputs, args.attrs ?? {}),
+    });
   }
   if (!originalScatterNd) {
     originalScatterNd = tf.getKernel('ScatterNd', 'webgpu');
-    if (!originalScatterNd) throw new Error('tfjs-backend-webgpu has no ScatterNd kernel; reinstall dependencies with `npm ci`');
+    if (!originalScatterNd)
+      throw new Error('tfjs-backend-webgpu has no ScatterNd kernel; reinstall dependencies with `npm ci`');
     tf.unregisterKernel('ScatterNd', 'webgpu');
     tf.registerKernel({ ...originalScatterNd, kernelFunc: scatterNdKernel });
   }

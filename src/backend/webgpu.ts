@@ -65,8 +65,13 @@ export function dawnBackendFor(platform: NodeJS.Platform): string {
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|warp/i;
 
 /** True for an adapter that computes on the CPU. */
-export function isSoftwareAdapter(info: Pick<GpuAdapterInfo, 'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'>): boolean {
-  return info.isFallbackAdapter === true || SOFTWARE.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+export function isSoftwareAdapter(
+  info: Pick<GpuAdapterInfo, 'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'>,
+): boolean {
+  return (
+    info.isFallbackAdapter === true ||
+    SOFTWARE.test([info.vendor, info.architecture, info.device, info.description].join(' '))
+  );
 }
 
 /** `google swiftshader (SwiftShader driver 5.0.0, Dawn vulkan, software)`. */
@@ -94,7 +99,10 @@ async function loadDawn(): Promise<{ ok: true; gpu: Gpu } | { ok: false; why: st
   try {
     dawn = (await importModule(pathToFileURL(entry).href)) as DawnModule;
   } catch (e) {
-    return { ok: false, why: `Dawn (the webgpu package) failed to load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` };
+    return {
+      ok: false,
+      why: `Dawn (the webgpu package) failed to load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+    };
   }
   // The WebGPU constants tfjs-backend-webgpu reads as globals (GPUBufferUsage, GPUMapMode, …);
   // existing globals are left as they are.
@@ -135,7 +143,9 @@ export function gpuDevicePresent(): boolean {
 }
 
 /** The adapter Dawn would give tfjs, without starting tfjs on it; or why there is none. */
-export async function probeWebGpu(): Promise<{ ok: true; adapter: WebGpuAdapter; raw: GpuAdapter } | { ok: false; why: string }> {
+export async function probeWebGpu(): Promise<
+  { ok: true; adapter: WebGpuAdapter; raw: GpuAdapter } | { ok: false; why: string }
+> {
   const d = await loadDawn();
   if (!d.ok) return d;
   const backend = dawnBackendFor(process.platform);
@@ -146,7 +156,10 @@ export async function probeWebGpu(): Promise<{ ok: true; adapter: WebGpuAdapter;
     return { ok: false, why: `Dawn could not list GPUs: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` };
   }
   if (!raw) {
-    const hint = backend === 'vulkan' ? ' (Dawn found no Vulkan driver: install libvulkan1 and the GPU vendor’s Vulkan ICD; in a container NVIDIA needs NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics)' : '';
+    const hint =
+      backend === 'vulkan'
+        ? ' (Dawn found no Vulkan driver: install libvulkan1 and the GPU vendor’s Vulkan ICD; in a container NVIDIA needs NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics)'
+        : '';
     return { ok: false, why: `no WebGPU adapter on Dawn ${backend}${hint}` };
   }
   const i = raw.info;
@@ -188,19 +201,31 @@ export async function activateWebGpu(o: { allowSoftware: boolean }): Promise<Web
     await tf.setBackend('webgpu');
     return active.adapter;
   }
-  if (!o.allowSoftware && !gpuDevicePresent()) throw new Error("backend 'webgpu' skipped: no GPU device on this machine (/dev/dri/renderD*, /dev/nvidia*)");
+  if (!o.allowSoftware && !gpuDevicePresent())
+    throw new Error("backend 'webgpu' skipped: no GPU device on this machine (/dev/dri/renderD*, /dev/nvidia*)");
   const p = await probeWebGpu();
   if (!p.ok) throw new Error(`backend 'webgpu' is not available (${p.why})`);
   if (p.adapter.software && !o.allowSoftware) {
-    throw new Error(`backend 'webgpu' found only a software adapter, ${describeAdapter(p.adapter)}, slower than wasm; PLD_BACKEND=webgpu uses it anyway`);
+    throw new Error(
+      `backend 'webgpu' found only a software adapter, ${describeAdapter(p.adapter)}, slower than wasm; PLD_BACKEND=webgpu uses it anyway`,
+    );
   }
   // The package registers a factory of its own (priority 3, above wasm and cpu) when navigator.gpu
   // exists as it loads; replace it with one on the adapter chosen here, at a priority that never
   // makes tfjs pick it by itself.
-  const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as { WebGPUBackend: new (device: GpuDevice, info: GpuAdapterInfo) => tf.KernelBackend };
+  const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as {
+    WebGPUBackend: new (device: GpuDevice, info: GpuAdapterInfo) => tf.KernelBackend;
+  };
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   const raw = p.raw;
-  const limits = ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup'];
+  const limits = [
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeWorkgroupsPerDimension',
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeInvocationsPerWorkgroup',
+  ];
   const device = await raw.requestDevice({
     requiredFeatures: raw.features.has('timestamp-query') ? ['timestamp-query'] : [],
     requiredLimits: Object.fromEntries(limits.map((k) => [k, raw.limits[k]])),
@@ -214,7 +239,8 @@ export async function activateWebGpu(o: { allowSoftware: boolean }): Promise<Web
     if (info.reason !== 'destroyed') gpuError ??= `the GPU device was lost${info.message ? `: ${info.message}` : ''}`;
   });
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, raw.info), 0);
-  if (!(await tf.setBackend('webgpu'))) throw new Error(`backend 'webgpu' failed to start on ${describeAdapter(p.adapter)}`);
+  if (!(await tf.setBackend('webgpu')))
+    throw new Error(`backend 'webgpu' failed to start on ${describeAdapter(p.adapter)}`);
   await tf.ready();
   installWebGpuKernels();
   active = { adapter: p.adapter, device };

@@ -23,7 +23,20 @@ import { renderMarkdownTable } from '../util/tables';
 import { Rng } from '../util/rng';
 import { defaultWasmThreads } from '../backend/wasm-threads';
 import { syntheticBatch } from '../data/synthetic';
-import { EngineTiming, REFERENCE_STEP, Roofline, ThroughputSetup, TimingOptions, Unavailable, findTorchPython, measureRoofline, smallPresetStep, throughputTable, timeTfjs, timeTorch } from './throughput';
+import {
+  EngineTiming,
+  REFERENCE_STEP,
+  Roofline,
+  ThroughputSetup,
+  TimingOptions,
+  Unavailable,
+  findTorchPython,
+  measureRoofline,
+  smallPresetStep,
+  throughputTable,
+  timeTfjs,
+  timeTorch,
+} from './throughput';
 
 export interface BenchCase {
   label: string;
@@ -72,14 +85,29 @@ export const BENCH_CASES: BenchCase[] = [
 ];
 
 /** The PLD speedup benchmark's model: 12 blocks (the paper's depth), hidden 128. */
-export const PLD_BENCH_MODEL: ModelConfig = { ...BERT_BASE, vocabSize: 8192, hidden: 128, heads: 4, intermediate: 512, layers: 12, maxPositions: 128 };
+export const PLD_BENCH_MODEL: ModelConfig = {
+  ...BERT_BASE,
+  vocabSize: 8192,
+  hidden: 128,
+  heads: 4,
+  intermediate: 512,
+  layers: 12,
+  maxPositions: 128,
+};
 
 /**
  * PLD speedup on the active backend (initBackend first). All cases' models are built first and
  * their steps interleaved (one step of each case per round), so load from elsewhere on the
  * machine falls on every case alike instead of on whichever ran during it.
  */
-export async function runBench(o: { model: ModelConfig; batchSize: number; seqLen: number; steps: number; warmup: number; log?: (s: string) => void }): Promise<BenchResult> {
+export async function runBench(o: {
+  model: ModelConfig;
+  batchSize: number;
+  seqLen: number;
+  steps: number;
+  warmup: number;
+  log?: (s: string) => void;
+}): Promise<BenchResult> {
   const backend = await initBackend();
   const log = o.log ?? ((): void => undefined);
   log(`backend: ${describeBackend(backend)}`);
@@ -116,9 +144,27 @@ export async function runBench(o: { model: ModelConfig; batchSize: number; seqLe
     const { ms, blocks } = times.get(c.label) as { ms: number; blocks: number };
     const ideal = 1 / expectedFraction(c.schedule, o.model.layers, c.schedule.constantTheta ? c.schedule.thetaBar : 1);
     const measured = base / ms;
-    return { label: c.label, msPerStep: ms, samplesPerSec: (o.batchSize * 1000) / ms, idealSpeedup: ideal, measuredSpeedup: measured, efficiency: measured / ideal, meanBlocksRun: blocks, drawnEfficiency: measured / (o.model.layers / blocks) };
+    return {
+      label: c.label,
+      msPerStep: ms,
+      samplesPerSec: (o.batchSize * 1000) / ms,
+      idealSpeedup: ideal,
+      measuredSpeedup: measured,
+      efficiency: measured / ideal,
+      meanBlocksRun: blocks,
+      drawnEfficiency: measured / (o.model.layers / blocks),
+    };
   });
-  return { backend, model: o.model, batchSize: o.batchSize, seqLen: o.seqLen, steps: o.steps, rows, tensorsAlive: tf.memory().numTensors, peakRssMb: peakRssMb() };
+  return {
+    backend,
+    model: o.model,
+    batchSize: o.batchSize,
+    seqLen: o.seqLen,
+    steps: o.steps,
+    rows,
+    tensorsAlive: tf.memory().numTensors,
+    peakRssMb: peakRssMb(),
+  };
 }
 
 /** The process's peak resident memory so far (the kernel's high-water mark), MiB. */
@@ -130,8 +176,26 @@ export function peakRssMb(): number {
 export function benchTable(r: BenchResult): string {
   const m = r.model;
   const table = renderMarkdownTable(
-    ['case', 'ms/step', 'samples/s', 'blocks run', 'ideal speedup', 'measured speedup', 'measured/ideal', 'measured/ideal for the blocks run'],
-    r.rows.map((x) => [x.label, x.msPerStep.toFixed(1), x.samplesPerSec.toFixed(1), x.meanBlocksRun.toFixed(2), x.idealSpeedup.toFixed(3), x.measuredSpeedup.toFixed(3), x.efficiency.toFixed(3), x.drawnEfficiency.toFixed(3)]),
+    [
+      'case',
+      'ms/step',
+      'samples/s',
+      'blocks run',
+      'ideal speedup',
+      'measured speedup',
+      'measured/ideal',
+      'measured/ideal for the blocks run',
+    ],
+    r.rows.map((x) => [
+      x.label,
+      x.msPerStep.toFixed(1),
+      x.samplesPerSec.toFixed(1),
+      x.meanBlocksRun.toFixed(2),
+      x.idealSpeedup.toFixed(3),
+      x.measuredSpeedup.toFixed(3),
+      x.efficiency.toFixed(3),
+      x.drawnEfficiency.toFixed(3),
+    ]),
     ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   );
   return [
@@ -159,12 +223,24 @@ export interface BenchOptions {
 }
 
 /** The small models of a quick run, same code paths as the real ones. */
-const QUICK_STEP: ThroughputSetup = { ...REFERENCE_STEP, label: 'quick smoke run (PreLN, L=2, H=32, 2 heads, FFN 64, seq 32, batch 2, vocab 200)', model: { ...REFERENCE_STEP.model, layers: 2, hidden: 32, heads: 2, intermediate: 64, vocabSize: 200 }, batchSize: 2, seqLen: 32 };
+const QUICK_STEP: ThroughputSetup = {
+  ...REFERENCE_STEP,
+  label: 'quick smoke run (PreLN, L=2, H=32, 2 heads, FFN 64, seq 32, batch 2, vocab 200)',
+  model: { ...REFERENCE_STEP.model, layers: 2, hidden: 32, heads: 2, intermediate: 64, vocabSize: 200 },
+  batchSize: 2,
+  seqLen: 32,
+};
 const QUICK_PLD_MODEL: ModelConfig = { ...PLD_BENCH_MODEL, vocabSize: 200, hidden: 32, heads: 2, intermediate: 64 };
 
 /** Throughput rows of one setup: every tfjs variant at each thread count, then PyTorch, and the roofline at each thread count. */
-async function throughputRows(s: ThroughputSetup, o: BenchOptions, python: { python: string } | { unavailable: string }): Promise<string> {
-  const timing: TimingOptions = o.quick ? { steps: o.steps, warmup: 1, phaseReps: 1 } : { steps: o.steps, warmup: 2, phaseReps: 3 };
+async function throughputRows(
+  s: ThroughputSetup,
+  o: BenchOptions,
+  python: { python: string } | { unavailable: string },
+): Promise<string> {
+  const timing: TimingOptions = o.quick
+    ? { steps: o.steps, warmup: 1, phaseReps: 1 }
+    : { steps: o.steps, warmup: 2, phaseReps: 3 };
   const rows: (EngineTiming | Unavailable)[] = [];
   const rooflines: Roofline[] = [];
   let masked = 0;
@@ -175,13 +251,18 @@ async function throughputRows(s: ThroughputSetup, o: BenchOptions, python: { pyt
       const b = await initBackend({ backend: o.backend ?? 'wasm', threads, native });
       o.log(`${s.label}: ${describeBackend(b)} ...`);
       const t = await timeTfjs(s, b, timing);
-      o.log(`  ${t.engine}, ${t.threads} thread(s): ${t.msPerStep.toFixed(1)} ms/step, ${t.kernelsPerStep} kernels/step`);
+      o.log(
+        `  ${t.engine}, ${t.threads} thread(s): ${t.msPerStep.toFixed(1)} ms/step, ${t.kernelsPerStep} kernels/step`,
+      );
       rows.push(t);
       masked = t.maskedTokens;
       if (native !== false) last = b;
     }
     if (o.torch) {
-      const t = 'python' in python ? timeTorch(s, threads, timing, python.python) : { engine: 'PyTorch', unavailable: python.unavailable };
+      const t =
+        'python' in python
+          ? timeTorch(s, threads, timing, python.python)
+          : { engine: 'PyTorch', unavailable: python.unavailable };
       o.log(`  ${t.engine}: ${'unavailable' in t ? t.unavailable : `${t.msPerStep.toFixed(1)} ms/step`}`);
       rows.push(t);
     }
@@ -189,7 +270,7 @@ async function throughputRows(s: ThroughputSetup, o: BenchOptions, python: { pyt
   for (const threads of o.threads) {
     const r = measureRoofline(s, masked, threads, o.quick ? 2 : 20);
     if (r) {
-      o.log(`  cblas_sgemm alone, ${threads} thread(s): ${((r.macs / 1e6) / r.ms).toFixed(1)} GMAC/s`);
+      o.log(`  cblas_sgemm alone, ${threads} thread(s): ${(r.macs / 1e6 / r.ms).toFixed(1)} GMAC/s`);
       rooflines.push(r);
     }
   }
@@ -201,12 +282,20 @@ export async function runBenchmarks(o: BenchOptions): Promise<string> {
   const parts: string[] = [];
   if (o.which !== 'pld') {
     const python = o.torch ? findTorchPython() : { unavailable: 'skipped (--no-torch)' };
-    for (const s of o.quick ? [QUICK_STEP] : [REFERENCE_STEP, smallPresetStep()]) parts.push(await throughputRows(s, o, python));
+    for (const s of o.quick ? [QUICK_STEP] : [REFERENCE_STEP, smallPresetStep()])
+      parts.push(await throughputRows(s, o, python));
   }
   if (o.which !== 'throughput') {
     // The default backend and thread count (the rows above switched both).
     await initBackend({ backend: o.backend, threads: defaultWasmThreads() });
-    const r = await runBench({ model: o.quick ? QUICK_PLD_MODEL : PLD_BENCH_MODEL, batchSize: o.quick ? 4 : 16, seqLen: o.quick ? 16 : 64, steps: o.steps, warmup: o.quick ? 1 : 3, log: o.log });
+    const r = await runBench({
+      model: o.quick ? QUICK_PLD_MODEL : PLD_BENCH_MODEL,
+      batchSize: o.quick ? 4 : 16,
+      seqLen: o.quick ? 16 : 64,
+      steps: o.steps,
+      warmup: o.quick ? 1 : 3,
+      log: o.log,
+    });
     parts.push(benchTable(r));
   }
   parts.push(`**after the bench**: tensors alive ${tf.memory().numTensors}; peak RSS ${peakRssMb().toFixed(0)} MiB`);

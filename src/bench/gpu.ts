@@ -79,7 +79,17 @@ async function parityLosses(s: ThroughputSetup, steps: number): Promise<number[]
   try {
     for (let t = 0; t < steps; t++) {
       const batch = syntheticBatch(rng, s.model.vocabSize, s.batchSize, s.seqLen);
-      losses.push((await mlmTrainStep(model, opt, batch, { gates: fullDepth(s.model.layers), rng, lr: 1e-3, clipNorm: 1, step: t })).loss);
+      losses.push(
+        (
+          await mlmTrainStep(model, opt, batch, {
+            gates: fullDepth(s.model.layers),
+            rng,
+            lr: 1e-3,
+            clipNorm: 1,
+            step: t,
+          })
+        ).loss,
+      );
     }
   } finally {
     opt.dispose();
@@ -93,7 +103,12 @@ function gpuMib(): number | null {
   return m.numBytesAllocatedInGPU === undefined ? null : m.numBytesAllocatedInGPU / 2 ** 20;
 }
 
-async function timeSteps(s: ThroughputSetup, engine: string, warmup: number, steps: number): Promise<StepTiming | { engine: string; unavailable: string }> {
+async function timeSteps(
+  s: ThroughputSetup,
+  engine: string,
+  warmup: number,
+  steps: number,
+): Promise<StepTiming | { engine: string; unavailable: string }> {
   const rng = new Rng(1);
   let model: ReturnType<typeof createBert> | undefined;
   let opt: AdamW | undefined;
@@ -124,14 +139,18 @@ async function timeSteps(s: ThroughputSetup, engine: string, warmup: number, ste
 }
 
 function logTiming(log: (s: string) => void, t: StepTiming | { engine: string; unavailable: string }): void {
-  log(`  ${t.engine}: ${'unavailable' in t ? `not measured: ${t.unavailable}` : `${t.msPerStep.toFixed(1)} ms/step, ${t.tokensPerSec.toFixed(0)} tokens/s`}`);
+  log(
+    `  ${t.engine}: ${'unavailable' in t ? `not measured: ${t.unavailable}` : `${t.msPerStep.toFixed(1)} ms/step, ${t.tokensPerSec.toFixed(0)} tokens/s`}`,
+  );
 }
 
 /** Runs the GPU check; the webgpu backend must find a hardware adapter unless PLD_BACKEND=webgpu. */
 export async function runGpuCheck(o: GpuCheckOptions): Promise<GpuCheckResult> {
   const gpu = await initBackend({ backend: 'webgpu' });
   if (gpu.adapter?.software && process.env.PLD_BACKEND !== 'webgpu') {
-    throw new Error(`the only WebGPU adapter here is a software one, ${describeBackend(gpu)}; PLD_BACKEND=webgpu runs the check on it anyway (its timings are no GPU timings)`);
+    throw new Error(
+      `the only WebGPU adapter here is a software one, ${describeBackend(gpu)}; PLD_BACKEND=webgpu runs the check on it anyway (its timings are no GPU timings)`,
+    );
   }
   o.log(`webgpu: ${describeBackend(gpu)}`);
   const gpuEngine = `tfjs webgpu${gpu.adapter?.software ? ' (software adapter)' : ''}`;
@@ -159,7 +178,12 @@ export async function runGpuCheck(o: GpuCheckOptions): Promise<GpuCheckResult> {
     rows.push({ setup: s.label, webgpu: gpuTimes[i], wasm: t });
   }
   const maxRelDiff = Math.max(...gpuLosses.map((l, i) => Math.abs(l - wasmLosses[i]) / Math.abs(wasmLosses[i])));
-  return { webgpu: gpu, wasm, parity: { webgpu: gpuLosses, wasm: wasmLosses, maxRelDiff, ok: maxRelDiff < PARITY_TOLERANCE }, rows };
+  return {
+    webgpu: gpu,
+    wasm,
+    parity: { webgpu: gpuLosses, wasm: wasmLosses, maxRelDiff, ok: maxRelDiff < PARITY_TOLERANCE },
+    rows,
+  };
 }
 
 /** The check as Markdown. */
@@ -168,10 +192,22 @@ export function gpuCheckReport(r: GpuCheckResult): string {
   const p = r.parity;
   const cells: string[][] = [];
   for (const row of r.rows) {
-    const ratio = 'msPerStep' in row.webgpu && 'msPerStep' in row.wasm ? `${f(row.wasm.msPerStep / row.webgpu.msPerStep, 2)}×` : '—';
+    const ratio =
+      'msPerStep' in row.webgpu && 'msPerStep' in row.wasm
+        ? `${f(row.wasm.msPerStep / row.webgpu.msPerStep, 2)}×`
+        : '—';
     for (const t of [row.webgpu, row.wasm]) {
       if ('unavailable' in t) cells.push([row.setup, t.engine, `not measured: ${t.unavailable}`, '', '', '', '']);
-      else cells.push([row.setup, t.engine, String(t.steps), f(t.msPerStep), f(t.tokensPerSec, 0), t === row.webgpu ? ratio : '1.00×', t.gpuMib === null ? '—' : f(t.gpuMib, 0)]);
+      else
+        cells.push([
+          row.setup,
+          t.engine,
+          String(t.steps),
+          f(t.msPerStep),
+          f(t.tokensPerSec, 0),
+          t === row.webgpu ? ratio : '1.00×',
+          t.gpuMib === null ? '—' : f(t.gpuMib, 0),
+        ]);
     }
   }
   const lines = [
@@ -180,8 +216,13 @@ export function gpuCheckReport(r: GpuCheckResult): string {
     `parity (reference step's model, 3 steps with dropout, one seed): losses webgpu ${p.webgpu.map((x) => x.toFixed(6)).join(', ')}; wasm ${p.wasm.map((x) => x.toFixed(6)).join(', ')}; ` +
       `largest relative difference ${p.maxRelDiff.toExponential(2)}: ${p.ok ? 'ok' : `MISMATCH (over ${PARITY_TOLERANCE})`}`,
     '',
-    renderMarkdownTable(['step', 'engine', 'timed steps', 'ms/step', 'tokens/s', 'speed vs wasm', 'GPU buffer pool MiB'], cells, ['left', 'left', 'right', 'right', 'right', 'right', 'right']),
+    renderMarkdownTable(
+      ['step', 'engine', 'timed steps', 'ms/step', 'tokens/s', 'speed vs wasm', 'GPU buffer pool MiB'],
+      cells,
+      ['left', 'left', 'right', 'right', 'right', 'right', 'right'],
+    ),
   ];
-  if (r.webgpu.adapter?.software) lines.push('', 'The adapter is a software one (the GPU API on the CPU): these are no GPU timings.');
+  if (r.webgpu.adapter?.software)
+    lines.push('', 'The adapter is a software one (the GPU API on the CPU): these are no GPU timings.');
   return lines.join('\n');
 }

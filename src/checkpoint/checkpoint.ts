@@ -48,7 +48,12 @@ export async function encodeWeights(model: Bert): Promise<Buffer> {
   return encodeSafetensors(tensors, { format: 'pt', producer: 'pld-kit', norm: model.config.norm });
 }
 
-export async function saveCheckpoint<C, D>(dir: string, model: Bert, opt: AdamW, state: Omit<CheckpointState<C, D>, 'format' | 'kitVersion' | 'optimizerSteps'>): Promise<void> {
+export async function saveCheckpoint<C, D>(
+  dir: string,
+  model: Bert,
+  opt: AdamW,
+  state: Omit<CheckpointState<C, D>, 'format' | 'kitVersion' | 'optimizerSteps'>,
+): Promise<void> {
   const moments: NamedTensor[] = [];
   const optimizerSteps: Record<string, number> = {};
   for (const [name, s] of opt.state) {
@@ -74,12 +79,17 @@ export function readCheckpointState<C, D>(dir: string): CheckpointState<C, D> {
     throw new Error(`no checkpoint at ${dir} (missing state.json); run without --resume to start a new run`);
   }
   const s = JSON.parse(raw) as CheckpointState<C, D>;
-  if (s.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint ${dir} has format ${s.format}, this kit reads format ${CHECKPOINT_FORMAT}`);
+  if (s.format !== CHECKPOINT_FORMAT)
+    throw new Error(`checkpoint ${dir} has format ${s.format}, this kit reads format ${CHECKPOINT_FORMAT}`);
   return s;
 }
 
 /** Copies a checkpoint's weights into `model`; every model parameter must be present with its shape. */
-export function loadWeights(model: Bert, file: string, opts: { allowMissing?: (name: string) => boolean } = {}): string[] {
+export function loadWeights(
+  model: Bert,
+  file: string,
+  opts: { allowMissing?: (name: string) => boolean } = {},
+): string[] {
   const { tensors } = readSafetensors(file);
   const missing: string[] = [];
   for (const [name, v] of model.params) {
@@ -93,7 +103,9 @@ export function loadWeights(model: Bert, file: string, opts: { allowMissing?: (n
     }
     const kitShape = isLinearWeight(name) && t.shape.length === 2 ? [t.shape[1], t.shape[0]] : t.shape;
     if (kitShape.join(',') !== v.shape.join(',')) {
-      throw new Error(`checkpoint ${file}: tensor ${name} has shape [${kitShape}] but the model expects [${v.shape}]; it was saved from a different model config`);
+      throw new Error(
+        `checkpoint ${file}: tensor ${name} has shape [${kitShape}] but the model expects [${v.shape}]; it was saved from a different model config`,
+      );
     }
     const data = isLinearWeight(name) && t.shape.length === 2 ? transpose2d(t.data, t.shape[0], t.shape[1]) : t.data;
     tf.tidy(() => v.assign(tf.tensor(data, v.shape)));

@@ -53,11 +53,14 @@ export const TIED_WEIGHTS: Readonly<Record<string, string>> = {
 function checkConfig(c: BertShapeConfig): void {
   for (const k of ['vocabSize', 'hidden', 'layers', 'intermediate', 'maxPositions', 'typeVocab'] as const) {
     const v = c[k];
-    if (!Number.isSafeInteger(v) || v < 1) throw new Error(`bert parameter shapes: ${k} must be a whole number >= 1, got ${JSON.stringify(v)}`);
+    if (!Number.isSafeInteger(v) || v < 1)
+      throw new Error(`bert parameter shapes: ${k} must be a whole number >= 1, got ${JSON.stringify(v)}`);
   }
-  if (c.norm !== 'post' && c.norm !== 'pre') throw new Error(`bert parameter shapes: norm must be 'post' or 'pre', got ${JSON.stringify(c.norm)}`);
+  if (c.norm !== 'post' && c.norm !== 'pre')
+    throw new Error(`bert parameter shapes: norm must be 'post' or 'pre', got ${JSON.stringify(c.norm)}`);
   const L = c.numLabels ?? 0;
-  if (!Number.isSafeInteger(L) || L < 0) throw new Error(`bert parameter shapes: numLabels must be a whole number >= 0, got ${JSON.stringify(c.numLabels)}`);
+  if (!Number.isSafeInteger(L) || L < 0)
+    throw new Error(`bert parameter shapes: numLabels must be a whole number >= 0, got ${JSON.stringify(c.numLabels)}`);
 }
 
 /**
@@ -139,8 +142,14 @@ const TILE = 64;
  * strided side stays in cache (the output is written contiguously within a tile). `out` may be
  * given (must not alias `data`).
  */
-export function transpose2d(data: Float32Array, rows: number, cols: number, out: Float32Array = new Float32Array(rows * cols)): Float32Array {
-  if (data.length !== rows * cols) throw new Error(`transpose2d: data has ${data.length} elements, not ${rows}×${cols}`);
+export function transpose2d(
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  out: Float32Array = new Float32Array(rows * cols),
+): Float32Array {
+  if (data.length !== rows * cols)
+    throw new Error(`transpose2d: data has ${data.length} elements, not ${rows}×${cols}`);
   if (out.length !== data.length) throw new Error(`transpose2d: output has ${out.length} elements, not ${data.length}`);
   if (out === data) throw new Error('transpose2d: cannot transpose in place');
   for (let c0 = 0; c0 < cols; c0 += TILE) {
@@ -163,9 +172,11 @@ export interface ShapedData {
 
 function relayout(name: string, shape: readonly number[], data: Float32Array, dir: string): ShapedData {
   if (!isLinearWeight(name)) return { shape: [...shape], data };
-  if (shape.length !== 2) throw new Error(`${dir}: ${name} is a dense weight and must be 2-D, got shape [${shape.join(', ')}]`);
+  if (shape.length !== 2)
+    throw new Error(`${dir}: ${name} is a dense weight and must be 2-D, got shape [${shape.join(', ')}]`);
   const [rows, cols] = shape;
-  if (data.length !== rows * cols) throw new Error(`${dir}: ${name} has ${data.length} values, shape [${rows}, ${cols}] needs ${rows * cols}`);
+  if (data.length !== rows * cols)
+    throw new Error(`${dir}: ${name} has ${data.length} values, shape [${rows}, ${cols}] needs ${rows * cols}`);
   return { shape: [cols, rows], data: transpose2d(data, rows, cols) };
 }
 
@@ -183,7 +194,10 @@ export function fromTorchLayout(name: string, shape: readonly number[], data: Fl
 }
 
 /** The kit's model config fields `hfBertConfig` needs (the dropouts, init and eps default to BERT's). */
-export type HfConfigSource = Pick<ModelConfig, 'vocabSize' | 'hidden' | 'layers' | 'heads' | 'intermediate' | 'maxPositions' | 'typeVocab' | 'norm'> &
+export type HfConfigSource = Pick<
+  ModelConfig,
+  'vocabSize' | 'hidden' | 'layers' | 'heads' | 'intermediate' | 'maxPositions' | 'typeVocab' | 'norm'
+> &
   Partial<Pick<ModelConfig, 'hiddenDropout' | 'attentionDropout' | 'initStd' | 'layerNormEps'>>;
 
 /**
@@ -191,7 +205,10 @@ export type HfConfigSource = Pick<ModelConfig, 'vocabSize' | 'hidden' | 'layers'
  * BertForSequenceClassification when numLabels > 0). PreLN has no transformers equivalent.
  */
 export function hfBertConfig(m: HfConfigSource, opts: { numLabels?: number } = {}): Record<string, unknown> {
-  if (m.norm !== 'post') throw new Error(`a ${m.norm === 'pre' ? 'PreLN' : String(m.norm)} model has no transformers BertConfig equivalent; only PostLN checkpoints load into BertForMaskedLM`);
+  if (m.norm !== 'post')
+    throw new Error(
+      `a ${m.norm === 'pre' ? 'PreLN' : String(m.norm)} model has no transformers BertConfig equivalent; only PostLN checkpoints load into BertForMaskedLM`,
+    );
   const numLabels = opts.numLabels ?? 0;
   return {
     architectures: [numLabels > 0 ? 'BertForSequenceClassification' : 'BertForMaskedLM'],
@@ -210,6 +227,8 @@ export function hfBertConfig(m: HfConfigSource, opts: { numLabels?: number } = {
     layer_norm_eps: m.layerNormEps ?? 1e-12,
     position_embedding_type: 'absolute',
     tie_word_embeddings: true,
-    ...(numLabels > 0 ? { num_labels: numLabels, problem_type: numLabels === 1 ? 'regression' : 'single_label_classification' } : {}),
+    ...(numLabels > 0
+      ? { num_labels: numLabels, problem_type: numLabels === 1 ? 'regression' : 'single_label_classification' }
+      : {}),
   };
 }

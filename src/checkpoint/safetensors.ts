@@ -46,7 +46,18 @@ export interface DecodedSafetensors {
 /** The reference implementation rejects headers larger than this. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-const DTYPE_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+const DTYPE_BYTES: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function product(shape: readonly number[]): number {
@@ -60,20 +71,27 @@ function isShape(s: unknown): s is number[] {
 }
 
 /** The 8-byte length prefix and the padded JSON header, plus the data section's size. */
-export function safetensorsHeader(tensors: readonly NamedTensor[], metadata: Record<string, string> = {}): { header: Buffer; dataBytes: number } {
+export function safetensorsHeader(
+  tensors: readonly NamedTensor[],
+  metadata: Record<string, string> = {},
+): { header: Buffer; dataBytes: number } {
   const fail = (why: string): Error => new Error(`cannot encode safetensors: ${why}`);
   const entries: Record<string, unknown> = {};
   const metaKeys = Object.keys(metadata);
-  for (const k of metaKeys) if (typeof metadata[k] !== 'string') throw fail(`metadata value for '${k}' is a ${typeof metadata[k]}, not a string`);
+  for (const k of metaKeys)
+    if (typeof metadata[k] !== 'string')
+      throw fail(`metadata value for '${k}' is a ${typeof metadata[k]}, not a string`);
   if (metaKeys.length) entries.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {
-    if (typeof t.name !== 'string' || t.name === '' || t.name === '__metadata__') throw fail(`invalid tensor name ${JSON.stringify(t.name)}`);
+    if (typeof t.name !== 'string' || t.name === '' || t.name === '__metadata__')
+      throw fail(`invalid tensor name ${JSON.stringify(t.name)}`);
     if (Object.prototype.hasOwnProperty.call(entries, t.name)) throw fail(`tensor ${t.name} appears twice`);
     if (!isShape(t.shape)) throw fail(`tensor ${t.name} has an invalid shape ${JSON.stringify(t.shape)}`);
     if (!(t.data instanceof Float32Array)) throw fail(`tensor ${t.name} data is not a Float32Array`);
     const n = product(t.shape);
-    if (n !== t.data.length) throw fail(`tensor ${t.name}: shape [${t.shape.join(', ')}] has ${n} elements but data has ${t.data.length}`);
+    if (n !== t.data.length)
+      throw fail(`tensor ${t.name}: shape [${t.shape.join(', ')}] has ${n} elements but data has ${t.data.length}`);
     entries[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * n] };
     offset += 4 * n;
   }
@@ -99,7 +117,10 @@ function leBytes(data: Float32Array): Uint8Array {
  * The file as a list of chunks: header, then one view per tensor on its own Float32Array (no copy
  * on little-endian hosts). Write them in order; `writeSafetensors` does so atomically.
  */
-export function encodeSafetensorsChunks(tensors: readonly NamedTensor[], metadata: Record<string, string> = {}): Uint8Array[] {
+export function encodeSafetensorsChunks(
+  tensors: readonly NamedTensor[],
+  metadata: Record<string, string> = {},
+): Uint8Array[] {
   const { header } = safetensorsHeader(tensors, metadata);
   return [header, ...tensors.map((t) => leBytes(t.data))];
 }
@@ -118,7 +139,11 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
 }
 
 /** Writes a safetensors file atomically (temp file, fsync, rename), streaming the tensors without copying them. */
-export function writeSafetensors(file: string, tensors: readonly NamedTensor[], metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  file: string,
+  tensors: readonly NamedTensor[],
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(file, encodeSafetensorsChunks(tensors, metadata));
 }
 
@@ -131,7 +156,8 @@ const F16_TABLE = ((): Float32Array => {
     const s = h & 0x8000 ? -1 : 1;
     const e = (h >> 10) & 0x1f;
     const f = h & 0x3ff;
-    t[h] = e === 0 ? s * 2 ** -14 * (f / 1024) : e === 31 ? (f ? NaN : s * Infinity) : s * 2 ** (e - 15) * (1 + f / 1024);
+    t[h] =
+      e === 0 ? s * 2 ** -14 * (f / 1024) : e === 31 ? (f ? NaN : s * Infinity) : s * 2 ** (e - 15) * (1 + f / 1024);
   }
   return t;
 })();
@@ -150,7 +176,8 @@ function convert(bytes: Buffer, e: Entry, bad: (why: string) => Error): Float32A
   const out = new Float32Array(n);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const exact = (v: number, i: number): number => {
-    if (Math.fround(v) !== v) throw bad(`tensor ${e.name} (${e.dtype}) holds ${v} at index ${i}, which float32 cannot represent exactly`);
+    if (Math.fround(v) !== v)
+      throw bad(`tensor ${e.name} (${e.dtype}) holds ${v} at index ${i}, which float32 cannot represent exactly`);
     return v;
   };
   switch (e.dtype) {
@@ -208,11 +235,13 @@ export function decodeSafetensors(buf: Buffer, source = 'safetensors data'): Dec
   if (buf.length < 8) throw bad(`it is truncated (${buf.length} bytes, shorter than the 8-byte header length)`);
   const declared = buf.readBigUInt64LE(0);
   if (declared > BigInt(MAX_HEADER_BYTES)) {
-    if (declared > BigInt(buf.length - 8)) throw bad(`header length ${declared} is larger than the file (${buf.length} bytes)`);
+    if (declared > BigInt(buf.length - 8))
+      throw bad(`header length ${declared} is larger than the file (${buf.length} bytes)`);
     throw bad(`header length ${declared} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   }
   const hlen = Number(declared);
-  if (hlen > buf.length - 8) throw bad(`header length ${hlen} is larger than the file (${buf.length} bytes); it is truncated`);
+  if (hlen > buf.length - 8)
+    throw bad(`header length ${hlen} is larger than the file (${buf.length} bytes); it is truncated`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + hlen));
@@ -225,7 +254,8 @@ export function decodeSafetensors(buf: Buffer, source = 'safetensors data'): Dec
   } catch (e) {
     throw bad(`its header is not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('its header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw bad('its header is not a JSON object');
 
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
@@ -242,7 +272,8 @@ export function decodeSafetensors(buf: Buffer, source = 'safetensors data'): Dec
     const { dtype, shape, data_offsets: off } = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof dtype !== 'string') throw bad(`tensor ${name} has no dtype`);
     const width = DTYPE_BYTES[dtype];
-    if (!width) throw bad(`tensor ${name} has dtype ${dtype}; this reader supports ${Object.keys(DTYPE_BYTES).join(', ')}`);
+    if (!width)
+      throw bad(`tensor ${name} has dtype ${dtype}; this reader supports ${Object.keys(DTYPE_BYTES).join(', ')}`);
     if (!isShape(shape)) throw bad(`tensor ${name} has an invalid shape ${JSON.stringify(shape)}`);
     if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isSafeInteger(x) && x >= 0)) {
       throw bad(`tensor ${name} has invalid data_offsets ${JSON.stringify(off)}`);
@@ -251,7 +282,8 @@ export function decodeSafetensors(buf: Buffer, source = 'safetensors data'): Dec
     if (end < begin) throw bad(`tensor ${name} has data_offsets [${begin}, ${end}] that end before they begin`);
     const need = product(shape) * width;
     if (!Number.isSafeInteger(need)) throw bad(`tensor ${name} has a shape too large to address`);
-    if (end - begin !== need) throw bad(`tensor ${name} has ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ${need}`);
+    if (end - begin !== need)
+      throw bad(`tensor ${name} has ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ${need}`);
     entries.push({ name, dtype, shape, begin, end });
   }
 
@@ -259,19 +291,30 @@ export function decodeSafetensors(buf: Buffer, source = 'safetensors data'): Dec
   const dataLen = buf.length - base;
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   const last = entries.reduce((m, e) => (e.end > m.end ? e : m), { end: 0, name: '' } as { end: number; name: string });
-  if (last.end > dataLen) throw bad(`it is truncated: tensor ${last.name} needs data bytes up to ${last.end} but the data section has ${dataLen}`);
+  if (last.end > dataLen)
+    throw bad(
+      `it is truncated: tensor ${last.name} needs data bytes up to ${last.end} but the data section has ${dataLen}`,
+    );
   let at = 0;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
-    if (e.begin < at) throw bad(`tensors ${entries[i - 1].name} and ${e.name} overlap (data_offsets [${entries[i - 1].begin}, ${entries[i - 1].end}] and [${e.begin}, ${e.end}])`);
-    if (e.begin > at) throw bad(`there is a gap of ${e.begin - at} bytes before tensor ${e.name} (data_offsets must be contiguous)`);
+    if (e.begin < at)
+      throw bad(
+        `tensors ${entries[i - 1].name} and ${e.name} overlap (data_offsets [${entries[i - 1].begin}, ${entries[i - 1].end}] and [${e.begin}, ${e.end}])`,
+      );
+    if (e.begin > at)
+      throw bad(`there is a gap of ${e.begin - at} bytes before tensor ${e.name} (data_offsets must be contiguous)`);
     at = e.end;
   }
   if (at !== dataLen) throw bad(`${dataLen - at} bytes after the last tensor are not described by the header`);
 
   const tensors = new Map<string, DecodedTensor>();
   for (const e of entries) {
-    tensors.set(e.name, { shape: e.shape, dtype: e.dtype, data: convert(buf.subarray(base + e.begin, base + e.end), e, bad) });
+    tensors.set(e.name, {
+      shape: e.shape,
+      dtype: e.dtype,
+      data: convert(buf.subarray(base + e.begin, base + e.end), e, bad),
+    });
   }
   return { tensors, metadata };
 }
@@ -283,7 +326,12 @@ export function readSafetensors(file: string): DecodedSafetensors {
     buf = fs.readFileSync(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file (ENOENT)' : err.code === 'EISDIR' ? 'it is a directory (EISDIR)' : err.code ?? String(e);
+    const why =
+      err.code === 'ENOENT'
+        ? 'no such file (ENOENT)'
+        : err.code === 'EISDIR'
+          ? 'it is a directory (EISDIR)'
+          : (err.code ?? String(e));
     throw new Error(`cannot read ${file}: ${why}`, { cause: e });
   }
   return decodeSafetensors(buf, file);

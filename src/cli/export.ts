@@ -1,7 +1,15 @@
 /** `pld export-data` and `pld export --hf`: the kit's data and checkpoints for PyTorch and Hugging Face. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { PRESETS, VARIANTS, RunConfig, RunOverrides, checkOverrides, readConfigFile, resolveConfig } from '../train/config';
+import {
+  PRESETS,
+  VARIANTS,
+  RunConfig,
+  RunOverrides,
+  checkOverrides,
+  readConfigFile,
+  resolveConfig,
+} from '../train/config';
 import { readCheckpointState } from '../checkpoint/checkpoint';
 import { resolveCheckpointDir } from '../util/atomic';
 import { exportData } from '../export/data';
@@ -31,19 +39,33 @@ README.md (transformers has no PreLN BERT).
 function configOfRun(run: string): RunConfig {
   for (const d of [run, path.join(run, 'checkpoint')]) {
     const real = resolveCheckpointDir(d);
-    if (real && fs.existsSync(path.join(real, 'state.json'))) return readCheckpointState<RunConfig, unknown>(real).config;
+    if (real && fs.existsSync(path.join(real, 'state.json')))
+      return readCheckpointState<RunConfig, unknown>(real).config;
   }
-  throw new Error(`no checkpoint at ${run} (expected state.json there or in ${path.join(run, 'checkpoint')}); pass a pretraining run's --out folder`);
+  throw new Error(
+    `no checkpoint at ${run} (expected state.json there or in ${path.join(run, 'checkpoint')}); pass a pretraining run's --out folder`,
+  );
 }
 
 export function exportDataCommand(args: string[]): void {
-  const f = parseFlags(args, { out: 'value', run: 'value', variant: 'value', preset: 'value', config: 'value', steps: 'value', seed: 'value', quiet: 'switch', help: 'switch' });
+  const f = parseFlags(args, {
+    out: 'value',
+    run: 'value',
+    variant: 'value',
+    preset: 'value',
+    config: 'value',
+    steps: 'value',
+    seed: 'value',
+    quiet: 'switch',
+    help: 'switch',
+  });
   if (f.has('help')) return void console.log(EXPORT_DATA_HELP);
   const out = stringFlag(f, 'out');
   if (!out) throw new Error('--out is required: the folder to write the shards to');
   const run = stringFlag(f, 'run');
   const variant = stringFlag(f, 'variant');
-  if (!!run === !!variant) throw new Error('give either --run RUN (a pretraining run) or --variant V (and optionally --preset, --config)');
+  if (!!run === !!variant)
+    throw new Error('give either --run RUN (a pretraining run) or --variant V (and optionally --preset, --config)');
   let cfg: RunConfig;
   if (run) cfg = configOfRun(run);
   else {
@@ -52,11 +74,19 @@ export function exportDataCommand(args: string[]): void {
     if (file) overrides.push(readConfigFile(file));
     const steps = numberFlag(f, 'steps');
     const seed = numberFlag(f, 'seed');
-    overrides.push(checkOverrides({ ...(seed !== undefined ? { seed } : {}), train: { ...(steps !== undefined ? { steps } : {}) } }, 'command-line flags'));
+    overrides.push(
+      checkOverrides(
+        { ...(seed !== undefined ? { seed } : {}), train: { ...(steps !== undefined ? { steps } : {}) } },
+        'command-line flags',
+      ),
+    );
     cfg = resolveConfig(variant as string, stringFlag(f, 'preset') ?? 'small', ...overrides);
   }
   const meta = exportData(cfg, out);
-  if (!f.has('quiet')) console.log(`wrote ${meta.splits.train.sequences} training and ${meta.splits.valid.sequences} validation sequences (${meta.splits.train.tokens + meta.splits.valid.tokens} tokens, seq ${cfg.train.seqLen}) to ${out}`);
+  if (!f.has('quiet'))
+    console.log(
+      `wrote ${meta.splits.train.sequences} training and ${meta.splits.valid.sequences} validation sequences (${meta.splits.train.tokens + meta.splits.valid.tokens} tokens, seq ${cfg.train.seqLen}) to ${out}`,
+    );
 }
 
 export function exportCommand(args: string[]): void {
@@ -67,5 +97,7 @@ export function exportCommand(args: string[]): void {
   const ckpt = stringFlag(f, 'checkpoint');
   if (!ckpt) throw new Error('--checkpoint is required: a pretraining run directory (see pld pretrain --help)');
   const r = exportHf(ckpt, out);
-  console.log(`wrote ${r.tensors} tensors (${r.norm === 'post' ? 'PostLN: loads as transformers BertForMaskedLM' : "PreLN: DeepSpeed's PreLN names, see README.md"}) to ${out}`);
+  console.log(
+    `wrote ${r.tensors} tensors (${r.norm === 'post' ? 'PostLN: loads as transformers BertForMaskedLM' : "PreLN: DeepSpeed's PreLN names, see README.md"}) to ${out}`,
+  );
 }

@@ -29,8 +29,22 @@ each task's LR is chosen on a held-out fifth of its training examples, never on 
 
 export async function finetuneCommand(args: string[]): Promise<FinetuneResult[]> {
   const f = parseFlags(args, {
-    checkpoint: 'value', tasks: 'value', 'glue-dir': 'value', epochs: 'value', batch: 'value', lrs: 'value', seeds: 'value', 'max-seq': 'value',
-    'max-train': 'value', 'max-dev': 'value', 'random-init': 'switch', out: 'value', backend: 'value', threads: 'value', quiet: 'switch', help: 'switch',
+    checkpoint: 'value',
+    tasks: 'value',
+    'glue-dir': 'value',
+    epochs: 'value',
+    batch: 'value',
+    lrs: 'value',
+    seeds: 'value',
+    'max-seq': 'value',
+    'max-train': 'value',
+    'max-dev': 'value',
+    'random-init': 'switch',
+    out: 'value',
+    backend: 'value',
+    threads: 'value',
+    quiet: 'switch',
+    help: 'switch',
   });
   const ckpts = listFlag(f, 'checkpoint');
   if (!ckpts) throw new Error('--checkpoint is required: a pretraining run directory (see pld pretrain --help)');

@@ -17,7 +17,12 @@ export function parseFlags(args: string[], known: Record<string, 'value' | 'swit
     const eq = a.indexOf('=');
     const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
     const kind = known[name];
-    if (!kind) throw new Error(`unknown option --${name}; known: ${Object.keys(known).map((k) => '--' + k).join(' ')}`);
+    if (!kind)
+      throw new Error(
+        `unknown option --${name}; known: ${Object.keys(known)
+          .map((k) => '--' + k)
+          .join(' ')}`,
+      );
     if (kind === 'switch') {
       if (eq > 0) throw new Error(`--${name} takes no value`);
       flags.set(name, true);
@@ -52,7 +57,10 @@ export function wholeNumberFlag(flags: Flags, name: string): number | undefined 
 export function listFlag(flags: Flags, name: string): string[] | undefined {
   const v = stringFlag(flags, name);
   if (v === undefined) return undefined;
-  const parts = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const parts = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (parts.length === 0) throw new Error(`--${name} needs at least one value`);
   return parts;
 }
@@ -71,7 +79,8 @@ export function wholeNumberListFlag(flags: Flags, name: string): number[] | unde
   const v = stringFlag(flags, name);
   if (v === undefined) return undefined;
   const list = v.split(',').map((x) => Number(x.trim()));
-  if (list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--${name} must be a comma-separated list of whole numbers >= 1, got '${v}'`);
+  if (list.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`--${name} must be a comma-separated list of whole numbers >= 1, got '${v}'`);
   return list;
 }
 

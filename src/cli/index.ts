@@ -76,8 +76,22 @@ const HELP = `pld — Progressive Layer Dropping reproduction kit
 
 async function cmdPretrain(args: string[]): Promise<void> {
   const f = parseFlags(args, {
-    variant: 'value', preset: 'value', config: 'value', out: 'value', resume: 'switch', seed: 'value', lr: 'value', steps: 'value',
-    theta: 'value', gamma: 'value', corpus: 'value', vocab: 'value', backend: 'value', threads: 'value', quiet: 'switch', help: 'switch',
+    variant: 'value',
+    preset: 'value',
+    config: 'value',
+    out: 'value',
+    resume: 'switch',
+    seed: 'value',
+    lr: 'value',
+    steps: 'value',
+    theta: 'value',
+    gamma: 'value',
+    corpus: 'value',
+    vocab: 'value',
+    backend: 'value',
+    threads: 'value',
+    quiet: 'switch',
+    help: 'switch',
   });
   if (f.has('help')) return void console.log(PRETRAIN_HELP);
   const variant = stringFlag(f, 'variant');
@@ -90,17 +104,34 @@ async function cmdPretrain(args: string[]): Promise<void> {
       ...(numberFlag(f, 'seed') !== undefined ? { seed: numberFlag(f, 'seed') } : {}),
       optim: { ...(numberFlag(f, 'lr') !== undefined ? { lr: numberFlag(f, 'lr') } : {}) },
       train: { ...(numberFlag(f, 'steps') !== undefined ? { steps: numberFlag(f, 'steps') } : {}) },
-      schedule: { ...(numberFlag(f, 'theta') !== undefined ? { thetaBar: numberFlag(f, 'theta') } : {}), ...(numberFlag(f, 'gamma') !== undefined ? { gamma: numberFlag(f, 'gamma') } : {}) },
-      data: { ...(stringFlag(f, 'corpus') ? { folder: stringFlag(f, 'corpus') } : {}), ...(stringFlag(f, 'vocab') ? { vocab: stringFlag(f, 'vocab') } : {}) },
+      schedule: {
+        ...(numberFlag(f, 'theta') !== undefined ? { thetaBar: numberFlag(f, 'theta') } : {}),
+        ...(numberFlag(f, 'gamma') !== undefined ? { gamma: numberFlag(f, 'gamma') } : {}),
+      },
+      data: {
+        ...(stringFlag(f, 'corpus') ? { folder: stringFlag(f, 'corpus') } : {}),
+        ...(stringFlag(f, 'vocab') ? { vocab: stringFlag(f, 'vocab') } : {}),
+      },
     },
     'command-line flags',
   );
   overrides.push(flagOverrides);
   const preset = stringFlag(f, 'preset') ?? 'small';
   resolveConfig(variant, preset, ...overrides); // validate before any work
-  const r = await pretrain({ variant, preset, overrides, out: stringFlag(f, 'out'), resume: f.has('resume'), backend: backendFlag(f), threads: wholeNumberFlag(f, 'threads'), quiet: f.has('quiet') });
+  const r = await pretrain({
+    variant,
+    preset,
+    overrides,
+    out: stringFlag(f, 'out'),
+    resume: f.has('resume'),
+    backend: backendFlag(f),
+    threads: wholeNumberFlag(f, 'threads'),
+    quiet: f.has('quiet'),
+  });
   const acc = r.manifest.finalValAccuracy;
-  console.log(`${r.config.variant}: ${r.manifest.status}; final validation loss ${r.finalValLoss?.toFixed(4) ?? 'n/a'} (unigram line ${r.manifest.reference.unigramLoss.toFixed(4)}), masked accuracy ${acc === null ? 'n/a' : `${(100 * acc).toFixed(1)} %`}; ${r.trainSeconds.toFixed(1)} s training; results in ${r.out}`);
+  console.log(
+    `${r.config.variant}: ${r.manifest.status}; final validation loss ${r.finalValLoss?.toFixed(4) ?? 'n/a'} (unigram line ${r.manifest.reference.unigramLoss.toFixed(4)}), masked accuracy ${acc === null ? 'n/a' : `${(100 * acc).toFixed(1)} %`}; ${r.trainSeconds.toFixed(1)} s training; results in ${r.out}`,
+  );
 }
 
 async function cmdInfo(args: string[]): Promise<void> {
@@ -110,31 +141,66 @@ async function cmdInfo(args: string[]): Promise<void> {
   console.log(`backend:  ${describeBackend(b)}`);
   console.log(`package:  ${b.package}`);
   console.log(`gpu:      ${b.gpu ? 'yes' : 'no'}`);
-  if (b.adapter) console.log(`adapter:  ${describeAdapter(b.adapter)}; device ${b.adapter.device || 'unnamed'}; webgpu ${b.adapter.dawnNode}`);
-  if (b.backend === 'wasm') console.log(`kernels:  ${b.native ? `native: ${b.native.blas}, ${b.native.threads} thread(s)` : 'wasm only (PLD_NATIVE=0 or the addon is not built)'}`);
+  if (b.adapter)
+    console.log(
+      `adapter:  ${describeAdapter(b.adapter)}; device ${b.adapter.device || 'unnamed'}; webgpu ${b.adapter.dawnNode}`,
+    );
+  if (b.backend === 'wasm')
+    console.log(
+      `kernels:  ${b.native ? `native: ${b.native.blas}, ${b.native.threads} thread(s)` : 'wasm only (PLD_NATIVE=0 or the addon is not built)'}`,
+    );
   console.log(`node:     ${process.version}`);
   if (b.skipped.length) console.log(`skipped:  ${b.skipped.join('; ')}`);
-  if (b.backend !== 'tensorflow') console.log('tfjs-node: optional; its install downloads libtensorflow 2.9.1, which Google no longer serves (tensorflow/tfjs#8742): see docs/gpu.md');
+  if (b.backend !== 'tensorflow')
+    console.log(
+      'tfjs-node: optional; its install downloads libtensorflow 2.9.1, which Google no longer serves (tensorflow/tfjs#8742): see docs/gpu.md',
+    );
 }
 
 async function cmdBench(args: string[]): Promise<void> {
-  const f = parseFlags(args, { steps: 'value', backend: 'value', threads: 'value', only: 'value', 'no-torch': 'switch', quick: 'switch', gpu: 'switch', 'no-base': 'switch', help: 'switch' });
+  const f = parseFlags(args, {
+    steps: 'value',
+    backend: 'value',
+    threads: 'value',
+    only: 'value',
+    'no-torch': 'switch',
+    quick: 'switch',
+    gpu: 'switch',
+    'no-base': 'switch',
+    help: 'switch',
+  });
   if (f.has('help')) return void console.log(BENCH_HELP);
   if (f.has('gpu')) {
     const other = ['backend', 'threads', 'only', 'no-torch'].filter((k) => f.has(k));
     if (other.length) throw new Error(`--gpu compares webgpu with wasm by itself; drop --${other.join(', --')}`);
-    const r = await runGpuCheck({ steps: wholeNumberFlag(f, 'steps') ?? 10, base: !f.has('no-base'), log: (s) => console.error(s) });
+    const r = await runGpuCheck({
+      steps: wholeNumberFlag(f, 'steps') ?? 10,
+      base: !f.has('no-base'),
+      log: (s) => console.error(s),
+    });
     console.log(gpuCheckReport(r));
-    if (!r.parity.ok) throw new Error(`webgpu and wasm losses differ by ${r.parity.maxRelDiff.toExponential(2)} (over ${PARITY_TOLERANCE}); please report it with the table above`);
+    if (!r.parity.ok)
+      throw new Error(
+        `webgpu and wasm losses differ by ${r.parity.maxRelDiff.toExponential(2)} (over ${PARITY_TOLERANCE}); please report it with the table above`,
+      );
     return;
   }
   if (f.has('no-base')) throw new Error('--no-base goes with --gpu');
   const only = stringFlag(f, 'only') ?? 'all';
-  if (only !== 'all' && only !== 'throughput' && only !== 'pld') throw new Error(`--only must be throughput or pld, got '${only}'`);
+  if (only !== 'all' && only !== 'throughput' && only !== 'pld')
+    throw new Error(`--only must be throughput or pld, got '${only}'`);
   const quick = f.has('quick');
   const steps = wholeNumberFlag(f, 'steps') ?? (quick ? 2 : 20);
   const threads = wholeNumberListFlag(f, 'threads') ?? [...new Set([1, defaultWasmThreads()])];
-  const report = await runBenchmarks({ backend: backendFlag(f), threads, steps, torch: !f.has('no-torch') && !quick, which: only, quick, log: (s) => console.error(s) });
+  const report = await runBenchmarks({
+    backend: backendFlag(f),
+    threads,
+    steps,
+    torch: !f.has('no-torch') && !quick,
+    which: only,
+    quick,
+    log: (s) => console.error(s),
+  });
   console.log(report);
 }
 
@@ -167,7 +233,9 @@ export async function main(argv: string[]): Promise<number> {
         console.log(HELP);
         break;
       default:
-        throw new Error(`unknown command '${cmd}'; use pretrain, finetune, bench, info, export-data or export (pld --help)`);
+        throw new Error(
+          `unknown command '${cmd}'; use pretrain, finetune, bench, info, export-data or export (pld --help)`,
+        );
     }
     return 0;
   } catch (e) {

@@ -36,7 +36,11 @@ export interface LossCurve {
 
 /** A run's evaluation log as a loss curve. */
 export function evalCurve(evals: EvalRecord[]): LossCurve {
-  return { step: evals.map((e) => e.step), seconds: evals.map((e) => e.trainSeconds), valLoss: evals.map((e) => e.valLoss) };
+  return {
+    step: evals.map((e) => e.step),
+    seconds: evals.map((e) => e.trainSeconds),
+    valLoss: evals.map((e) => e.valLoss),
+  };
 }
 
 /**
@@ -61,7 +65,8 @@ export interface TargetSpeedup {
 export function speedupAt(baseline: LossCurve, other: LossCurve, target: number): TargetSpeedup {
   const baselineSeconds = secondsToReach(baseline, target);
   const otherSeconds = secondsToReach(other, target);
-  const speedup = baselineSeconds === null || otherSeconds === null || otherSeconds <= 0 ? null : baselineSeconds / otherSeconds;
+  const speedup =
+    baselineSeconds === null || otherSeconds === null || otherSeconds <= 0 ? null : baselineSeconds / otherSeconds;
   return { target, baselineSeconds, otherSeconds, speedup };
 }
 
@@ -88,8 +93,15 @@ export interface TimeToTargetRow {
  * UNTIMED_STEPS) for each run to reach each target below the unigram line, and the speedup of
  * `pld` over each baseline at each target.
  */
-export function timeToTargets(curves: Record<string, LossCurve>, pld: string, baselines: string[], unigramLoss: number, offsets: readonly number[] = TARGET_OFFSETS): TimeToTargetRow[] {
-  for (const k of [pld, ...baselines]) if (!curves[k]) throw new Error(`no loss curve labelled '${k}'; curves: ${Object.keys(curves).join(', ')}`);
+export function timeToTargets(
+  curves: Record<string, LossCurve>,
+  pld: string,
+  baselines: string[],
+  unigramLoss: number,
+  offsets: readonly number[] = TARGET_OFFSETS,
+): TimeToTargetRow[] {
+  for (const k of [pld, ...baselines])
+    if (!curves[k]) throw new Error(`no loss curve labelled '${k}'; curves: ${Object.keys(curves).join(', ')}`);
   return offsets.map((d) => {
     const target = unigramLoss - d;
     const seconds = Object.fromEntries(Object.entries(curves).map(([k, c]) => [k, secondsToReach(c, target)]));
@@ -99,7 +111,10 @@ export function timeToTargets(curves: Record<string, LossCurve>, pld: string, ba
 }
 
 /** `sameLossSpeedup` of two finished pretraining runs. */
-export function speedupToSameLoss(baseline: PretrainResult, other: PretrainResult): { target: number; baselineSeconds: number; otherSeconds: number | null; speedup: number | null } {
+export function speedupToSameLoss(
+  baseline: PretrainResult,
+  other: PretrainResult,
+): { target: number; baselineSeconds: number; otherSeconds: number | null; speedup: number | null } {
   const s = sameLossSpeedup(evalCurve(baseline.evals), evalCurve(other.evals));
   // A curve always reaches its own last value.
   return { ...s, baselineSeconds: s.baselineSeconds as number };
@@ -140,20 +155,30 @@ export function smooth(xs: number[], window: number): number[] {
  * Milliseconds per sample at each step, measured (smoothed), and the ideal for a PLD run: the
  * full-depth baseline's mean time per sample scaled by the expected fraction of blocks run.
  */
-export function timePerSample(run: PretrainResult, baseline: PretrainResult, window = 20): { step: number[]; measured: number[]; ideal: number[] } {
+export function timePerSample(
+  run: PretrainResult,
+  baseline: PretrainResult,
+  window = 20,
+): { step: number[]; measured: number[]; ideal: number[] } {
   const baseSteps = timedSteps(baseline);
   const base = mean(baseSteps.map((s) => 1000 / s.samplesPerSec));
   const L = run.config.model.layers;
   const steps = timedSteps(run);
   return {
     step: steps.map((s) => s.step),
-    measured: rollingMedian(steps.map((s) => 1000 / s.samplesPerSec), window),
+    measured: rollingMedian(
+      steps.map((s) => 1000 / s.samplesPerSec),
+      window,
+    ),
     ideal: steps.map((s) => (base * s.expectedBlocks) / L),
   };
 }
 
 /** Pretraining runs as the speedup figures' input; the PLD run also gets its ideal time per sample. */
-export function speedupRuns(runs: { label: string; run: PretrainResult }[], fullDepthBaseline: PretrainResult): SpeedupRun[] {
+export function speedupRuns(
+  runs: { label: string; run: PretrainResult }[],
+  fullDepthBaseline: PretrainResult,
+): SpeedupRun[] {
   return runs.map(({ label, run }) => {
     const t = timePerSample(run, fullDepthBaseline);
     const drops = run.config.schedule.thetaBar < 1;

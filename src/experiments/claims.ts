@@ -6,7 +6,14 @@
  */
 import { median } from '../util/stats';
 import { PretrainResult } from '../train/pretrain';
-import { TimeToTargetRow, evalCurve, gradNormSeries, sameLossSpeedup, timePerSampleSaving, timeToTargets } from './analysis';
+import {
+  TimeToTargetRow,
+  evalCurve,
+  gradNormSeries,
+  sameLossSpeedup,
+  timePerSampleSaving,
+  timeToTargets,
+} from './analysis';
 import { ExperimentOptions, cachedFinetune, cachedRun, notebookPreset } from './runs';
 import { NOTEBOOK_PLANS, VARIANT_LABELS } from './plans';
 import { FinetuneResult } from '../finetune/finetune';
@@ -58,21 +65,42 @@ const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 /** Gradient-norm balance from the median first/last block gradient-norm ratios of PostLN and PreLN. */
 export function gradNormClaim(postlnRatio: number | null, prelnRatio: number | null): Claim {
   const t = THRESHOLDS.gradNorms;
-  const base = { id: 'gradient-norms' as const, claim: 'PostLN gradient norms shrink toward the lower blocks; PreLN stays balanced', paper: 'Fig. 1 (qualitative)' };
+  const base = {
+    id: 'gradient-norms' as const,
+    claim: 'PostLN gradient norms shrink toward the lower blocks; PreLN stays balanced',
+    paper: 'Fig. 1 (qualitative)',
+  };
   const rule = `reproduced: PostLN first/last < ${t.postlnBelow} and PreLN within [${t.prelnBalanced[0]}, ${t.prelnBalanced[1]}]; partly: PostLN < ${t.postlnBelow} alone, or PostLN's ratio ${t.relative}× or more below PreLN's`;
-  if (postlnRatio === null || prelnRatio === null) return { ...base, kit: 'no gradient norms recorded', value: null, verdict: 'not measured', rule };
+  if (postlnRatio === null || prelnRatio === null)
+    return { ...base, kit: 'no gradient norms recorded', value: null, verdict: 'not measured', rule };
   const postlnShrinks = postlnRatio < t.postlnBelow;
   const prelnBalanced = prelnRatio >= t.prelnBalanced[0] && prelnRatio <= t.prelnBalanced[1];
-  const verdict: Verdict = postlnShrinks && prelnBalanced ? 'reproduced' : postlnShrinks || postlnRatio * t.relative <= prelnRatio ? 'partly' : 'not reproduced';
-  return { ...base, kit: `first/last block gradient norm: PostLN ${postlnRatio.toFixed(2)}, PreLN ${prelnRatio.toFixed(2)}`, value: postlnRatio, verdict, rule };
+  const verdict: Verdict =
+    postlnShrinks && prelnBalanced
+      ? 'reproduced'
+      : postlnShrinks || postlnRatio * t.relative <= prelnRatio
+        ? 'partly'
+        : 'not reproduced';
+  return {
+    ...base,
+    kit: `first/last block gradient norm: PostLN ${postlnRatio.toFixed(2)}, PreLN ${prelnRatio.toFixed(2)}`,
+    value: postlnRatio,
+    verdict,
+    rule,
+  };
 }
 
 /** Time per sample saved by PLD against PreLN (fraction). */
 export function timePerSampleClaim(saving: number | null): Claim {
   const t = THRESHOLDS.timePerSample;
-  const base = { id: 'time-per-sample' as const, claim: 'PreLN+PLD spends less time per sample than PreLN', paper: pct(t.paper) };
+  const base = {
+    id: 'time-per-sample' as const,
+    claim: 'PreLN+PLD spends less time per sample than PreLN',
+    paper: pct(t.paper),
+  };
   const rule = `reproduced ≥ ${pct(t.reproduced)}, partly ≥ ${pct(t.partly)} (median ms/sample over the timed steps)`;
-  if (saving === null || !Number.isFinite(saving)) return { ...base, kit: 'no timed steps', value: null, verdict: 'not measured', rule };
+  if (saving === null || !Number.isFinite(saving))
+    return { ...base, kit: 'no timed steps', value: null, verdict: 'not measured', rule };
   const verdict: Verdict = saving >= t.reproduced ? 'reproduced' : saving >= t.partly ? 'partly' : 'not reproduced';
   return { ...base, kit: pct(saving), value: saving, verdict, rule };
 }
@@ -83,11 +111,30 @@ export function timePerSampleClaim(saving: number | null): Claim {
  */
 export function speedupClaim(s: { speedup: number | null; target: number; unigramLoss: number }): Claim {
   const t = THRESHOLDS.speedup;
-  const base = { id: 'speedup' as const, claim: "PreLN+PLD reaches PostLN's quality faster than PostLN (training time)", paper: `${t.paper}×` };
+  const base = {
+    id: 'speedup' as const,
+    claim: "PreLN+PLD reaches PostLN's quality faster than PostLN (training time)",
+    paper: `${t.paper}×`,
+  };
   const rule = `reproduced ≥ ${t.reproduced}×, partly ≥ ${t.partly}×, to PostLN's final validation loss when it is below the unigram line`;
-  if (!(s.target < s.unigramLoss)) return { ...base, kit: `PostLN ends at ${s.target.toFixed(3)}, not below the unigram line ${s.unigramLoss.toFixed(3)}`, value: null, verdict: 'not measured', rule };
-  if (s.speedup === null) return { ...base, kit: `PreLN+PLD never reaches PostLN's ${s.target.toFixed(3)}`, value: null, verdict: 'not reproduced', rule };
-  const verdict: Verdict = s.speedup >= t.reproduced ? 'reproduced' : s.speedup >= t.partly ? 'partly' : 'not reproduced';
+  if (!(s.target < s.unigramLoss))
+    return {
+      ...base,
+      kit: `PostLN ends at ${s.target.toFixed(3)}, not below the unigram line ${s.unigramLoss.toFixed(3)}`,
+      value: null,
+      verdict: 'not measured',
+      rule,
+    };
+  if (s.speedup === null)
+    return {
+      ...base,
+      kit: `PreLN+PLD never reaches PostLN's ${s.target.toFixed(3)}`,
+      value: null,
+      verdict: 'not reproduced',
+      rule,
+    };
+  const verdict: Verdict =
+    s.speedup >= t.reproduced ? 'reproduced' : s.speedup >= t.partly ? 'partly' : 'not reproduced';
   return { ...base, kit: `${s.speedup.toFixed(2)}× to ${s.target.toFixed(3)} nats`, value: s.speedup, verdict, rule };
 }
 
@@ -104,20 +151,39 @@ export interface SweepPoint {
 /** PostLN fails where PreLN+PLD learns, at a learning rate both were run with. */
 export function lrRobustnessClaim(points: SweepPoint[], unigramLoss: number): Claim {
   const t = THRESHOLDS.lrRobustness;
-  const base = { id: 'lr-robustness' as const, claim: 'PostLN fails at a learning rate where PreLN+PLD trains', paper: 'PostLN diverges at large LRs (§5.2)' };
+  const base = {
+    id: 'lr-robustness' as const,
+    claim: 'PostLN fails at a learning rate where PreLN+PLD trains',
+    paper: 'PostLN diverges at large LRs (§5.2)',
+  };
   const rule = `reproduced: at a shared LR PostLN diverges or ends ≥ the unigram line while PreLN+PLD ends ≥ ${t.learns} nats below it; partly: PostLN ends ≥ ${t.worse} nats above PreLN+PLD at a shared LR`;
-  const failed = (p: SweepPoint): boolean => p.diverged || p.finalValLoss === null || !Number.isFinite(p.finalValLoss) || p.finalValLoss >= unigramLoss;
-  const learned = (p: SweepPoint): boolean => !p.diverged && p.finalValLoss !== null && p.finalValLoss <= unigramLoss - t.learns;
+  const failed = (p: SweepPoint): boolean =>
+    p.diverged || p.finalValLoss === null || !Number.isFinite(p.finalValLoss) || p.finalValLoss >= unigramLoss;
+  const learned = (p: SweepPoint): boolean =>
+    !p.diverged && p.finalValLoss !== null && p.finalValLoss <= unigramLoss - t.learns;
   const pair = (lr: number): [SweepPoint, SweepPoint] | null => {
     const a = points.find((p) => p.variant === 'postln' && p.lr === lr);
     const b = points.find((p) => p.variant === 'preln-pld' && p.lr === lr && p.warmup === a?.warmup);
     return a && b ? [a, b] : null;
   };
-  const lrs = [...new Set(points.filter((p) => p.variant === 'postln').map((p) => p.lr))].filter((lr) => pair(lr) !== null).sort((a, b) => a - b);
-  if (lrs.length === 0) return { ...base, kit: 'no learning rate run with both PostLN and PreLN+PLD (same warmup)', value: null, verdict: 'not measured', rule };
-  const at = (variant: string, lr: number): SweepPoint => (pair(lr) as [SweepPoint, SweepPoint])[variant === 'postln' ? 0 : 1];
+  const lrs = [...new Set(points.filter((p) => p.variant === 'postln').map((p) => p.lr))]
+    .filter((lr) => pair(lr) !== null)
+    .sort((a, b) => a - b);
+  if (lrs.length === 0)
+    return {
+      ...base,
+      kit: 'no learning rate run with both PostLN and PreLN+PLD (same warmup)',
+      value: null,
+      verdict: 'not measured',
+      rule,
+    };
+  const at = (variant: string, lr: number): SweepPoint =>
+    (pair(lr) as [SweepPoint, SweepPoint])[variant === 'postln' ? 0 : 1];
   const describe = (p: SweepPoint): string => (p.diverged ? 'diverged' : (p.finalValLoss?.toFixed(3) ?? 'n/a'));
-  const kit = lrs.map((lr) => `lr ${lr}: PostLN ${describe(at('postln', lr))}, PreLN+PLD ${describe(at('preln-pld', lr))}`).join('; ') + ` (unigram ${unigramLoss.toFixed(3)})`;
+  const kit =
+    lrs
+      .map((lr) => `lr ${lr}: PostLN ${describe(at('postln', lr))}, PreLN+PLD ${describe(at('preln-pld', lr))}`)
+      .join('; ') + ` (unigram ${unigramLoss.toFixed(3)})`;
   const fails = lrs.filter((lr) => failed(at('postln', lr)) && learned(at('preln-pld', lr)));
   if (fails.length) return { ...base, kit, value: fails[0], verdict: 'reproduced', rule };
   const worse = lrs.filter((lr) => {
@@ -139,14 +205,34 @@ export interface ParityTask {
 /** PLD's fine-tuning scores match the baseline's on the tasks where pretraining shows at all. */
 export function finetuneParityClaim(tasks: ParityTask[]): Claim {
   const t = THRESHOLDS.finetuneParity;
-  const base = { id: 'finetune-parity' as const, claim: "PreLN+PLD fine-tunes as well as the baseline", paper: 'GLUE 82.9 (PLD) vs 82.1 (baseline)' };
+  const base = {
+    id: 'finetune-parity' as const,
+    claim: 'PreLN+PLD fine-tunes as well as the baseline',
+    paper: 'GLUE 82.9 (PLD) vs 82.1 (baseline)',
+  };
   const rule = `counted tasks: a pretrained median beats the random-init control by ≥ ${t.informative} points; parity: PLD's median ≥ baseline's − ${t.tolerance}; reproduced: parity on all counted tasks, partly: on half`;
-  const counted = tasks.filter((k) => k.pld.length && k.baseline.length && k.control.length && Math.max(median(k.pld), median(k.baseline)) >= median(k.control) + t.informative);
-  if (counted.length === 0) return { ...base, kit: `no task where pretraining beats the random-init control by ${t.informative} points`, value: null, verdict: 'not measured', rule };
+  const counted = tasks.filter(
+    (k) =>
+      k.pld.length &&
+      k.baseline.length &&
+      k.control.length &&
+      Math.max(median(k.pld), median(k.baseline)) >= median(k.control) + t.informative,
+  );
+  if (counted.length === 0)
+    return {
+      ...base,
+      kit: `no task where pretraining beats the random-init control by ${t.informative} points`,
+      value: null,
+      verdict: 'not measured',
+      rule,
+    };
   const gaps = counted.map((k) => ({ task: k.task, gap: median(k.pld) - median(k.baseline) }));
   const atParity = gaps.filter((g) => g.gap >= -t.tolerance).length;
-  const verdict: Verdict = atParity === counted.length ? 'reproduced' : atParity * 2 >= counted.length ? 'partly' : 'not reproduced';
-  const kit = gaps.map((g) => `${g.task} ${g.gap >= 0 ? '+' : ''}${g.gap.toFixed(1)}`).join(', ') + ` (PLD − baseline, median points; ${atParity}/${counted.length} at parity)`;
+  const verdict: Verdict =
+    atParity === counted.length ? 'reproduced' : atParity * 2 >= counted.length ? 'partly' : 'not reproduced';
+  const kit =
+    gaps.map((g) => `${g.task} ${g.gap >= 0 ? '+' : ''}${g.gap.toFixed(1)}`).join(', ') +
+    ` (PLD − baseline, median points; ${atParity}/${counted.length} at parity)`;
   return { ...base, kit, value: atParity / counted.length, verdict, rule };
 }
 
@@ -170,8 +256,11 @@ export interface ClaimInputs {
 
 /** The unigram line a run was evaluated against (src/train/reference.ts). */
 export function unigramLossOf(r: PretrainResult): number {
-  const u = r.evals.at(-1)?.unigramLoss ?? (r.manifest.reference as PretrainResult['manifest']['reference'] | undefined)?.unigramLoss;
-  if (u === undefined) throw new Error(`run ${r.out} has no unigram reference line; it was made by an older kit: rerun it (PLD_FRESH=1)`);
+  const u =
+    r.evals.at(-1)?.unigramLoss ??
+    (r.manifest.reference as PretrainResult['manifest']['reference'] | undefined)?.unigramLoss;
+  if (u === undefined)
+    throw new Error(`run ${r.out} has no unigram reference line; it was made by an older kit: rerun it (PLD_FRESH=1)`);
   return u;
 }
 
@@ -185,16 +274,26 @@ export function computeClaims(x: ClaimInputs): Claim[] {
     timePerSampleClaim(timePerSampleSaving(x.pld, x.preln)),
     speedupClaim({ speedup: s.speedup, target: s.target, unigramLoss }),
     lrRobustnessClaim(
-      x.lrSweep.map((r) => ({ variant: r.config.variant, lr: r.config.optim.lr, warmup: r.config.optim.warmupFraction, diverged: r.diverged, finalValLoss: r.finalValLoss })),
+      x.lrSweep.map((r) => ({
+        variant: r.config.variant,
+        lr: r.config.optim.lr,
+        warmup: r.config.optim.warmupFraction,
+        diverged: r.diverged,
+        finalValLoss: r.finalValLoss,
+      })),
       unigramLoss,
     ),
-    x.finetune ? finetuneParityClaim(x.finetune) : { ...finetuneParityClaim([]), kit: 'fine-tuning not run yet (notebook 04)' },
+    x.finetune
+      ? finetuneParityClaim(x.finetune)
+      : { ...finetuneParityClaim([]), kit: 'fine-tuning not run yet (notebook 04)' },
   ];
 }
 
 /** The claims as Markdown, one line each: what the runs say, and nothing else (the notebooks' reading). */
 export function claimsMarkdown(claims: Claim[]): string {
-  return claims.map((c) => `- **${c.claim}** — paper: ${c.paper}; kit: ${c.kit} → **${c.verdict}** (${c.rule}).`).join('\n');
+  return claims
+    .map((c) => `- **${c.claim}** — paper: ${c.paper}; kit: ${c.kit} → **${c.verdict}** (${c.rule}).`)
+    .join('\n');
 }
 
 /** The claims as table rows (notebooks' showTable, README). */
@@ -237,18 +336,35 @@ export function claimsFromCache(o: ExperimentOptions = {}): ClaimsReport | null 
     ...plan.lrSweep.postln.map((lr) => cachedRun('postln', { ...opts, overrides: [{ optim: { lr } }] })),
     ...plan.lrSweep['preln-pld'].map((lr) => cachedRun('preln-pld', { ...opts, overrides: [{ optim: { lr } }] })),
   ].filter((r): r is PretrainResult => r !== null);
-  const ft = { pld: cachedFinetune(pld, 'pretrained'), baseline: cachedFinetune(postln, 'pretrained'), control: cachedFinetune(postln, 'random') };
+  const ft = {
+    pld: cachedFinetune(pld, 'pretrained'),
+    baseline: cachedFinetune(postln, 'pretrained'),
+    control: cachedFinetune(postln, 'random'),
+  };
   const finetune = ft.pld && ft.baseline && ft.control ? parityTasks(ft.pld, ft.baseline, ft.control) : undefined;
   const claims = computeClaims({ postln, preln, pld, lrSweep: sweep, finetune });
   const unigramLoss = unigramLossOf(preln);
   const label = VARIANT_LABELS;
-  const curves = { [label.postln]: evalCurve(postln.evals), [label.preln]: evalCurve(preln.evals), [label['preln-pld']]: evalCurve(pld.evals) };
-  return { preset, unigramLoss, claims, timeToTargets: timeToTargets(curves, label['preln-pld'], [label.preln, label.postln], unigramLoss), thresholds: THRESHOLDS };
+  const curves = {
+    [label.postln]: evalCurve(postln.evals),
+    [label.preln]: evalCurve(preln.evals),
+    [label['preln-pld']]: evalCurve(pld.evals),
+  };
+  return {
+    preset,
+    unigramLoss,
+    claims,
+    timeToTargets: timeToTargets(curves, label['preln-pld'], [label.preln, label.postln], unigramLoss),
+    thresholds: THRESHOLDS,
+  };
 }
 
 /** `claimsFromCache` for a notebook's last cell: the report, or one line saying which notebook to run first. */
 export function claimsReport(o: ExperimentOptions = {}): ClaimsReport {
   const r = claimsFromCache(o);
-  if (!r) throw new Error(`the three main runs of preset ${o.preset ?? notebookPreset()} are not all in the run cache; run notebooks/03-speedup.ipynb first`);
+  if (!r)
+    throw new Error(
+      `the three main runs of preset ${o.preset ?? notebookPreset()} are not all in the run cache; run notebooks/03-speedup.ipynb first`,
+    );
   return r;
 }

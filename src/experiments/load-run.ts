@@ -43,7 +43,14 @@ function flattenJson(v: unknown, at: string, out: { field: string; value: string
 }
 
 /** The evaluation record's fields (EvalRecord), the columns of a run not yet evaluated. */
-const EVAL_COLUMNS: (keyof EvalRecord & string)[] = ['step', 'valLoss', 'valAccuracy', 'unigramLoss', 'unigramAccuracy', 'trainSeconds'];
+const EVAL_COLUMNS: (keyof EvalRecord & string)[] = [
+  'step',
+  'valLoss',
+  'valAccuracy',
+  'unigramLoss',
+  'unigramAccuracy',
+  'trainSeconds',
+];
 
 /** A DataFrame of rows, with the given columns when there are none (danfojs cannot build an empty frame from rows). */
 function frame(rows: Record<string, unknown>[], columns: string[]): DataFrame {
@@ -54,7 +61,10 @@ function frame(rows: Record<string, unknown>[], columns: string[]): DataFrame {
 /** Loads a pretraining run's logs and manifest as DataFrames; throws one line naming the folder when it is not a run. */
 export function loadRun(dir: string): RunFrames {
   const file = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(file)) throw new Error(`loadRun: ${dir} is not a pretraining run (no manifest.json); pass the folder pretrain wrote, e.g. runs/<preset>/<variant>-s<seed>-lr<lr>`);
+  if (!fs.existsSync(file))
+    throw new Error(
+      `loadRun: ${dir} is not a pretraining run (no manifest.json); pass the folder pretrain wrote, e.g. runs/<preset>/<variant>-s<seed>-lr<lr>`,
+    );
   let info: Manifest;
   try {
     info = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
@@ -63,17 +73,36 @@ export function loadRun(dir: string): RunFrames {
   }
   const steps = readJsonl<StepRecord>(path.join(dir, 'log.jsonl'));
   const evals = readJsonl<EvalRecord>(path.join(dir, 'eval.jsonl'));
-  const stepCols = ['step', 'lr', 'loss', 'theta', 'expectedBlocks', 'blocksRun', 'samplesPerSec', 'trainSeconds', 'gradNorm'];
+  const stepCols = [
+    'step',
+    'lr',
+    'loss',
+    'theta',
+    'expectedBlocks',
+    'blocksRun',
+    'samplesPerSec',
+    'trainSeconds',
+    'gradNorm',
+  ];
   const recorded = steps.filter((s) => Array.isArray(s.blockGradNorms));
   // Blocks numbered from 1 (the input side), as in the figures.
-  const gradRows = recorded.map((s) => ({ step: s.step, ...Object.fromEntries((s.blockGradNorms ?? []).map((g, i) => [`block_${i + 1}`, g])) }));
+  const gradRows = recorded.map((s) => ({
+    step: s.step,
+    ...Object.fromEntries((s.blockGradNorms ?? []).map((g, i) => [`block_${i + 1}`, g])),
+  }));
   const blocks = info.config?.model?.layers ?? 0;
   const manifestRows: { field: string; value: string }[] = [];
   flattenJson(info, '', manifestRows);
   return {
     dir,
-    steps: frame(steps.map(({ blockGradNorms: _drop, ...rest }) => flattenRecord(rest)), stepCols),
-    evals: frame(evals.map((e) => flattenRecord(e)), EVAL_COLUMNS),
+    steps: frame(
+      steps.map(({ blockGradNorms: _drop, ...rest }) => flattenRecord(rest)),
+      stepCols,
+    ),
+    evals: frame(
+      evals.map((e) => flattenRecord(e)),
+      EVAL_COLUMNS,
+    ),
     gradNorms: frame(gradRows, ['step', ...Array.from({ length: blocks }, (_, i) => `block_${i + 1}`)]),
     manifest: frame(manifestRows, ['field', 'value']),
     info,

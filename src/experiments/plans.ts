@@ -18,7 +18,19 @@ export interface NotebookPlan {
 // examples; sizes kept small so four models (three variants and the random-init control) fit the
 // figures budget.
 export const NOTEBOOK_PLANS: Record<PresetName, NotebookPlan> = {
-  quick: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 120, maxDev: 60, epochs: 1, seeds: [1, 2, 3, 4, 5], lrs: [3e-3] }, tasks: [...OFFLINE_TASKS] },
-  small: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: { maxTrain: 400, maxDev: 300, epochs: 2, seeds: [1, 2, 3, 4, 5], lrs: [1e-3, 3e-3] }, tasks: [...OFFLINE_TASKS] },
-  base: { lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] }, finetune: { lrs: [1e-3, 3e-3] }, tasks: [...OFFLINE_TASKS] },
+  quick: {
+    lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] },
+    finetune: { maxTrain: 120, maxDev: 60, epochs: 1, seeds: [1, 2, 3, 4, 5], lrs: [3e-3] },
+    tasks: [...OFFLINE_TASKS],
+  },
+  small: {
+    lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] },
+    finetune: { maxTrain: 400, maxDev: 300, epochs: 2, seeds: [1, 2, 3, 4, 5], lrs: [1e-3, 3e-3] },
+    tasks: [...OFFLINE_TASKS],
+  },
+  base: {
+    lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] },
+    finetune: { lrs: [1e-3, 3e-3] },
+    tasks: [...OFFLINE_TASKS],
+  },
 };

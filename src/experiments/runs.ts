@@ -9,7 +9,14 @@ import { PretrainResult, pretrain, defaultOutDir, Manifest, StepRecord, EvalReco
 import { PresetName, RunConfig, RunOverrides, Variant, resolveConfig, parsePreset } from '../train/config';
 import { readJsonl } from '../train/runlog';
 import { kitRoot } from '../util/paths';
-import { FINETUNE_DEFAULTS, FinetuneConfig, FinetuneInit, FinetuneResult, RANDOM_INIT_LABEL, finetune } from '../finetune/finetune';
+import {
+  FINETUNE_DEFAULTS,
+  FinetuneConfig,
+  FinetuneInit,
+  FinetuneResult,
+  RANDOM_INIT_LABEL,
+  finetune,
+} from '../finetune/finetune';
 import { VARIANT_LABELS } from './plans';
 
 export interface ExperimentOptions {
@@ -30,14 +37,26 @@ function freshRequested(o: ExperimentOptions): boolean {
 }
 
 /** Where a run of this variant, preset and overrides is cached. */
-function cachedOut(variant: Variant, o: ExperimentOptions & { overrides?: RunOverrides[]; tag?: string }): { cfg: RunConfig; out: string } {
+function cachedOut(
+  variant: Variant,
+  o: ExperimentOptions & { overrides?: RunOverrides[]; tag?: string },
+): { cfg: RunConfig; out: string } {
   const cfg = resolveConfig(variant, o.preset ?? notebookPreset(), ...(o.overrides ?? []));
   const rel = path.relative('runs', defaultOutDir(cfg));
-  return { cfg, out: path.join(o.runsDir ?? process.env.PLD_RUNS_DIR ?? path.join(kitRoot(), 'runs'), o.tag ? `${rel}-${o.tag}` : rel) };
+  return {
+    cfg,
+    out: path.join(
+      o.runsDir ?? process.env.PLD_RUNS_DIR ?? path.join(kitRoot(), 'runs'),
+      o.tag ? `${rel}-${o.tag}` : rel,
+    ),
+  };
 }
 
 /** A finished (or diverged) run from the cache with exactly this config, or null; never trains. */
-export function cachedRun(variant: Variant, o: ExperimentOptions & { overrides?: RunOverrides[]; tag?: string }): PretrainResult | null {
+export function cachedRun(
+  variant: Variant,
+  o: ExperimentOptions & { overrides?: RunOverrides[]; tag?: string },
+): PretrainResult | null {
   const { cfg, out } = cachedOut(variant, o);
   const manifestFile = path.join(out, 'manifest.json');
   if (!fs.existsSync(manifestFile)) return null;
@@ -47,18 +66,41 @@ export function cachedRun(variant: Variant, o: ExperimentOptions & { overrides?:
   if (!done || JSON.stringify(m.config) !== JSON.stringify(cfg) || m.reference === undefined) return null;
   const steps = readJsonl<StepRecord>(path.join(out, 'log.jsonl'));
   const evals = readJsonl<EvalRecord>(path.join(out, 'eval.jsonl'));
-  return { out, config: cfg, finished: m.status === 'finished', diverged: m.status === 'diverged', error: m.error, steps, evals, finalValLoss: m.finalValLoss, trainSeconds: m.trainSeconds, checkpoint: path.join(out, 'checkpoint'), manifest: m };
+  return {
+    out,
+    config: cfg,
+    finished: m.status === 'finished',
+    diverged: m.status === 'diverged',
+    error: m.error,
+    steps,
+    evals,
+    finalValLoss: m.finalValLoss,
+    trainSeconds: m.trainSeconds,
+    checkpoint: path.join(out, 'checkpoint'),
+    manifest: m,
+  };
 }
 
 /** A finished run from the cache, or a new one. Unfinished or mismatched cached runs are redone. */
-export async function ensureRun(variant: Variant, o: ExperimentOptions & { overrides?: RunOverrides[]; tag?: string }): Promise<PretrainResult> {
+export async function ensureRun(
+  variant: Variant,
+  o: ExperimentOptions & { overrides?: RunOverrides[]; tag?: string },
+): Promise<PretrainResult> {
   const preset = o.preset ?? notebookPreset();
   const hit = freshRequested(o) ? null : cachedRun(variant, o);
   if (hit) return hit;
   const { out } = cachedOut(variant, o);
   fs.rmSync(out, { recursive: true, force: true });
   // Progress to stdout: in a notebook stderr renders as an error.
-  return pretrain({ variant, preset, overrides: o.overrides, out, onNonFinite: 'stop', quiet: o.quiet, stream: process.stdout });
+  return pretrain({
+    variant,
+    preset,
+    overrides: o.overrides,
+    out,
+    onNonFinite: 'stop',
+    quiet: o.quiet,
+    stream: process.stdout,
+  });
 }
 
 /** The three pretraining runs every figure draws on. */
@@ -96,9 +138,16 @@ export function cachedFinetune(run: PretrainResult, init: FinetuneInit, glue = f
  * `control`, also a randomly initialised encoder of the first run's shape, labelled
  * RANDOM_INIT_LABEL. Results are cached beside each run and reused only with the same tasks and settings.
  */
-export async function finetuneComparison(runs: PretrainResult[], o: ExperimentOptions & { tasks: string[]; glueDir?: string; config?: Partial<FinetuneConfig>; control?: boolean }): Promise<FinetuneResult[]> {
+export async function finetuneComparison(
+  runs: PretrainResult[],
+  o: ExperimentOptions & { tasks: string[]; glueDir?: string; config?: Partial<FinetuneConfig>; control?: boolean },
+): Promise<FinetuneResult[]> {
   const config: FinetuneConfig = { ...FINETUNE_DEFAULTS, ...o.config };
-  const jobs: { run: PretrainResult; init: FinetuneInit; label: string }[] = runs.map((r) => ({ run: r, init: 'pretrained', label: `${VARIANT_LABELS[r.config.variant]} (lr ${r.config.optim.lr})` }));
+  const jobs: { run: PretrainResult; init: FinetuneInit; label: string }[] = runs.map((r) => ({
+    run: r,
+    init: 'pretrained',
+    label: `${VARIANT_LABELS[r.config.variant]} (lr ${r.config.optim.lr})`,
+  }));
   if (o.control && runs.length) jobs.push({ run: runs[0], init: 'random', label: RANDOM_INIT_LABEL });
   const results: FinetuneResult[] = [];
   for (const { run: r, init, label } of jobs) {
@@ -107,12 +156,28 @@ export async function finetuneComparison(runs: PretrainResult[], o: ExperimentOp
     if (!freshRequested(o) && fs.existsSync(cached)) {
       const prev = JSON.parse(fs.readFileSync(cached, 'utf8')) as FinetuneResult;
       const tasks = prev.summary.map((s) => s.task.toLowerCase());
-      if (prev.init === init && JSON.stringify(prev.config) === JSON.stringify(config) && o.tasks.every((t) => tasks.includes(t.toLowerCase()))) {
+      if (
+        prev.init === init &&
+        JSON.stringify(prev.config) === JSON.stringify(config) &&
+        o.tasks.every((t) => tasks.includes(t.toLowerCase()))
+      ) {
         results.push({ ...prev, label });
         continue;
       }
     }
-    results.push({ ...(await finetune({ checkpoint: r.out, tasks: o.tasks, glueDir: o.glueDir, config, init, out, quiet: o.quiet, stream: process.stdout })), label });
+    results.push({
+      ...(await finetune({
+        checkpoint: r.out,
+        tasks: o.tasks,
+        glueDir: o.glueDir,
+        config,
+        init,
+        out,
+        quiet: o.quiet,
+        stream: process.stdout,
+      })),
+      label,
+    });
   }
   return results;
 }

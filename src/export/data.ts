@@ -40,14 +40,19 @@ export interface ExportedDataMeta {
 }
 
 /** A split's sequences as shard files of `[n, lengths…, tokens…]`, at most `shardInts` values each (one sequence at least). */
-export function encodeShards(split: string, seqs: Packed, shardInts = SHARD_INTS): { files: Record<string, Uint8Array>; info: SplitInfo } {
+export function encodeShards(
+  split: string,
+  seqs: Packed,
+  shardInts = SHARD_INTS,
+): { files: Record<string, Uint8Array>; info: SplitInfo } {
   const files: Record<string, Uint8Array> = {};
   const info: SplitInfo = { sequences: seqs.length, tokens: 0, shards: [] };
   let start = 0;
   while (start < seqs.length) {
     let end = start;
     let ints = 1;
-    while (end < seqs.length && (end === start || ints + 1 + seqs[end].length <= shardInts)) ints += 1 + seqs[end++].length;
+    while (end < seqs.length && (end === start || ints + 1 + seqs[end].length <= shardInts))
+      ints += 1 + seqs[end++].length;
     const out = new Int32Array(ints);
     out[0] = end - start;
     let at = 1 + (end - start);
@@ -78,17 +83,29 @@ export function exportData(cfg: RunConfig, out: string): ExportedDataMeta {
   checkExportTarget(out, 'data.json', 'exported data');
   const tok = WordPieceTokenizer.fromVocabFile(resolveKitPath(cfg.data.vocab));
   if (tok.vocabSize !== cfg.model.vocabSize) {
-    throw new Error(`vocab ${cfg.data.vocab} has ${tok.vocabSize} tokens but model.vocabSize is ${cfg.model.vocabSize}; set model.vocabSize to ${tok.vocabSize} in the config`);
+    throw new Error(
+      `vocab ${cfg.data.vocab} has ${tok.vocabSize} tokens but model.vocabSize is ${cfg.model.vocabSize}; set model.vocabSize to ${tok.vocabSize} in the config`,
+    );
   }
   const { docs, train, valid } = splitPretrainCorpus(cfg.data);
-  if (train.length === 0 || valid.length === 0) throw new Error(`the corpus split has ${train.length} training and ${valid.length} validation documents; both need at least one (data.validFraction)`);
+  if (train.length === 0 || valid.length === 0)
+    throw new Error(
+      `the corpus split has ${train.length} training and ${valid.length} validation documents; both need at least one (data.validFraction)`,
+    );
   const tr = encodeShards('train', packSequences(train, tok, cfg.train.seqLen));
   const va = encodeShards('valid', packSequences(valid, tok, cfg.train.seqLen));
   const s = corpusStats(docs);
   const meta: ExportedDataMeta = {
     format: DATA_FORMAT,
     config: cfg,
-    vocab: { size: tok.vocabSize, clsId: tok.clsId, sepId: tok.sepId, padId: tok.padId, maskId: tok.maskId, specialIds: [...tok.specialIds].sort((a, b) => a - b) },
+    vocab: {
+      size: tok.vocabSize,
+      clsId: tok.clsId,
+      sepId: tok.sepId,
+      padId: tok.padId,
+      maskId: tok.maskId,
+      specialIds: [...tok.specialIds].sort((a, b) => a - b),
+    },
     corpus: { hash: corpusHash(docs), documents: s.documents, words: s.words },
     splits: { train: tr.info, valid: va.info },
   };

@@ -21,9 +21,21 @@ import { RunConfig } from '../train/config';
 import { WordPieceTokenizer } from '../data/tokenizer';
 import { checkExportTarget } from './target';
 
-export const HF_FILES = ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
+export const HF_FILES = [
+  'config.json',
+  'model.safetensors',
+  'vocab.txt',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+] as const;
 
-const SPECIAL_TOKENS = { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' };
+const SPECIAL_TOKENS = {
+  unk_token: '[UNK]',
+  sep_token: '[SEP]',
+  pad_token: '[PAD]',
+  cls_token: '[CLS]',
+  mask_token: '[MASK]',
+};
 
 /** The folder's config.json: BertConfig for PostLN, the same fields plus pre_layer_norm (DeepSpeed's) for PreLN. */
 export function hfConfigJson(cfg: RunConfig): Record<string, unknown> {
@@ -48,14 +60,22 @@ the kit, with its PyTorch twin (\`python/pld_torch\`), or with DeepSpeed's PreLN
 
 /** Writes the Hugging Face folder `out` for the checkpoint of a run (run folder or its checkpoint/). */
 export function exportHf(checkpoint: string, out: string): { norm: 'post' | 'pre'; tensors: number } {
-  const dir = [checkpoint, path.join(checkpoint, 'checkpoint')].map((d) => resolveCheckpointDir(d)).find((d) => d !== null && fs.existsSync(path.join(d, 'state.json')));
-  if (!dir) throw new Error(`no checkpoint at ${checkpoint} (expected state.json there or in ${path.join(checkpoint, 'checkpoint')}); pass a pretraining run's --out directory`);
+  const dir = [checkpoint, path.join(checkpoint, 'checkpoint')]
+    .map((d) => resolveCheckpointDir(d))
+    .find((d) => d !== null && fs.existsSync(path.join(d, 'state.json')));
+  if (!dir)
+    throw new Error(
+      `no checkpoint at ${checkpoint} (expected state.json there or in ${path.join(checkpoint, 'checkpoint')}); pass a pretraining run's --out directory`,
+    );
   checkExportTarget(out, 'config.json', 'Hugging Face export');
   const state = readCheckpointState<RunConfig, unknown>(dir);
   const cfg = state.config;
   const vocabFile = resolveKitPath(cfg.data.vocab);
   const tok = WordPieceTokenizer.fromVocabFile(vocabFile);
-  if (tok.vocabSize !== cfg.model.vocabSize) throw new Error(`vocab ${vocabFile} has ${tok.vocabSize} tokens but the checkpoint's model.vocabSize is ${cfg.model.vocabSize}; export from the checkout that trained it`);
+  if (tok.vocabSize !== cfg.model.vocabSize)
+    throw new Error(
+      `vocab ${vocabFile} has ${tok.vocabSize} tokens but the checkpoint's model.vocabSize is ${cfg.model.vocabSize}; export from the checkout that trained it`,
+    );
   const { tensors } = readSafetensors(path.join(dir, 'weights.safetensors'));
   const pre = cfg.model.norm === 'pre';
   const named: NamedTensor[] = [];
@@ -67,7 +87,16 @@ export function exportHf(checkpoint: string, out: string): { norm: 'post' | 'pre
     'config.json': JSON.stringify(hfConfigJson(cfg), null, 2),
     'model.safetensors': encodeSafetensors(named, { format: 'pt' }),
     'vocab.txt': fs.readFileSync(vocabFile, 'utf8'),
-    'tokenizer_config.json': JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: cfg.model.maxPositions, ...SPECIAL_TOKENS }, null, 2),
+    'tokenizer_config.json': JSON.stringify(
+      {
+        tokenizer_class: 'BertTokenizer',
+        do_lower_case: true,
+        model_max_length: cfg.model.maxPositions,
+        ...SPECIAL_TOKENS,
+      },
+      null,
+      2,
+    ),
     'special_tokens_map.json': JSON.stringify(SPECIAL_TOKENS, null, 2),
   };
   if (pre) files['README.md'] = preLnReadme(cfg);

@@ -3,7 +3,9 @@ import * as fs from 'fs';
 
 export function checkExportTarget(out: string, marker: string, what: string): void {
   if (!fs.existsSync(out)) return;
-  if (!fs.statSync(out).isDirectory()) throw new Error(`${out} exists and is not a folder; choose another output folder for the ${what}`);
+  if (!fs.statSync(out).isDirectory())
+    throw new Error(`${out} exists and is not a folder; choose another output folder for the ${what}`);
   const entries = fs.readdirSync(out);
-  if (entries.length > 0 && !entries.includes(marker)) throw new Error(`${out} already holds other files (no ${marker}); choose an empty or new folder for the ${what}`);
+  if (entries.length > 0 && !entries.includes(marker))
+    throw new Error(`${out} already holds other files (no ${marker}); choose an empty or new folder for the ${what}`);
 }

@@ -117,7 +117,10 @@ export function encodeExample(tok: WordPieceTokenizer, e: Example, maxLen: numbe
   const budget = maxLen - (e.textB !== undefined ? 3 : 2);
   while (a.length + b.length > budget) (a.length >= b.length ? a : b).pop();
   const ids = [tok.clsId, ...a, tok.sepId, ...(e.textB !== undefined ? [...b, tok.sepId] : [])];
-  const types = [...new Array<number>(a.length + 2).fill(0), ...new Array<number>(e.textB !== undefined ? b.length + 1 : 0).fill(1)];
+  const types = [
+    ...new Array<number>(a.length + 2).fill(0),
+    ...new Array<number>(e.textB !== undefined ? b.length + 1 : 0).fill(1),
+  ];
   return { ids, types };
 }
 
@@ -145,7 +148,10 @@ function encodeAll(tok: WordPieceTokenizer, xs: Example[], maxLen: number): Enco
   return { ids, types, mask, labels: Float32Array.from(xs.map((e) => e.label)), n, seqLen };
 }
 
-function batchTensors(d: Encoded, idx: number[]): { ids: tf.Tensor2D; types: tf.Tensor2D; mask: tf.Tensor2D; labels: tf.Tensor1D } {
+function batchTensors(
+  d: Encoded,
+  idx: number[],
+): { ids: tf.Tensor2D; types: tf.Tensor2D; mask: tf.Tensor2D; labels: tf.Tensor1D } {
   const S = d.seqLen;
   const pick = <T extends Int32Array>(src: T): Int32Array => {
     const out = new Int32Array(idx.length * S);
@@ -161,10 +167,22 @@ function batchTensors(d: Encoded, idx: number[]): { ids: tf.Tensor2D; types: tf.
 }
 
 /** Classification: cross-entropy; regression (numLabels = 1): mean squared error. */
-function taskLoss(model: Bert, b: ReturnType<typeof batchTensors>, regression: boolean, rng: Rng | undefined, training: boolean): tf.Scalar {
-  const seq = encode(model, { inputIds: b.ids, attentionMask: b.mask, tokenTypeIds: b.types }, { training, gates: fullDepth(model.config.layers), rng });
+function taskLoss(
+  model: Bert,
+  b: ReturnType<typeof batchTensors>,
+  regression: boolean,
+  rng: Rng | undefined,
+  training: boolean,
+): tf.Scalar {
+  const seq = encode(
+    model,
+    { inputIds: b.ids, attentionMask: b.mask, tokenTypeIds: b.types },
+    { training, gates: fullDepth(model.config.layers), rng },
+  );
   const logits = clsLogits(model, seq, { training, rng });
-  return regression ? (tf.mean(tf.square(tf.sub(logits.reshape([-1]), b.labels))) as tf.Scalar) : crossEntropy(logits, tf.cast(b.labels, 'int32') as tf.Tensor1D);
+  return regression
+    ? (tf.mean(tf.square(tf.sub(logits.reshape([-1]), b.labels))) as tf.Scalar)
+    : crossEntropy(logits, tf.cast(b.labels, 'int32') as tf.Tensor1D);
 }
 
 async function predict(model: Bert, d: Encoded, regression: boolean, batchSize: number): Promise<number[]> {
@@ -189,11 +207,18 @@ export function checkpointDir(p: string): string {
     const real = resolveCheckpointDir(d); // falls back to `<dir>.old` after a crash mid-save
     if (real && fs.existsSync(path.join(real, 'state.json'))) return real;
   }
-  throw new Error(`no checkpoint at ${p} (expected state.json there or in ${path.join(p, 'checkpoint')}); pass a pretraining run's --out directory`);
+  throw new Error(
+    `no checkpoint at ${p} (expected state.json there or in ${path.join(p, 'checkpoint')}); pass a pretraining run's --out directory`,
+  );
 }
 
 /** Fine-tunes on `train` and scores each of `evalSets`: the one operation the protocol repeats. */
-export type TrainAndScore = (train: Example[], evalSets: Record<string, Example[]>, lr: number, seed: number) => Promise<Record<string, MetricValues>>;
+export type TrainAndScore = (
+  train: Example[],
+  evalSets: Record<string, Example[]>,
+  lr: number,
+  seed: number,
+) => Promise<Record<string, MetricValues>>;
 
 /**
  * Fine-tunes the checkpoint's encoder (or a random one of its shape, for `init: 'random'`) on
@@ -217,7 +242,10 @@ export async function finetuneOnce(
   const model = createBert(pre.model, rng.fork(), { mlmHead: false, numLabels: spec.numLabels });
   try {
     // The pooler and classifier are new; everything else must come from the checkpoint.
-    if (run.init === 'pretrained') loadWeights(model, path.join(ckpt, 'weights.safetensors'), { allowMissing: (n) => n.startsWith('bert.pooler.') || n.startsWith('classifier.') });
+    if (run.init === 'pretrained')
+      loadWeights(model, path.join(ckpt, 'weights.safetensors'), {
+        allowMissing: (n) => n.startsWith('bert.pooler.') || n.startsWith('classifier.'),
+      });
     const train = encodeAll(tok, data.train, maxLen);
     const opt = new AdamW({ ...ADAMW_DEFAULTS, weightDecay: cfg.weightDecay }, model.decay);
     const perEpoch = Math.ceil(train.n / cfg.batchSize);
@@ -231,7 +259,11 @@ export async function finetuneOnce(
       for (let s = 0; s < train.n; s += cfg.batchSize, step++) {
         const idx = order.slice(s, s + cfg.batchSize);
         const b = batchTensors(train, idx);
-        const r = await trainStep(model, opt, () => taskLoss(model, b, regression, rng, true), active, { step, lr: learningRate(sched, step), clipNorm: 1 });
+        const r = await trainStep(model, opt, () => taskLoss(model, b, regression, rng, true), active, {
+          step,
+          lr: learningRate(sched, step),
+          clipNorm: 1,
+        });
         tf.dispose([b.ids, b.types, b.mask, b.labels]);
         onStep?.(r.loss);
       }
@@ -240,7 +272,11 @@ export async function finetuneOnce(
     const out: Record<string, MetricValues> = {};
     for (const [name, dev] of Object.entries(data.evalSets)) {
       const d = encodeAll(tok, dev, maxLen);
-      out[name] = computeMetrics(spec, await predict(model, d, regression, 64), dev.map((e) => e.label));
+      out[name] = computeMetrics(
+        spec,
+        await predict(model, d, regression, 64),
+        dev.map((e) => e.label),
+      );
     }
     return out;
   } finally {
@@ -248,19 +284,21 @@ export async function finetuneOnce(
   }
 }
 
-
 /**
  * The training examples split into a part to fit and a part held out to choose the LR. Examples of
  * one document (their first `origin`) go to the same side, so the held-out score is not inflated by
  * text the fit part shares; the split is a fixed hash, the same for every seed and LR.
  */
 export function holdOut(train: Example[], fraction: number): { fit: Example[]; heldOut: Example[] } {
-  if (!(fraction > 0 && fraction < 1)) throw new Error(`heldOutFraction must be between 0 and 1 (exclusive), got ${fraction}`);
+  if (!(fraction > 0 && fraction < 1))
+    throw new Error(`heldOutFraction must be between 0 and 1 (exclusive), got ${fraction}`);
   const fit: Example[] = [];
   const heldOut: Example[] = [];
   train.forEach((e, i) => (hashUnit(`lr-held-out:${e.origin?.[0] ?? i}`) < fraction ? heldOut : fit).push(e));
   if (fit.length === 0 || heldOut.length === 0) {
-    throw new Error(`cannot hold out ${fraction} of ${train.length} training examples by document (${heldOut.length} held out); use more training examples or a single learning rate`);
+    throw new Error(
+      `cannot hold out ${fraction} of ${train.length} training examples by document (${heldOut.length} held out); use more training examples or a single learning rate`,
+    );
   }
   return { fit, heldOut };
 }
@@ -282,7 +320,11 @@ export interface TaskRuns {
  * that LR and is scored on the dev sets. `trainAndScore` is the only thing that trains, and the
  * dev sets are passed to it only after the LR is chosen.
  */
-export async function runTaskProtocol(task: TaskData, cfg: FinetuneConfig, trainAndScore: TrainAndScore): Promise<TaskRuns> {
+export async function runTaskProtocol(
+  task: TaskData,
+  cfg: FinetuneConfig,
+  trainAndScore: TrainAndScore,
+): Promise<TaskRuns> {
   if (cfg.lrs.length === 0) throw new Error('fine-tuning needs at least one learning rate (lrs)');
   if (cfg.seeds.length === 0) throw new Error('fine-tuning needs at least one seed (seeds)');
   const heldOut: { lr: number; score: number }[] = [];
@@ -292,7 +334,8 @@ export async function runTaskProtocol(task: TaskData, cfg: FinetuneConfig, train
     const seeds = cfg.seeds.slice(0, Math.max(1, cfg.selectionSeeds));
     for (const lr of cfg.lrs) {
       const scores: number[] = [];
-      for (const seed of seeds) scores.push(runScore(await trainAndScore(split.fit, { heldOut: split.heldOut }, lr, seed)));
+      for (const seed of seeds)
+        scores.push(runScore(await trainAndScore(split.fit, { heldOut: split.heldOut }, lr, seed)));
       heldOut.push({ lr, score: median(scores) });
     }
     bestLr = heldOut.reduce((a, b) => (b.score > a.score ? b : a)).lr;
@@ -328,7 +371,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const pre = state.config;
   const tok = WordPieceTokenizer.fromVocabFile(resolveKitPath(pre.data.vocab));
   if (tok.vocabSize !== pre.model.vocabSize) {
-    throw new Error(`checkpoint ${ckpt} was trained with a ${pre.model.vocabSize}-token vocabulary but ${pre.data.vocab} has ${tok.vocabSize} tokens; use the vocab.txt the checkpoint was trained with`);
+    throw new Error(
+      `checkpoint ${ckpt} was trained with a ${pre.model.vocabSize}-token vocabulary but ${pre.data.vocab} has ${tok.vocabSize} tokens; use the vocab.txt the checkpoint was trained with`,
+    );
   }
   const out = o.out ?? path.join(path.dirname(ckpt), init === 'random' ? 'finetune-random' : 'finetune');
   checkWritableDir(out);
@@ -338,31 +383,64 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const summary: TaskSummary[] = [];
   for (const task of tasks) {
     const stepsFor = (n: number): number => Math.ceil(n / cfg.batchSize) * cfg.epochs;
-    const selection = cfg.lrs.length > 1 ? cfg.lrs.length * Math.min(Math.max(1, cfg.selectionSeeds), cfg.seeds.length) * stepsFor(holdOut(task.train, cfg.heldOutFraction).fit.length) : 0;
-    const progress = createProgress(`finetune ${task.spec.name}${init === 'random' ? ' (random init)' : ''}`, selection + cfg.seeds.length * stepsFor(task.train.length), 0, o.stream, o.quiet);
+    const selection =
+      cfg.lrs.length > 1
+        ? cfg.lrs.length *
+          Math.min(Math.max(1, cfg.selectionSeeds), cfg.seeds.length) *
+          stepsFor(holdOut(task.train, cfg.heldOutFraction).fit.length)
+        : 0;
+    const progress = createProgress(
+      `finetune ${task.spec.name}${init === 'random' ? ' (random init)' : ''}`,
+      selection + cfg.seeds.length * stepsFor(task.train.length),
+      0,
+      o.stream,
+      o.quiet,
+    );
     let k = 0;
-    const trainAndScore: TrainAndScore = (train, evalSets, lr, seed) => finetuneOnce(ckpt, pre, tok, task.spec, { train, evalSets }, cfg, { lr, seed, init }, (loss) => progress.update(k++, { loss }));
+    const trainAndScore: TrainAndScore = (train, evalSets, lr, seed) =>
+      finetuneOnce(ckpt, pre, tok, task.spec, { train, evalSets }, cfg, { lr, seed, init }, (loss) =>
+        progress.update(k++, { loss }),
+      );
     const p = await runTaskProtocol(task, cfg, trainAndScore);
     progress.done();
-    for (const r of p.runs) for (const [devSet, metrics] of Object.entries(r.metrics)) rows.push({ task: task.spec.name, devSet, lr: p.bestLr, seed: r.seed, metrics, score: taskScore(metrics) });
+    for (const r of p.runs)
+      for (const [devSet, metrics] of Object.entries(r.metrics))
+        rows.push({ task: task.spec.name, devSet, lr: p.bestLr, seed: r.seed, metrics, score: taskScore(metrics) });
     const scores = p.runs.map((r) => runScore(r.metrics));
     const metrics: Record<string, MetricValues> = {};
     for (const devSet of Object.keys(task.dev)) {
       const names = Object.keys(p.runs[0].metrics[devSet]) as (keyof MetricValues)[];
-      metrics[devSet] = Object.fromEntries(names.map((n) => [n, median(p.runs.map((r) => r.metrics[devSet][n] as number))]));
+      metrics[devSet] = Object.fromEntries(
+        names.map((n) => [n, median(p.runs.map((r) => r.metrics[devSet][n] as number))]),
+      );
     }
     const baseline = mean(Object.values(task.baseline).map((b) => b.score));
     const s: TaskSummary = {
-      task: task.spec.name, bestLr: p.bestLr, heldOut: p.heldOut,
-      median: median(scores), q1: quantile(scores, 0.25), q3: quantile(scores, 0.75), mean: mean(scores), std: std(scores),
-      scores, seeds: scores.length, baseline, metrics,
+      task: task.spec.name,
+      bestLr: p.bestLr,
+      heldOut: p.heldOut,
+      median: median(scores),
+      q1: quantile(scores, 0.25),
+      q3: quantile(scores, 0.75),
+      mean: mean(scores),
+      std: std(scores),
+      scores,
+      seeds: scores.length,
+      baseline,
+      metrics,
     };
     summary.push(s);
-    const chosen = p.heldOut.length ? ` chosen on held-out training data from ${p.heldOut.map((h) => `${h.lr}: ${h.score.toFixed(1)}`).join(', ')}` : '';
-    progress.line(`finetune ${task.spec.name}${init === 'random' ? ' (random init)' : ''}: median ${s.median.toFixed(1)} [IQR ${s.q1.toFixed(1)}–${s.q3.toFixed(1)}] over ${s.seeds} seeds (baseline ${baseline.toFixed(1)}, lr ${p.bestLr}${chosen})`);
+    const chosen = p.heldOut.length
+      ? ` chosen on held-out training data from ${p.heldOut.map((h) => `${h.lr}: ${h.score.toFixed(1)}`).join(', ')}`
+      : '';
+    progress.line(
+      `finetune ${task.spec.name}${init === 'random' ? ' (random init)' : ''}: median ${s.median.toFixed(1)} [IQR ${s.q1.toFixed(1)}–${s.q3.toFixed(1)}] over ${s.seeds} seeds (baseline ${baseline.toFixed(1)}, lr ${p.bestLr}${chosen})`,
+    );
   }
   const manifestFile = path.join(path.dirname(ckpt), 'manifest.json');
-  const pretrainManifest: unknown = fs.existsSync(manifestFile) ? JSON.parse(fs.readFileSync(manifestFile, 'utf8')) : null;
+  const pretrainManifest: unknown = fs.existsSync(manifestFile)
+    ? JSON.parse(fs.readFileSync(manifestFile, 'utf8'))
+    : null;
   const result: FinetuneResult = {
     checkpoint: ckpt,
     variant: pre.variant,
@@ -383,8 +461,20 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
 export const RANDOM_INIT_LABEL = 'random init (control)';
 
 /** One row per task and model: dev score median and quartiles over seeds, the trivial baseline, the chosen LR. */
-export function summaryTable(results: FinetuneResult[]): { task: string; variant: string; median: number; q1: number; q3: number; baseline: number; bestLr: number }[] {
-  return results.flatMap((r) => r.summary.map((s) => ({ task: s.task, variant: r.label ?? r.variant, median: s.median, q1: s.q1, q3: s.q3, baseline: s.baseline, bestLr: s.bestLr })));
+export function summaryTable(
+  results: FinetuneResult[],
+): { task: string; variant: string; median: number; q1: number; q3: number; baseline: number; bestLr: number }[] {
+  return results.flatMap((r) =>
+    r.summary.map((s) => ({
+      task: s.task,
+      variant: r.label ?? r.variant,
+      median: s.median,
+      q1: s.q1,
+      q3: s.q3,
+      baseline: s.baseline,
+      bestLr: s.bestLr,
+    })),
+  );
 }
 
 /**
@@ -394,13 +484,18 @@ export function summaryTable(results: FinetuneResult[]): { task: string; variant
  */
 export function gainsOverControl(results: FinetuneResult[]): { task: string; variant: string; gain: number }[] {
   const control = results.find((r) => r.init === 'random');
-  if (!control) throw new Error(`no random-init control among the fine-tuning results (${results.map((r) => r.label ?? r.variant).join(', ')}); fine-tune one with init: 'random'`);
+  if (!control)
+    throw new Error(
+      `no random-init control among the fine-tuning results (${results.map((r) => r.label ?? r.variant).join(', ')}); fine-tune one with init: 'random'`,
+    );
   return results
     .filter((r) => r !== control)
-    .flatMap((r) => r.summary.flatMap((s) => {
-      const c = control.summary.find((x) => x.task === s.task);
-      return c ? [{ task: s.task, variant: r.label ?? r.variant, gain: s.median - c.median }] : [];
-    }));
+    .flatMap((r) =>
+      r.summary.flatMap((s) => {
+        const c = control.summary.find((x) => x.task === s.task);
+        return c ? [{ task: s.task, variant: r.label ?? r.variant, gain: s.median - c.median }] : [];
+      }),
+    );
 }
 
 /** Dev scores (median [q1–q3] over seeds) per task and model, the average, and the first model's trivial baseline. */
@@ -416,7 +511,11 @@ export function markdownTable(results: FinetuneResult[]): string {
   ]);
   const base = results[0]?.summary;
   if (base) {
-    rows.push(['majority / mean baseline', ...tasks.map((t) => base.find((s) => s.task === t)?.baseline.toFixed(1) ?? ''), glueScore(base.map((s) => s.baseline)).toFixed(1)]);
+    rows.push([
+      'majority / mean baseline',
+      ...tasks.map((t) => base.find((s) => s.task === t)?.baseline.toFixed(1) ?? ''),
+      glueScore(base.map((s) => s.baseline)).toFixed(1),
+    ]);
   }
   const align: Align[] = ['left', ...tasks.map((): Align => 'right'), 'right'];
   return renderMarkdownTable(['model', ...tasks, 'average'], rows, align) + '\n';
@@ -425,7 +524,14 @@ export function markdownTable(results: FinetuneResult[]): string {
 function writeResults(out: string, r: FinetuneResult): void {
   // danfojs DataFrame → CSV, as users will read it back with dfd.readCSV.
   const dfd = require('danfojs-node') as { DataFrame: new (rows: object[]) => object; toCSV: (df: object) => string };
-  const flat = r.rows.map((x) => ({ task: x.task, devSet: x.devSet, lr: x.lr, seed: x.seed, score: x.score, ...x.metrics }));
+  const flat = r.rows.map((x) => ({
+    task: x.task,
+    devSet: x.devSet,
+    lr: x.lr,
+    seed: x.seed,
+    score: x.score,
+    ...x.metrics,
+  }));
   writeFileAtomic(path.join(out, 'results.csv'), dfd.toCSV(new dfd.DataFrame(flat)));
   writeFileAtomic(path.join(out, 'results.md'), markdownTable([r]));
   writeFileAtomic(path.join(out, 'results.json'), JSON.stringify(r, null, 1));

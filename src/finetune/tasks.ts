@@ -10,8 +10,13 @@ export function loadTask(name: string, o: { glueDir?: string; maxTrain?: number;
   try {
     glue = resolveGlueTask(name);
   } catch {
-    throw new Error(`unknown task '${name}'; offline suite: ${OFFLINE_TASKS.join(', ')}; GLUE: ${GLUE_TASKS.join(', ')}`);
+    throw new Error(
+      `unknown task '${name}'; offline suite: ${OFFLINE_TASKS.join(', ')}; GLUE: ${GLUE_TASKS.join(', ')}`,
+    );
   }
-  if (!o.glueDir) throw new Error(`task ${glue} is a GLUE task: pass --glue-dir pointing at the GLUE data (<dir>/${glue}/train.tsv, …)`);
+  if (!o.glueDir)
+    throw new Error(
+      `task ${glue} is a GLUE task: pass --glue-dir pointing at the GLUE data (<dir>/${glue}/train.tsv, …)`,
+    );
   return loadGlueTask(o.glueDir, glue, { maxTrain: o.maxTrain, maxDev: o.maxDev });
 }

@@ -121,10 +121,13 @@ export function dropper(opts: ForwardOptions): Drop {
     if (!opts.rng) throw new Error('training with dropout needs an rng in the forward options');
     return opts.rng.nextUint32();
   };
-  return Object.assign((x: tf.Tensor, rate: number): tf.Tensor => {
-    const seed = seedFor(rate);
-    return seed === null ? x : dropout(x, rate, seed);
-  }, { seedFor });
+  return Object.assign(
+    (x: tf.Tensor, rate: number): tf.Tensor => {
+      const seed = seedFor(rate);
+      return seed === null ? x : dropout(x, rate, seed);
+    },
+    { seedFor },
+  );
 }
 
 /** Additive attention bias [batch, seq]: 0 where attended, −10000 at padding (BERT). */
@@ -141,8 +144,15 @@ export function embeddings(model: Bert, input: EncoderInput, drop: Drop): tf.Ten
   const ids = input.inputIds.reshape([-1]) as tf.Tensor1D;
   const types = (input.tokenTypeIds ?? tf.zerosLike(input.inputIds)).reshape([-1]) as tf.Tensor1D;
   const positions = tf.tile(tf.range(0, S, 1, 'int32'), [B]) as tf.Tensor1D;
-  const x = tf.addN([gatherRows(P('word_embeddings.weight'), ids), gatherRows(P('position_embeddings.weight'), positions), gatherRows(P('token_type_embeddings.weight'), types)]);
-  return drop(layerNorm(x.reshape([B, S, c.hidden]), P('LayerNorm.weight'), P('LayerNorm.bias'), c.layerNormEps), c.hiddenDropout) as tf.Tensor3D;
+  const x = tf.addN([
+    gatherRows(P('word_embeddings.weight'), ids),
+    gatherRows(P('position_embeddings.weight'), positions),
+    gatherRows(P('token_type_embeddings.weight'), types),
+  ]);
+  return drop(
+    layerNorm(x.reshape([B, S, c.hidden]), P('LayerNorm.weight'), P('LayerNorm.bias'), c.layerNormEps),
+    c.hiddenDropout,
+  ) as tf.Tensor3D;
 }
 
 /** f_ATTN of block i: multi-head self-attention and its output projection, [B, S, H] → [B, S, H]. */
@@ -154,10 +164,19 @@ export function selfAttention(model: Bert, h: tf.Tensor3D, i: number, bias: tf.T
   const P = (name: string): tf.Variable => param(model, `${blockPrefix(i)}attention.${name}`);
   const h2 = h.reshape([B * S, H]);
   // Projections [B·S, H], each head's dh columns side by side.
-  const proj = (name: string): tf.Tensor2D => linear(h2, P(`self.${name}.weight`), P(`self.${name}.bias`)) as tf.Tensor2D;
+  const proj = (name: string): tf.Tensor2D =>
+    linear(h2, P(`self.${name}.weight`), P(`self.${name}.bias`)) as tf.Tensor2D;
   const seed = drop.seedFor(c.attentionDropout);
-  const ctx = attention(proj('query'), proj('key'), proj('value'), bias, { heads: nh, scale: 1 / Math.sqrt(dh), rate: seed === null ? 0 : c.attentionDropout, seed: seed ?? 0 });
-  return drop(linear(ctx, P('output.dense.weight'), P('output.dense.bias')).reshape([B, S, H]), c.hiddenDropout) as tf.Tensor3D;
+  const ctx = attention(proj('query'), proj('key'), proj('value'), bias, {
+    heads: nh,
+    scale: 1 / Math.sqrt(dh),
+    rate: seed === null ? 0 : c.attentionDropout,
+    seed: seed ?? 0,
+  });
+  return drop(
+    linear(ctx, P('output.dense.weight'), P('output.dense.bias')).reshape([B, S, H]),
+    c.hiddenDropout,
+  ) as tf.Tensor3D;
 }
 
 /** f_FFN of block i: dense → GELU → dense, [B, S, H] → [B, S, H]. */
@@ -165,13 +184,21 @@ export function feedForward(model: Bert, h: tf.Tensor3D, i: number, drop: Drop):
   const P = (name: string): tf.Variable => param(model, blockPrefix(i) + name);
   const [B, S, H] = h.shape;
   const inner = linear(h.reshape([B * S, H]), P('intermediate.dense.weight'), P('intermediate.dense.bias'), 'gelu'); // [B·S, F]
-  return drop(linear(inner, P('output.dense.weight'), P('output.dense.bias')).reshape([B, S, H]), model.config.hiddenDropout) as tf.Tensor3D;
+  return drop(
+    linear(inner, P('output.dense.weight'), P('output.dense.bias')).reshape([B, S, H]),
+    model.config.hiddenDropout,
+  ) as tf.Tensor3D;
 }
 
 /** Block i's LayerNorm in front of (PreLN) or after (PostLN) the given sublayer. */
 export function blockNorm(model: Bert, t: tf.Tensor, i: number, sublayer: 'attention' | 'ffn'): tf.Tensor3D {
   const name = blockPrefix(i) + (sublayer === 'attention' ? 'attention.output.LayerNorm' : 'output.LayerNorm');
-  return layerNorm(t, param(model, `${name}.weight`), param(model, `${name}.bias`), model.config.layerNormEps) as tf.Tensor3D;
+  return layerNorm(
+    t,
+    param(model, `${name}.weight`),
+    param(model, `${name}.bias`),
+    model.config.layerNormEps,
+  ) as tf.Tensor3D;
 }
 
 /**
@@ -215,7 +242,12 @@ export function encode(model: Bert, input: EncoderInput, opts: ForwardOptions): 
 
 /** PreLN's LayerNorm after the last block. */
 export function finalNorm(model: Bert, x: tf.Tensor3D): tf.Tensor3D {
-  return layerNorm(x, param(model, 'bert.encoder.FinalLayerNorm.weight'), param(model, 'bert.encoder.FinalLayerNorm.bias'), model.config.layerNormEps) as tf.Tensor3D;
+  return layerNorm(
+    x,
+    param(model, 'bert.encoder.FinalLayerNorm.weight'),
+    param(model, 'bert.encoder.FinalLayerNorm.bias'),
+    model.config.layerNormEps,
+  ) as tf.Tensor3D;
 }
 
 /**
@@ -228,11 +260,26 @@ export function mlmLogits(model: Bert, seqOut: tf.Tensor3D, maskedPositions: tf.
   const c = model.config;
   const flat = seqOut.reshape([-1, c.hidden]) as tf.Tensor2D;
   const h = gatherRows(flat, maskedPositions); // [M, H]
-  let t = linear(h, param(model, 'cls.predictions.transform.dense.weight'), param(model, 'cls.predictions.transform.dense.bias'), 'gelu');
-  t = layerNorm(t, param(model, 'cls.predictions.transform.LayerNorm.weight'), param(model, 'cls.predictions.transform.LayerNorm.bias'), c.layerNormEps);
+  let t = linear(
+    h,
+    param(model, 'cls.predictions.transform.dense.weight'),
+    param(model, 'cls.predictions.transform.dense.bias'),
+    'gelu',
+  );
+  t = layerNorm(
+    t,
+    param(model, 'cls.predictions.transform.LayerNorm.weight'),
+    param(model, 'cls.predictions.transform.LayerNorm.bias'),
+    c.layerNormEps,
+  );
   // Tied decoder: logits = t @ Eᵀ + b.
   const E = param(model, 'bert.embeddings.word_embeddings.weight') as tf.Tensor2D; // [V, H]
-  return tf.fused.matMul({ a: t as tf.Tensor2D, b: E, transposeB: true, bias: param(model, 'cls.predictions.bias') }) as tf.Tensor2D;
+  return tf.fused.matMul({
+    a: t as tf.Tensor2D,
+    b: E,
+    transposeB: true,
+    bias: param(model, 'cls.predictions.bias'),
+  }) as tf.Tensor2D;
 }
 
 /** Mean cross-entropy of integer labels under logits [N, C]. */
@@ -245,7 +292,10 @@ export function clsLogits(model: Bert, seqOut: tf.Tensor3D, opts: ForwardOptions
   if (model.numLabels < 1) throw new Error('this model was built without a classification head (numLabels = 0)');
   const [B, , H] = seqOut.shape;
   const first = seqOut.slice([0, 0, 0], [B, 1, H]).reshape([B, H]);
-  const pooled = dropper(opts)(tf.tanh(linear(first, param(model, 'bert.pooler.dense.weight'), param(model, 'bert.pooler.dense.bias'))), model.config.hiddenDropout);
+  const pooled = dropper(opts)(
+    tf.tanh(linear(first, param(model, 'bert.pooler.dense.weight'), param(model, 'bert.pooler.dense.bias'))),
+    model.config.hiddenDropout,
+  );
   return linear(pooled, param(model, 'classifier.weight'), param(model, 'classifier.bias')) as tf.Tensor2D;
 }
 

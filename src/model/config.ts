@@ -45,20 +45,35 @@ export const BERT_BASE: ModelConfig = {
 };
 
 export function validateModelConfig(c: ModelConfig): void {
-  const ints: (keyof ModelConfig)[] = ['vocabSize', 'hidden', 'layers', 'heads', 'intermediate', 'maxPositions', 'typeVocab'];
+  const ints: (keyof ModelConfig)[] = [
+    'vocabSize',
+    'hidden',
+    'layers',
+    'heads',
+    'intermediate',
+    'maxPositions',
+    'typeVocab',
+  ];
   for (const k of ints) {
     const v = c[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`model.${k} must be a whole number >= 1, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw new Error(`model.${k} must be a whole number >= 1, got ${JSON.stringify(v)}`);
   }
-  if (c.hidden % c.heads !== 0) throw new Error(`model.hidden (${c.hidden}) must be divisible by model.heads (${c.heads})`);
-  if (c.norm !== 'post' && c.norm !== 'pre') throw new Error(`model.norm must be 'post' or 'pre', got ${JSON.stringify(c.norm)}`);
+  if (c.hidden % c.heads !== 0)
+    throw new Error(`model.hidden (${c.hidden}) must be divisible by model.heads (${c.heads})`);
+  if (c.norm !== 'post' && c.norm !== 'pre')
+    throw new Error(`model.norm must be 'post' or 'pre', got ${JSON.stringify(c.norm)}`);
   for (const k of ['hiddenDropout', 'attentionDropout'] as const) {
     if (!(c[k] >= 0 && c[k] < 1)) throw new Error(`model.${k} must be in [0, 1), got ${c[k]}`);
   }
 }
 
 /** Multiply–accumulates of one forward pass per sequence, split by part (for GMAC/s and FLOP counts). */
-export function forwardMacs(c: ModelConfig, seqLen: number, maskedPerSeq: number): { attention: number; ffn: number; head: number; perBlock: number } {
+export function forwardMacs(
+  c: ModelConfig,
+  seqLen: number,
+  maskedPerSeq: number,
+): { attention: number; ffn: number; head: number; perBlock: number } {
   const H = c.hidden;
   const S = seqLen;
   // Q, K, V and output projections (4·S·H²) plus scores and context (2·S²·H).

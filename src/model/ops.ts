@@ -43,7 +43,8 @@ function fusedDense(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, activation: Dens
     save(z ? [xx, ww, z] : [xx, ww]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => runFused(FUSED.denseGrad, { dy, x: saved[0], w: saved[1], ...(saved[2] ? { z: saved[2] } : {}) }),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        runFused(FUSED.denseGrad, { dy, x: saved[0], w: saved[1], ...(saved[2] ? { z: saved[2] } : {}) }),
     };
   });
   return f(x, w, b);
@@ -63,7 +64,10 @@ export function gatherRows(table: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2
     save([idx]);
     return {
       value: tf.gather(t, idx),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.scatterND(saved[0].reshape([-1, 1]), dy, [rows, dim]), tf.zerosLike(saved[0])],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.scatterND(saved[0].reshape([-1, 1]), dy, [rows, dim]),
+        tf.zerosLike(saved[0]),
+      ],
     };
   });
   return f(table, indices) as tf.Tensor2D;
@@ -81,7 +85,13 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
  * bias [B, S] (0 where attended, −10000 at padding): per head, softmax(scale·q·kᵀ + bias), dropout
  * (rate, seed) on the probabilities, times v; the heads' outputs side by side again, [B·S, H].
  */
-export function attention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, bias: tf.Tensor2D, a: AttentionAttrs): tf.Tensor2D {
+export function attention(
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  v: tf.Tensor2D,
+  bias: tf.Tensor2D,
+  a: AttentionAttrs,
+): tf.Tensor2D {
   if (hasFused(FUSED.attention)) return fusedAttention(q, k, v, bias, a);
   const [B, S] = bias.shape;
   const H = q.shape[1];
@@ -90,11 +100,20 @@ export function attention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, bias: 
   const split = (t: tf.Tensor2D): tf.Tensor4D => t.reshape([B, S, a.heads, dh]).transpose([0, 2, 1, 3]);
   const scores = tf.matMul(split(q), split(k), false, true) as tf.Tensor4D; // q·kᵀ [B, heads, S, S]
   const probs = dropout(maskedSoftmax(scores, bias, a.scale), a.rate, a.seed);
-  return tf.matMul(probs, split(v)).transpose([0, 2, 1, 3]).reshape([B * S, H]) as tf.Tensor2D;
+  return tf
+    .matMul(probs, split(v))
+    .transpose([0, 2, 1, 3])
+    .reshape([B * S, H]) as tf.Tensor2D;
 }
 
 /** One kernel per direction, one task per (batch, head); the probabilities are kept for the gradient. */
-function fusedAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, bias: tf.Tensor2D, a: AttentionAttrs): tf.Tensor2D {
+function fusedAttention(
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  v: tf.Tensor2D,
+  bias: tf.Tensor2D,
+  a: AttentionAttrs,
+): tf.Tensor2D {
   const attrs = { ...a };
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [qq, kk, vv, bb, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
@@ -103,7 +122,11 @@ function fusedAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, bias: tf
     return {
       value: ctx,
       gradFunc: (dctx: tf.Tensor, saved: tf.Tensor[]) => {
-        const [dq, dk, dv] = runFused(FUSED.attentionGrad, { dctx, q: saved[0], k: saved[1], v: saved[2], probs: saved[3] }, attrs);
+        const [dq, dk, dv] = runFused(
+          FUSED.attentionGrad,
+          { dctx, q: saved[0], k: saved[1], v: saved[2], probs: saved[3] },
+          attrs,
+        );
         // The bias is the padding mask, a constant: no gradient flows into it.
         return [dq, dk, dv, tf.zeros(bias.shape)];
       },
@@ -122,7 +145,10 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): t
       return {
         value: loss,
         // The probabilities are recomputed from the logits and log Σ exp in the same pass that writes the gradient.
-        gradFunc: (dloss: tf.Tensor, saved: tf.Tensor[]) => [runFused(FUSED.softmaxXentGrad, { logits: saved[0], labels: saved[1], lse: saved[2], dloss })[0], tf.zeros(saved[1].shape)],
+        gradFunc: (dloss: tf.Tensor, saved: tf.Tensor[]) => [
+          runFused(FUSED.softmaxXentGrad, { logits: saved[0], labels: saved[1], lse: saved[2], dloss })[0],
+          tf.zeros(saved[1].shape),
+        ],
       };
     });
     return f(logits, labels) as tf.Scalar;
@@ -165,7 +191,8 @@ export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
  * bias [B, S] (0 where attended, −10000 at padding, as BERT), broadcast over heads and queries.
  */
 export function maskedSoftmax(scores: tf.Tensor4D, bias: tf.Tensor2D, scale: number): tf.Tensor4D {
-  if (hasFused(FUSED.maskedSoftmax)) return runFused(FUSED.maskedSoftmax, { scores, bias }, { scale })[0] as tf.Tensor4D;
+  if (hasFused(FUSED.maskedSoftmax))
+    return runFused(FUSED.maskedSoftmax, { scores, bias }, { scale })[0] as tf.Tensor4D;
   const [B, , , S] = scores.shape;
   return tf.softmax(tf.add(tf.mul(scores, scale), bias.reshape([B, 1, 1, S]))) as tf.Tensor4D;
 }

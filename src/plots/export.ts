@@ -39,7 +39,16 @@ export function haveChromium(): boolean {
   return fs.existsSync(chromiumPath());
 }
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
 
 /**
  * plotly.js's minified cartesian bundle: the scatter, bar and heatmap traces the kit draws (and box,
@@ -70,7 +79,9 @@ function sizeOf(fig: Figure, o: ExportOptions): { width: number; height: number 
 
 /** What the page script sees: plotly.js's global. */
 interface PlotlyGlobal {
-  Plotly: { toImage(fig: Figure, o: { format: string; width: number; height: number; scale: number }): Promise<string> };
+  Plotly: {
+    toImage(fig: Figure, o: { format: string; width: number; height: number; scale: number }): Promise<string>;
+  };
 }
 
 export class FigureExporter {
@@ -82,13 +93,19 @@ export class FigureExporter {
   /** Starts headless Chromium with plotly.js loaded from node_modules (no network). */
   static async launch(o: { executablePath?: string } = {}): Promise<FigureExporter> {
     const exe = o.executablePath ?? chromiumPath();
-    if (!fs.existsSync(exe)) throw new Error(`headless Chromium not found at ${exe}; run \`bash scripts/setup.sh\` or apt-get install chromium`);
+    if (!fs.existsSync(exe))
+      throw new Error(
+        `headless Chromium not found at ${exe}; run \`bash scripts/setup.sh\` or apt-get install chromium`,
+      );
     const { chromium } = require('playwright-core') as typeof import('playwright-core');
     let browser: Browser;
     try {
       browser = await chromium.launch({ executablePath: exe, args: CHROMIUM_ARGS, headless: true });
     } catch (e) {
-      throw new Error(`could not start headless Chromium at ${exe}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`, { cause: e });
+      throw new Error(
+        `could not start headless Chromium at ${exe}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`,
+        { cause: e },
+      );
     }
     try {
       // A file:// page loading plotly.js from node_modules parses faster than an injected script tag.
@@ -96,9 +113,13 @@ export class FigureExporter {
       try {
         const page = await browser.newPage();
         const html = path.join(dir, 'index.html');
-        fs.writeFileSync(html, `<!doctype html><html><head><meta charset="utf-8"><script src="${url.pathToFileURL(plotlyBundlePath()).href}"></script></head><body></body></html>`);
+        fs.writeFileSync(
+          html,
+          `<!doctype html><html><head><meta charset="utf-8"><script src="${url.pathToFileURL(plotlyBundlePath()).href}"></script></head><body></body></html>`,
+        );
         await page.goto(url.pathToFileURL(html).href);
-        if (!(await page.evaluate(() => typeof (globalThis as unknown as Partial<PlotlyGlobal>).Plotly === 'object'))) throw new Error(`plotly.js did not load from ${plotlyBundlePath()}`);
+        if (!(await page.evaluate(() => typeof (globalThis as unknown as Partial<PlotlyGlobal>).Plotly === 'object')))
+          throw new Error(`plotly.js did not load from ${plotlyBundlePath()}`);
         return new FigureExporter(browser, page);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -114,12 +135,20 @@ export class FigureExporter {
     const { width, height } = sizeOf(fig, o);
     const scale = format === 'png' ? (o.scale ?? 2) : 1;
     const dataUrl = await this.page.evaluate(
-      (a) => (globalThis as unknown as PlotlyGlobal).Plotly.toImage(a.fig, { format: a.format, width: a.width, height: a.height, scale: a.scale }),
+      (a) =>
+        (globalThis as unknown as PlotlyGlobal).Plotly.toImage(a.fig, {
+          format: a.format,
+          width: a.width,
+          height: a.height,
+          scale: a.scale,
+        }),
       { fig: { data: fig.data, layout: { ...fig.layout, width, height } }, format, width, height, scale },
     );
     const comma = dataUrl.indexOf(',');
     const body = dataUrl.slice(comma + 1);
-    return dataUrl.slice(0, comma).endsWith(';base64') ? Buffer.from(body, 'base64') : Buffer.from(decodeURIComponent(body), 'utf8');
+    return dataUrl.slice(0, comma).endsWith(';base64')
+      ? Buffer.from(body, 'base64')
+      : Buffer.from(decodeURIComponent(body), 'utf8');
   }
 
   /** Writes `<basePath>.png`, `.svg` and/or `.html` (atomically); returns the paths written. */
@@ -141,7 +170,10 @@ export class FigureExporter {
 
 /** A self-contained interactive page for one figure: plotly.js inlined, no network needed. */
 export function figureHtml(fig: Figure, title: string, o: ExportOptions = {}): string {
-  const json = JSON.stringify({ data: fig.data, layout: { ...fig.layout, ...sizeOf(fig, o) } }).replace(/</g, '\\u003c');
+  const json = JSON.stringify({ data: fig.data, layout: { ...fig.layout, ...sizeOf(fig, o) } }).replace(
+    /</g,
+    '\\u003c',
+  );
   const esc = title.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${esc}</title>

@@ -16,7 +16,17 @@
  */
 import * as path from 'path';
 import { marked } from 'marked';
-import { DEFAULT_FORMATS, ExportFormat, haveChromium, chromiumPath, closeExporter, exportFigure, plotlyBundle, plotlyVersion, withExporter } from './export';
+import {
+  DEFAULT_FORMATS,
+  ExportFormat,
+  haveChromium,
+  chromiumPath,
+  closeExporter,
+  exportFigure,
+  plotlyBundle,
+  plotlyVersion,
+  withExporter,
+} from './export';
 import { displayBundle } from './display';
 import { Figure } from './types';
 import { markdownCell, renderMarkdownTable } from '../util/tables';
@@ -47,8 +57,15 @@ function hash(s: string): string {
  * The HTML rendering of a figure: the PNG (or a note) in a box that a script replaces with the
  * interactive chart once plotly.js is there (it waits up to 10 s for the loader output to run).
  */
-export function figureHtmlOutput(fig: Figure, name: string, o: { width: number; height: number; png: string | null; index: number }): string {
-  const spec = JSON.stringify({ data: fig.data, layout: { ...fig.layout, width: o.width, height: o.height } }).replace(/</g, '\\u003c');
+export function figureHtmlOutput(
+  fig: Figure,
+  name: string,
+  o: { width: number; height: number; png: string | null; index: number },
+): string {
+  const spec = JSON.stringify({ data: fig.data, layout: { ...fig.layout, width: o.width, height: o.height } }).replace(
+    /</g,
+    '\\u003c',
+  );
   const id = `pld-fig-${name.replace(/[^A-Za-z0-9_-]/g, '')}-${o.index}-${hash(spec)}`;
   const title = escHtml(fig.layout.title?.text?.replace(/<[^>]*>/g, '') ?? name);
   const still = o.png
@@ -85,7 +102,12 @@ export interface ShowFigureOptions {
 /** A file-name slug of a figure's title. */
 export function figureSlug(fig: Figure): string {
   const t = (fig.layout.title?.text ?? 'figure').toLowerCase().replace(/<[^>]*>/g, '');
-  return t.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'figure';
+  return (
+    t
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'figure'
+  );
 }
 
 let warnedNoChromium = false;
@@ -111,10 +133,15 @@ export async function showFigure(fig: Figure, opts: string | ShowFigureOptions =
   let png: string | null = null;
   const metadata: Record<string, unknown> = {};
   if (haveChromium()) {
-    png = (await withExporter((e) => e.render(fig, 'png', { width, height, scale: NOTEBOOK_PNG_SCALE }))).toString('base64');
+    png = (await withExporter((e) => e.render(fig, 'png', { width, height, scale: NOTEBOOK_PNG_SCALE }))).toString(
+      'base64',
+    );
     metadata['image/png'] = { width, height };
   } else {
-    if (!warnedNoChromium) console.log(`showFigure: headless Chromium not found at ${chromiumPath()}; figures are shown without a static image`);
+    if (!warnedNoChromium)
+      console.log(
+        `showFigure: headless Chromium not found at ${chromiumPath()}; figures are shown without a static image`,
+      );
     warnedNoChromium = true;
   }
   if (!loaderShown) displayBundle(plotlyLoaderBundle());
@@ -127,7 +154,12 @@ export async function showFigure(fig: Figure, opts: string | ShowFigureOptions =
   };
   displayBundle(data, metadata);
   const dir = process.env.PLD_FIGURES_DIR;
-  if (dir) await exportFigure(fig, path.join(path.resolve(dir), name), { formats: o.formats ?? DEFAULT_FORMATS, width, height });
+  if (dir)
+    await exportFigure(fig, path.join(path.resolve(dir), name), {
+      formats: o.formats ?? DEFAULT_FORMATS,
+      width,
+      height,
+    });
 }
 
 /** Closes the shared headless browser (the last cell of a notebook calls this; it also closes itself when idle). */
@@ -152,7 +184,8 @@ export type TableRow = Record<string, string | number | boolean | null | undefin
 
 function cellText(v: TableRow[string], digits: number): string {
   if (v === null || v === undefined) return '';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(digits) : v.toExponential(2);
+  if (typeof v === 'number')
+    return Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(digits) : v.toExponential(2);
   return String(v);
 }
 
@@ -164,14 +197,18 @@ function columns(rows: TableRow[]): string[] {
 export function markdownRows(rows: TableRow[], digits = 3): string {
   if (rows.length === 0) return '(no rows)';
   const cols = columns(rows);
-  return renderMarkdownTable(cols.map(markdownCell), rows.map((r) => cols.map((c) => markdownCell(cellText(r[c], digits)))));
+  return renderMarkdownTable(
+    cols.map(markdownCell),
+    rows.map((r) => cols.map((c) => markdownCell(cellText(r[c], digits)))),
+  );
 }
 
 /** The same table as HTML (numbers right-aligned). */
 export function htmlRows(rows: TableRow[], digits = 3): string {
   const cols = columns(rows);
   const esc = (s: string): string => s.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`);
-  const td = (v: TableRow[string]): string => `<td style="text-align:${typeof v === 'number' ? 'right' : 'left'}">${esc(cellText(v, digits))}</td>`;
+  const td = (v: TableRow[string]): string =>
+    `<td style="text-align:${typeof v === 'number' ? 'right' : 'left'}">${esc(cellText(v, digits))}</td>`;
   return `<table><thead><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${cols.map((c) => td(r[c])).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
@@ -192,7 +229,16 @@ export function frameRows(df: FrameLike): TableRow[] {
     const r: TableRow = {};
     df.columns.forEach((c, i) => {
       const x = row[i];
-      r[c] = typeof x === 'number' ? (Number.isNaN(x) ? null : x) : typeof x === 'string' || typeof x === 'boolean' ? x : x === null || x === undefined ? null : String(x);
+      r[c] =
+        typeof x === 'number'
+          ? Number.isNaN(x)
+            ? null
+            : x
+          : typeof x === 'string' || typeof x === 'boolean'
+            ? x
+            : x === null || x === undefined
+              ? null
+              : String(x);
     });
     return r;
   });
@@ -215,5 +261,13 @@ export function showTable(table: TableRow[] | FrameLike, digits = 3, maxRows = 4
   const rows = elide(all, maxRows);
   const note = rows.length < all.length ? `\n\n(${all.length} rows)` : '';
   const md = markdownRows(rows, digits) + note;
-  displayBundle(rows.length ? { 'text/html': htmlRows(rows, digits) + (note ? `<p>(${all.length} rows)</p>` : ''), 'text/markdown': md, 'text/plain': md } : { 'text/plain': md });
+  displayBundle(
+    rows.length
+      ? {
+          'text/html': htmlRows(rows, digits) + (note ? `<p>(${all.length} rows)</p>` : ''),
+          'text/markdown': md,
+          'text/plain': md,
+        }
+      : { 'text/plain': md },
+  );
 }

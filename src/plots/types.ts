@@ -23,7 +23,15 @@ export interface Trace {
   marker?: { color?: string | string[]; size?: number; opacity?: number; symbol?: string };
   opacity?: number;
   /** `array` above each point, `arrayminus` below (symmetric when absent). */
-  error_y?: { type: 'data'; array: number[]; arrayminus?: number[]; symmetric?: boolean; visible: boolean; thickness?: number; width?: number };
+  error_y?: {
+    type: 'data';
+    array: number[];
+    arrayminus?: number[];
+    symmetric?: boolean;
+    visible: boolean;
+    thickness?: number;
+    width?: number;
+  };
   colorscale?: string;
   zmin?: number;
   zmax?: number;
@@ -47,7 +55,13 @@ export interface Axis {
   tickformat?: string;
   exponentformat?: 'none' | 'e' | 'E' | 'power' | 'SI' | 'B';
   /** Unlabelled minor ticks between the labelled ones. */
-  minor?: { ticks?: '' | 'outside' | 'inside'; ticklen?: number; dtick?: number | 'D1' | 'D2'; showgrid?: boolean; gridcolor?: string };
+  minor?: {
+    ticks?: '' | 'outside' | 'inside';
+    ticklen?: number;
+    dtick?: number | 'D1' | 'D2';
+    showgrid?: boolean;
+    gridcolor?: string;
+  };
   showgrid?: boolean;
   gridcolor?: string;
   zeroline?: boolean;

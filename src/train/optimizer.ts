@@ -44,19 +44,29 @@ export class AdamW {
    */
   apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): void {
     const { beta1, beta2, eps, weightDecay } = this.config;
-    for (const name of grads.keys()) if (!params.has(name)) throw new Error(`optimizer got a gradient for unknown parameter ${name}`);
+    for (const name of grads.keys())
+      if (!params.has(name)) throw new Error(`optimizer got a gradient for unknown parameter ${name}`);
     const updates = [...grads].map(([name, g]) => {
       const p = params.get(name) as tf.Variable;
       const s = this.moments(name, p);
       s.step += 1;
-      return { p, s, g, bc1: 1 - Math.pow(beta1, s.step), bc2: 1 - Math.pow(beta2, s.step), wd: this.decay.has(name) ? weightDecay : 0 };
+      return {
+        p,
+        s,
+        g,
+        bc1: 1 - Math.pow(beta1, s.step),
+        bc2: 1 - Math.pow(beta2, s.step),
+        wd: this.decay.has(name) ? weightDecay : 0,
+      };
     });
     let rest = updates;
     if (hasFused(FUSED.adamwInPlace) && updates.length > 0) {
       // One pass over every parameter, written in place (src/backend/fused.ts); the few whose
       // buffers are shared come back for the update below.
       const inputs: tf.NamedTensorMap = {};
-      updates.forEach((u, i) => Object.assign(inputs, { [`p${i}`]: u.p, [`m${i}`]: u.s.m, [`v${i}`]: u.s.v, [`g${i}`]: u.g }));
+      updates.forEach((u, i) =>
+        Object.assign(inputs, { [`p${i}`]: u.p, [`m${i}`]: u.s.m, [`v${i}`]: u.s.v, [`g${i}`]: u.g }),
+      );
       const perTensor = updates.flatMap((u) => [u.wd, u.bc1, u.bc2]);
       const [flags] = runFused(FUSED.adamwInPlace, inputs, { lr, beta1, beta2, eps, gradScale, perTensor });
       const updated = flags.dataSync();
@@ -66,7 +76,11 @@ export class AdamW {
     for (const { p, s, g: g0, bc1, bc2, wd } of rest) {
       if (hasFused(FUSED.adamw)) {
         // One pass over p, m, v and g (src/backend/fused.ts) instead of a dozen kernels.
-        const [p1, m1, v1] = runFused(FUSED.adamw, { p, m: s.m, v: s.v, g: g0 }, { lr, beta1, beta2, eps, weightDecay: wd, bc1, bc2, gradScale });
+        const [p1, m1, v1] = runFused(
+          FUSED.adamw,
+          { p, m: s.m, v: s.v, g: g0 },
+          { lr, beta1, beta2, eps, weightDecay: wd, bc1, bc2, gradScale },
+        );
         s.m.assign(m1);
         s.v.assign(v1);
         p.assign(p1);

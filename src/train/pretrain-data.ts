@@ -11,7 +11,14 @@ export type { BatcherState };
 
 export interface PretrainData {
   tokenizer: WordPieceTokenizer;
-  stats: { hash: string; documents: number; trainSequences: number; validSequences: number; words: number; tokens: number };
+  stats: {
+    hash: string;
+    documents: number;
+    trainSequences: number;
+    validSequences: number;
+    words: number;
+    tokens: number;
+  };
   trainBatcher(cfg: RunConfig, rng: Rng): PretrainBatcher;
   validBatches(cfg: RunConfig): MlmBatchArrays[];
   /** Unigram loss and accuracy of the validation split (training-split frequencies): the no-context line. */
@@ -37,8 +44,12 @@ export function loadPretrainData(cfg: RunConfig): PretrainData {
   const tokenizer = WordPieceTokenizer.fromVocabFile(vocabFile);
   checkVocab(tokenizer, cfg);
   const { docs, train, valid } = splitPretrainCorpus(cfg.data);
-  if (valid.length === 0) throw new Error(`the validation split is empty (${docs.length} documents, data.validFraction ${cfg.data.validFraction}); raise data.validFraction or add documents`);
-  if (train.length === 0) throw new Error('corpus has no text for training: every document went to validation; lower data.validFraction');
+  if (valid.length === 0)
+    throw new Error(
+      `the validation split is empty (${docs.length} documents, data.validFraction ${cfg.data.validFraction}); raise data.validFraction or add documents`,
+    );
+  if (train.length === 0)
+    throw new Error('corpus has no text for training: every document went to validation; lower data.validFraction');
   const trainSeqs: Packed = packSequences(train, tokenizer, cfg.train.seqLen);
   const validSeqs: Packed = packSequences(valid, tokenizer, cfg.train.seqLen);
   const s = corpusStats(docs);
@@ -52,7 +63,8 @@ export function loadPretrainData(cfg: RunConfig): PretrainData {
       words: s.words,
       tokens: [...trainSeqs, ...validSeqs].reduce((a, q) => a + q.length, 0),
     },
-    trainBatcher: (c, rng) => new PretrainBatcher(trainSeqs, tokenizer, c.train.batchSize, c.train.seqLen, rng.nextUint32(), c.train.maskProb),
+    trainBatcher: (c, rng) =>
+      new PretrainBatcher(trainSeqs, tokenizer, c.train.batchSize, c.train.seqLen, rng.nextUint32(), c.train.maskProb),
     validBatches: (c) => fixedBatches(validSeqs, tokenizer, c.train.batchSize, c.train.seqLen, c.train.evalBatches),
     reference: referenceLines(trainSeqs, validSeqs, tokenizer.vocabSize, tokenizer.specialIds),
   };
@@ -62,6 +74,8 @@ export function loadPretrainData(cfg: RunConfig): PretrainData {
 
 function checkVocab(tok: WordPieceTokenizer, cfg: RunConfig): void {
   if (tok.vocabSize !== cfg.model.vocabSize) {
-    throw new Error(`vocab ${cfg.data.vocab} has ${tok.vocabSize} tokens but model.vocabSize is ${cfg.model.vocabSize}; set model.vocabSize to ${tok.vocabSize} in the config`);
+    throw new Error(
+      `vocab ${cfg.data.vocab} has ${tok.vocabSize} tokens but model.vocabSize is ${cfg.model.vocabSize}; set model.vocabSize to ${tok.vocabSize} in the config`,
+    );
   }
 }

@@ -95,7 +95,14 @@ export interface Manifest {
   seed: number;
   config: RunConfig;
   environment: Environment;
-  corpus: { hash: string; documents: number; trainSequences: number; validSequences: number; words: number; tokens: number };
+  corpus: {
+    hash: string;
+    documents: number;
+    trainSequences: number;
+    validSequences: number;
+    words: number;
+    tokens: number;
+  };
   params: number;
   startedAt: string;
   totalSeconds: number;
@@ -123,10 +130,15 @@ export function defaultOutDir(c: RunConfig): string {
 
 /** First differing field between two JSON values, as a dotted path (for config-mismatch errors). */
 function firstDifference(a: unknown, b: unknown, at = ''): string | null {
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return JSON.stringify(a) === JSON.stringify(b) ? null : at || '(root)';
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null)
+    return JSON.stringify(a) === JSON.stringify(b) ? null : at || '(root)';
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of keys) {
-    const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], at ? `${at}.${k}` : k);
+    const d = firstDifference(
+      (a as Record<string, unknown>)[k],
+      (b as Record<string, unknown>)[k],
+      at ? `${at}.${k}` : k,
+    );
     if (d) return d;
   }
   return null;
@@ -144,7 +156,10 @@ function checkOutDir(cfg: RunConfig, out: string, ckptDir: string, resume: boole
   if (resume) recoverDir(ckptDir); // a run killed mid-save left its previous checkpoint as checkpoint.old
   const hasCheckpoint = fs.existsSync(path.join(ckptDir, 'state.json'));
   const hasLog = fs.existsSync(path.join(out, 'log.jsonl'));
-  if ((hasCheckpoint || hasLog) && !resume) throw new Error(`output directory ${out} already holds a run; pass --resume to continue it or choose another --out`);
+  if ((hasCheckpoint || hasLog) && !resume)
+    throw new Error(
+      `output directory ${out} already holds a run; pass --resume to continue it or choose another --out`,
+    );
   if (!resume) {
     checkWritableDir(out);
     return null;
@@ -158,7 +173,10 @@ function checkOutDir(cfg: RunConfig, out: string, ckptDir: string, resume: boole
   }
   const state = readCheckpointState<RunConfig, CkptState>(ckptDir);
   const diff = firstDifference(state.config, cfg);
-  if (diff) throw new Error(`checkpoint ${ckptDir} was made with a different config (field '${diff}' differs); resume with the same variant, preset and overrides, or choose another --out`);
+  if (diff)
+    throw new Error(
+      `checkpoint ${ckptDir} was made with a different config (field '${diff}' differs); resume with the same variant, preset and overrides, or choose another --out`,
+    );
   checkWritableDir(out);
   return state;
 }
@@ -176,10 +194,19 @@ interface TrainingState {
 }
 
 /** A fresh model, or the checkpoint's weights, optimizer, data position and RNG (logs cut back to its step). */
-function initTraining(cfg: RunConfig, data: PretrainData, out: string, ckptDir: string, resume: ResumeState | null): TrainingState {
+function initTraining(
+  cfg: RunConfig,
+  data: PretrainData,
+  out: string,
+  ckptDir: string,
+  resume: ResumeState | null,
+): TrainingState {
   const rng = new Rng(cfg.seed);
   const model: Bert = createBert(cfg.model, rng.fork());
-  const opt = new AdamW({ beta1: cfg.optim.beta1, beta2: cfg.optim.beta2, eps: cfg.optim.eps, weightDecay: cfg.optim.weightDecay }, model.decay);
+  const opt = new AdamW(
+    { beta1: cfg.optim.beta1, beta2: cfg.optim.beta2, eps: cfg.optim.eps, weightDecay: cfg.optim.weightDecay },
+    model.decay,
+  );
   const trainRng = rng.fork();
   const batcher = data.trainBatcher(cfg, trainRng.fork());
   const state: TrainingState = { model, opt, batcher, stepRng: trainRng, start: 0, trainSeconds: 0 };
@@ -195,7 +222,14 @@ function initTraining(cfg: RunConfig, data: PretrainData, out: string, ckptDir: 
   return state;
 }
 
-function newManifest(cfg: RunConfig, backend: BackendInfo, data: PretrainData, model: Bert, started: number, trainSeconds: number): Manifest {
+function newManifest(
+  cfg: RunConfig,
+  backend: BackendInfo,
+  data: PretrainData,
+  model: Bert,
+  started: number,
+  trainSeconds: number,
+): Manifest {
   return {
     kind: 'pretrain',
     status: 'running',
@@ -232,9 +266,17 @@ interface LoopIo {
  * The training loop, top to bottom: data → gates → step → log → evaluate → checkpoint. A
  * non-finite loss ends it as diverged; any other error leaves it.
  */
-async function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): Promise<{ diverged: boolean; error: string | null; lastVal: EvalRecord | null }> {
+async function trainLoop(
+  cfg: RunConfig,
+  t: TrainingState,
+  io: LoopIo,
+): Promise<{ diverged: boolean; error: string | null; lastVal: EvalRecord | null }> {
   const L = cfg.model.layers;
-  const sched = { peak: cfg.optim.lr, warmupSteps: Math.max(1, Math.round(cfg.optim.warmupFraction * cfg.train.steps)), totalSteps: cfg.train.steps };
+  const sched = {
+    peak: cfg.optim.lr,
+    warmupSteps: Math.max(1, Math.round(cfg.optim.warmupFraction * cfg.train.steps)),
+    totalSteps: cfg.train.steps,
+  };
   let lastVal: EvalRecord | null = null;
   try {
     for (let step = t.start; step < io.end; step++) {
@@ -242,7 +284,13 @@ async function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): Promise<
       const gates = sampleGates(cfg.schedule, L, step, t.stepRng);
       const lr = learningRate(sched, step);
       const t0 = performance.now();
-      const r = await mlmTrainStep(t.model, t.opt, batch, { gates, rng: t.stepRng, lr, clipNorm: cfg.optim.clipNorm, step });
+      const r = await mlmTrainStep(t.model, t.opt, batch, {
+        gates,
+        rng: t.stepRng,
+        lr,
+        clipNorm: cfg.optim.clipNorm,
+        step,
+      });
       const dt = (performance.now() - t0) / 1000;
       const timed = step - t.start >= UNTIMED_STEPS;
       if (timed) t.trainSeconds += dt;
@@ -266,12 +314,31 @@ async function trainLoop(cfg: RunConfig, t: TrainingState, io: LoopIo): Promise<
       const done = step + 1;
       if (done % cfg.train.evalEvery === 0 || done === cfg.train.steps) {
         const v = await mlmEvaluate(t.model, io.validBatches);
-        lastVal = { step: done, valLoss: v.loss, valAccuracy: v.accuracy, unigramLoss: io.reference.unigramLoss, unigramAccuracy: io.reference.unigramAccuracy, trainSeconds: t.trainSeconds };
+        lastVal = {
+          step: done,
+          valLoss: v.loss,
+          valAccuracy: v.accuracy,
+          unigramLoss: io.reference.unigramLoss,
+          unigramAccuracy: io.reference.unigramAccuracy,
+          trainSeconds: t.trainSeconds,
+        };
         io.evalLog.write(lastVal);
-        io.progress.line(`${cfg.variant} step ${done}: validation loss ${v.loss.toFixed(4)} (unigram ${io.reference.unigramLoss.toFixed(3)}), masked accuracy ${(100 * v.accuracy).toFixed(1)} %`);
+        io.progress.line(
+          `${cfg.variant} step ${done}: validation loss ${v.loss.toFixed(4)} (unigram ${io.reference.unigramLoss.toFixed(3)}), masked accuracy ${(100 * v.accuracy).toFixed(1)} %`,
+        );
       }
-      if ((cfg.train.checkpointEvery > 0 && done % cfg.train.checkpointEvery === 0) || done === cfg.train.steps || done === io.end) {
-        await saveCheckpoint<RunConfig, CkptState>(io.ckptDir, t.model, t.opt, { step: done, config: cfg, rng: t.stepRng.state, data: { data: t.batcher.getState() }, trainSeconds: t.trainSeconds });
+      if (
+        (cfg.train.checkpointEvery > 0 && done % cfg.train.checkpointEvery === 0) ||
+        done === cfg.train.steps ||
+        done === io.end
+      ) {
+        await saveCheckpoint<RunConfig, CkptState>(io.ckptDir, t.model, t.opt, {
+          step: done,
+          config: cfg,
+          rng: t.stepRng.state,
+          data: { data: t.batcher.getState() },
+          trainSeconds: t.trainSeconds,
+        });
       }
     }
   } catch (e) {
@@ -329,7 +396,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     evalLog: new JsonlWriter(path.join(out, 'eval.jsonl')),
     progress: createProgress(`${cfg.variant}/${cfg.preset}`, cfg.train.steps, t.start, o.stream, o.quiet),
   };
-  io.progress.line(`${cfg.variant} preset=${cfg.preset} seed=${cfg.seed} lr=${cfg.optim.lr} on ${describeBackend(backend)}; ${manifest.params} parameters; out ${out}${t.start ? `; resuming at step ${t.start}` : ''}`);
+  io.progress.line(
+    `${cfg.variant} preset=${cfg.preset} seed=${cfg.seed} lr=${cfg.optim.lr} on ${describeBackend(backend)}; ${manifest.params} parameters; out ${out}${t.start ? `; resuming at step ${t.start}` : ''}`,
+  );
   let outcome: { diverged: boolean; error: string | null; lastVal: EvalRecord | null };
   try {
     outcome = await trainLoop(cfg, t, io);
@@ -357,5 +426,17 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   manifest.error = error;
   writeManifest();
   if (diverged && o.onNonFinite !== 'stop') throw new Error(error ?? 'diverged');
-  return { out, config: cfg, finished, diverged, error, steps, evals, finalValLoss: manifest.finalValLoss, trainSeconds: t.trainSeconds, checkpoint: ckptDir, manifest };
+  return {
+    out,
+    config: cfg,
+    finished,
+    diverged,
+    error,
+    steps,
+    evals,
+    finalValLoss: manifest.finalValLoss,
+    trainSeconds: t.trainSeconds,
+    checkpoint: ckptDir,
+    manifest,
+  };
 }

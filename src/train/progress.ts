@@ -32,7 +32,12 @@ const esc = (s: string): string => s.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(
 const NOTEBOOK_UPDATE_MS = 500;
 
 /** The notebook form: one display, replaced at most every 0.5 s and at the last step. */
-function notebookProgress(label: string, total: number, start: number, display: NonNullable<ReturnType<typeof liveDisplay>>): Progress {
+function notebookProgress(
+  label: string,
+  total: number,
+  start: number,
+  display: NonNullable<ReturnType<typeof liveDisplay>>,
+): Progress {
   const t0 = Date.now();
   let first = '';
   let latest = '';
@@ -44,7 +49,10 @@ function notebookProgress(label: string, total: number, start: number, display: 
   const render = (): void => {
     const lines = [first, status, latest].filter(Boolean);
     const bar = `<progress value="${fraction.toFixed(4)}" max="1" style="width:24em"></progress>`;
-    const data = { 'text/html': `<div class="pld-progress">${bar}<pre style="margin:0.3em 0 0 0">${lines.map(esc).join('\n')}</pre></div>`, 'text/plain': lines.join('\n') };
+    const data = {
+      'text/html': `<div class="pld-progress">${bar}<pre style="margin:0.3em 0 0 0">${lines.map(esc).join('\n')}</pre></div>`,
+      'text/plain': lines.join('\n'),
+    };
     if (shown) display.update(data);
     else display.show(data);
     shown = true;
@@ -82,7 +90,13 @@ function notebookProgress(label: string, total: number, start: number, display: 
  * The progress of one run. Inside a tslab kernel it is a display updated in place (unless `stream`
  * is a terminal, i.e. the caller asked for one explicitly); `quiet` shows nothing.
  */
-export function createProgress(label: string, total: number, start: number, stream: NodeJS.WriteStream = process.stderr, quiet = false): Progress {
+export function createProgress(
+  label: string,
+  total: number,
+  start: number,
+  stream: NodeJS.WriteStream = process.stderr,
+  quiet = false,
+): Progress {
   const display = quiet || stream.isTTY ? null : liveDisplay();
   if (display) return notebookProgress(label, total, start, display);
   const tty = Boolean(stream.isTTY) && !process.env.CI;

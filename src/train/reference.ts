@@ -20,13 +20,20 @@ export interface Unigram {
   specialIds: ReadonlySet<number>;
 }
 
-export function fitUnigram(train: Iterable<ArrayLike<number>>, vocabSize: number, specialIds: ReadonlySet<number>): Unigram {
+export function fitUnigram(
+  train: Iterable<ArrayLike<number>>,
+  vocabSize: number,
+  specialIds: ReadonlySet<number>,
+): Unigram {
   const counts = new Float64Array(vocabSize);
   let total = 0;
   for (const seq of train) {
     for (let i = 0; i < seq.length; i++) {
       const t = seq[i];
-      if (t < 0 || t >= vocabSize) throw new Error(`token id ${t} is outside the vocabulary of ${vocabSize}; the sequences were made with another vocab`);
+      if (t < 0 || t >= vocabSize)
+        throw new Error(
+          `token id ${t} is outside the vocabulary of ${vocabSize}; the sequences were made with another vocab`,
+        );
       if (specialIds.has(t)) continue;
       counts[t]++;
       total++;
@@ -40,7 +47,8 @@ export function fitUnigram(train: Iterable<ArrayLike<number>>, vocabSize: number
     // Ties go to the lower id, so the prediction does not depend on iteration details.
     if (argmax < 0 || counts[t] > counts[argmax]) argmax = t;
   }
-  if (support === 0) throw new Error('every token of the vocabulary is special; the unigram model has nothing to predict');
+  if (support === 0)
+    throw new Error('every token of the vocabulary is special; the unigram model has nothing to predict');
   return { counts, total, support, argmax, specialIds };
 }
 
@@ -54,7 +62,10 @@ export function unigramProb(u: Unigram, t: number): number {
  * Mean −ln p(t) in nats over the non-special tokens of `targets` (the tokens masking would
  * predict), and the fraction of them equal to the unigram model's top-1 prediction.
  */
-export function unigramScore(u: Unigram, targets: Iterable<ArrayLike<number>>): { crossEntropy: number; accuracy: number; tokens: number } {
+export function unigramScore(
+  u: Unigram,
+  targets: Iterable<ArrayLike<number>>,
+): { crossEntropy: number; accuracy: number; tokens: number } {
   let nll = 0;
   let hits = 0;
   let n = 0;
@@ -62,7 +73,10 @@ export function unigramScore(u: Unigram, targets: Iterable<ArrayLike<number>>): 
     for (let i = 0; i < seq.length; i++) {
       const t = seq[i];
       if (u.specialIds.has(t)) continue;
-      if (t < 0 || t >= u.counts.length) throw new Error(`token id ${t} is outside the vocabulary of ${u.counts.length}; the sequences were made with another vocab`);
+      if (t < 0 || t >= u.counts.length)
+        throw new Error(
+          `token id ${t} is outside the vocabulary of ${u.counts.length}; the sequences were made with another vocab`,
+        );
       nll -= Math.log(unigramProb(u, t));
       if (t === u.argmax) hits++;
       n++;
@@ -74,7 +88,8 @@ export function unigramScore(u: Unigram, targets: Iterable<ArrayLike<number>>): 
 
 /** Fraction of positions where the predicted id equals the label (top-1 accuracy at masked positions). */
 export function topOneAccuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {
-  if (predicted.length !== labels.length) throw new Error(`${predicted.length} predictions for ${labels.length} labels; they must be aligned one to one`);
+  if (predicted.length !== labels.length)
+    throw new Error(`${predicted.length} predictions for ${labels.length} labels; they must be aligned one to one`);
   if (labels.length === 0) throw new Error('no labels to score: accuracy needs at least one masked position');
   let hits = 0;
   for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) hits++;
@@ -92,7 +107,12 @@ export interface ReferenceLines {
 }
 
 /** Unigram model of `train`, scored on `valid` (both as content-token sequences, e.g. `Packed`). */
-export function referenceLines(train: Iterable<ArrayLike<number>>, valid: Iterable<ArrayLike<number>>, vocabSize: number, specialIds: ReadonlySet<number>): ReferenceLines {
+export function referenceLines(
+  train: Iterable<ArrayLike<number>>,
+  valid: Iterable<ArrayLike<number>>,
+  vocabSize: number,
+  specialIds: ReadonlySet<number>,
+): ReferenceLines {
   const s = unigramScore(fitUnigram(train, vocabSize, specialIds), valid);
   return { unigramLoss: s.crossEntropy, unigramAccuracy: s.accuracy, validTokens: s.tokens };
 }

@@ -58,6 +58,11 @@ export function toCsv(records: LogRecord[]): string {
   const flat = records.map(flattenRecord);
   const cols: string[] = [];
   for (const r of flat) for (const k of Object.keys(r)) if (!cols.includes(k)) cols.push(k);
-  const cell = (x: unknown): string => (x === null || x === undefined ? '' : typeof x === 'string' && /[",\n]/.test(x) ? `"${x.replace(/"/g, '""')}"` : String(x));
+  const cell = (x: unknown): string =>
+    x === null || x === undefined
+      ? ''
+      : typeof x === 'string' && /[",\n]/.test(x)
+        ? `"${x.replace(/"/g, '""')}"`
+        : String(x);
   return [cols.join(','), ...flat.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
 }

@@ -27,8 +27,13 @@ export interface StepResult {
 }
 
 export class NonFiniteError extends Error {
-  constructor(readonly step: number, what: string) {
-    super(`non-finite ${what} at step ${step}; training stopped (lower the learning rate or raise warmup; the last good checkpoint is kept)`);
+  constructor(
+    readonly step: number,
+    what: string,
+  ) {
+    super(
+      `non-finite ${what} at step ${step}; training stopped (lower the learning rate or raise warmup; the last good checkpoint is kept)`,
+    );
     this.name = 'NonFiniteError';
   }
 }
@@ -38,7 +43,13 @@ export class NonFiniteError extends Error {
  * gradient); `active` lists the parameters it uses — the dropped blocks' names are absent, so
  * they get no gradient and AdamW leaves them and their moments alone.
  */
-export async function trainStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: string[], o: StepOptions): Promise<StepResult> {
+export async function trainStep(
+  model: Bert,
+  opt: AdamW,
+  lossFn: () => tf.Scalar,
+  active: string[],
+  o: StepOptions,
+): Promise<StepResult> {
   try {
     return await runStep(model, opt, lossFn, active, o);
   } catch (e) {
@@ -46,7 +57,13 @@ export async function trainStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar
   }
 }
 
-async function runStep(model: Bert, opt: AdamW, lossFn: () => tf.Scalar, active: string[], o: StepOptions): Promise<StepResult> {
+async function runStep(
+  model: Bert,
+  opt: AdamW,
+  lossFn: () => tf.Scalar,
+  active: string[],
+  o: StepOptions,
+): Promise<StepResult> {
   const byVarName = new Map<string, string>();
   const vars = active.map((name) => {
     const v = model.params.get(name);

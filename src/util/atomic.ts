@@ -53,7 +53,9 @@ export function errnoReason(e: unknown): string {
 
 function hint(e: unknown): string {
   const code = (e as NodeJS.ErrnoException)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' ? 'free some space or choose another output directory' : 'choose another output directory';
+  return code === 'ENOSPC' || code === 'EDQUOT'
+    ? 'free some space or choose another output directory'
+    : 'choose another output directory';
 }
 
 function unique(): string {
@@ -97,10 +99,12 @@ function writeSynced(file: string, data: FileContent, mode?: number): void {
     else if (data instanceof Uint8Array) writeAll(fd, data);
     else if (Array.isArray(data)) {
       for (const chunk of data) {
-        if (!(chunk instanceof Uint8Array)) throw new TypeError(`file content chunks must be Uint8Array/Buffer, got ${typeof chunk}`);
+        if (!(chunk instanceof Uint8Array))
+          throw new TypeError(`file content chunks must be Uint8Array/Buffer, got ${typeof chunk}`);
         writeAll(fd, chunk);
       }
-    } else throw new TypeError(`file content must be a string, a Uint8Array/Buffer or an array of them, got ${typeof data}`);
+    } else
+      throw new TypeError(`file content must be a string, a Uint8Array/Buffer or an array of them, got ${typeof data}`);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -217,7 +221,8 @@ export function writeDirAtomic(dir: string, files: Record<string, FileContent>):
   const tmp = `${d}.tmp-${unique().replace('.', '-')}`;
   const old = backupDirName(d);
   for (const name of Object.keys(files)) {
-    if (name === '' || name === '.' || name === '..' || /[\\/]/.test(name)) throw new Error(`cannot write checkpoint ${dir}: invalid file name ${JSON.stringify(name)}`);
+    if (name === '' || name === '.' || name === '..' || /[\\/]/.test(name))
+      throw new Error(`cannot write checkpoint ${dir}: invalid file name ${JSON.stringify(name)}`);
   }
   try {
     recoverDir(d);
@@ -234,7 +239,10 @@ export function writeDirAtomic(dir: string, files: Record<string, FileContent>):
     if (hadOld) fs.rmSync(old, { recursive: true, force: true });
   } catch (e) {
     discard(tmp);
-    throw new Error(`cannot write checkpoint ${dir}: ${errnoReason(e)}; ${hint(e).replace('output directory', '--out')}`, { cause: e });
+    throw new Error(
+      `cannot write checkpoint ${dir}: ${errnoReason(e)}; ${hint(e).replace('output directory', '--out')}`,
+      { cause: e },
+    );
   }
 }
 

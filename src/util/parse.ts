@@ -10,6 +10,7 @@ export function parseNumber(text: string, what: string): number {
 /** A whole number >= 1, or `<what> must be a whole number >= 1, got '<text>'`. */
 export function parseWholeNumber(text: string, what: string): number {
   const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number >= 1, got '${text}'`);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 1)
+    throw new Error(`${what} must be a whole number >= 1, got '${text}'`);
   return n;
 }

@@ -16,7 +16,7 @@ export class Rng {
 
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new Error(`Rng seed must be a finite number, got ${seed}`);
-    let s = seed >>> 0 ^ Math.floor(seed / 2 ** 32) >>> 0;
+    let s = (seed >>> 0) ^ (Math.floor(seed / 2 ** 32) >>> 0);
     const splitmix = (): number => {
       s = (s + 0x9e3779b9) >>> 0;
       let z = s;
