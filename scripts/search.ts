@@ -13,8 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { EvalRecord, Manifest, StepRecord, pretrain } from '../src/train/pretrain';
 import { readJsonl } from '../src/train/runlog';
-import { loadPretrainData, splitPretrainCorpus } from '../src/train/pretrain-data';
-import { fitUnigram, unigramProb } from '../src/train/reference';
+import { loadPretrainData } from '../src/train/pretrain-data';
 import { RunConfig, RunOverrides, Variant, resolveConfig } from '../src/train/config';
 import { kitRoot } from '../src/util/paths';
 import { listFlag, parseFlags } from '../src/cli/flags';
@@ -212,40 +211,6 @@ const DOC = path.join(kitRoot(), 'docs', 'experiment-design.md');
 const BEGIN = '<!-- search-table:begin (node dist/scripts/search.js --report) -->';
 const END = '<!-- search-table:end -->';
 
-/**
- * The loss of a model that ignores context but sees its own position's input token, under BERT's
- * 80/10/10 rule (src/data/masking.ts): at a masked position the input is [MASK] (80 %), the
- * token itself (10 %) or a uniformly random token (10 %). Seeing token v there, the best
- * context-free guess is a·[y = v] + (1 − a)·u(y) with a = u(v) / (u(v) + 1/K), u the unigram
- * and K the tokens masking can draw. A model can reach this line by copying, without context.
- */
-function copyLine(cfg: RunConfig): number {
-  const tok = loadPretrainData(cfg).tokenizer;
-  const { train, valid } = splitPretrainCorpus(cfg.data);
-  const enc = (docs: typeof train): number[][] => docs.flatMap((d) => d.sentences.map((x) => tok.encode(x)));
-  const u = fitUnigram(enc(train), tok.vocabSize, tok.specialIds);
-  const K = u.support;
-  const a = (v: number): number => unigramProb(u, v) / (unigramProb(u, v) + 1 / K);
-  let sumLog1ma = 0;
-  for (let v = 0; v < tok.vocabSize; v++) if (!tok.specialIds.has(v)) sumLog1ma += Math.log(1 - a(v));
-  let mask = 0;
-  let kept = 0;
-  let random = 0;
-  let n = 0;
-  for (const seq of enc(valid)) {
-    for (const y of seq) {
-      if (tok.specialIds.has(y)) continue;
-      const py = unigramProb(u, y);
-      mask -= Math.log(py);
-      kept -= Math.log(a(y) + (1 - a(y)) * py);
-      // Mean over the K random inputs v: −log((1 − a_v)·u(y)) for v ≠ y, and the kept case for v = y.
-      random += (-(K - 1) * Math.log(py) - (sumLog1ma - Math.log(1 - a(y))) - Math.log((1 - a(y)) * py + a(y))) / K;
-      n++;
-    }
-  }
-  return (0.8 * mask + 0.1 * kept + 0.1 * random) / n;
-}
-
 /** CPU seconds spent by each evaluation: the run's CPU time shared out in proportion to training time. */
 function cpuAt(r: SearchRecord): number[] {
   return r.evals.map((e) =>
@@ -275,7 +240,8 @@ function recipe(r: SearchRecord): string[] {
 async function report(): Promise<void> {
   const recs = readRecords();
   const copy = new Map<string, number>();
-  for (const r of recs) if (!copy.has(r.config.data.vocab)) copy.set(r.config.data.vocab, copyLine(r.config));
+  for (const r of recs)
+    if (!copy.has(r.config.data.vocab)) copy.set(r.config.data.vocab, loadPretrainData(r.config).reference.copyLoss);
   const header = [
     'run',
     'variant',

@@ -119,7 +119,11 @@ function assertFigureContents(nbDir: string): void {
       title: /./,
       x,
       y: 'validation MLM loss (nats/token)',
-      series: [...variants.map((v): [string, number] => [v, evals]), [unigram, 2]],
+      series: [
+        ...variants.map((v): [string, number] => [v, evals]),
+        [unigram, 2],
+        [/^input copy, no context \(\d+\.\d\d\)$/, 2],
+      ],
     });
   }
   assertFigure(byTitle(/^Time to quality/), {

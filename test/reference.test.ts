@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { fitUnigram, referenceLines, topOneAccuracy, unigramProb, unigramScore } from '../src/train/reference';
+import {
+  copyScore,
+  fitUnigram,
+  referenceLines,
+  topOneAccuracy,
+  unigramProb,
+  unigramScore,
+} from '../src/train/reference';
 import { initBackend } from '../src/backend';
 import { createBert, disposeBert, encode, mlmLogits } from '../src/model/bert';
 import { mlmEvaluate, mlmLoss } from '../src/train/mlm';
@@ -33,7 +40,12 @@ test('unigram cross-entropy and accuracy of the validation tokens, hand-computed
   assert.ok(Math.abs(s.crossEntropy - -(Math.log(0.4) + 2 * Math.log(0.2)) / 3) < 1e-12);
   assert.equal(s.accuracy, 1 / 3);
   const r = referenceLines(TRAIN, valid, 6, SPECIAL);
-  assert.deepEqual(r, { unigramLoss: s.crossEntropy, unigramAccuracy: 1 / 3, validTokens: 3 });
+  assert.deepEqual(r, {
+    unigramLoss: s.crossEntropy,
+    copyLoss: copyScore(fitUnigram(TRAIN, 6, SPECIAL), valid),
+    unigramAccuracy: 1 / 3,
+    validTokens: 3,
+  });
 });
 
 test('unseen tokens keep the smoothed mass; a uniform corpus scores ln(support)', () => {
@@ -107,4 +119,20 @@ test('masked-token accuracy and loss of a model: argmax of the logits at the mas
   // An untrained model over 50 tokens is near chance: ln 50 ≈ 3.9.
   assert.ok(r.loss > 3 && r.loss < 5, `${r.loss}`);
   disposeBert(m);
+});
+
+test('input-copy line: a hand-computed case, and it lies below the unigram line', () => {
+  // Ids 1 and 2 are content, 0 special. Training counts 3 and 1: u(1) = 4/6, u(2) = 2/6, K = 2.
+  // a_v = u(v) / (u(v) + 1/K): a_1 = 4/7, a_2 = 2/5. Scoring the single token y = 1:
+  //   [MASK] (80 %): −ln u(1);  kept (10 %): −ln(a_1 + (1 − a_1)·u(1)) = −ln(6/7);
+  //   random (10 %): v = 1 as kept, v = 2: −ln((1 − a_2)·u(1)) = −ln(2/5), averaged over K = 2.
+  const u = fitUnigram([[1, 1, 1, 2]], 3, new Set([0]));
+  const want = 0.8 * -Math.log(2 / 3) + 0.1 * -Math.log(6 / 7) + (0.1 * (-Math.log(6 / 7) - Math.log(2 / 5))) / 2;
+  assert.ok(Math.abs(copyScore(u, [[1]]) - want) < 1e-12, `${copyScore(u, [[1]])} vs ${want}`);
+  const r = referenceLines([[2, 3, 3, 4, 5, 2, 3]], [[3, 2, 4, 3]], 6, SPECIAL);
+  assert.ok(r.copyLoss < r.unigramLoss, `${r.copyLoss} < ${r.unigramLoss}`);
+  assert.throws(
+    () => copyScore(u, [[0]]),
+    /^Error: the validation split has no token that masking could predict; add text to it$/,
+  );
 });

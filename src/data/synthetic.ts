@@ -33,5 +33,12 @@ export function syntheticBatch(
       inputIds[i] = 4; // [MASK]
     }
   }
-  return { inputIds, attentionMask, maskedPositions: Int32Array.from(positions), maskedLabels: Int32Array.from(labels), batchSize, seqLen };
+  return {
+    inputIds,
+    attentionMask,
+    maskedPositions: Int32Array.from(positions),
+    maskedLabels: Int32Array.from(labels),
+    batchSize,
+    seqLen,
+  };
 }

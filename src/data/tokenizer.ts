@@ -12,15 +12,22 @@ export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as 
 /** BERT's `_is_punctuation`: ASCII symbol ranges plus every Unicode punctuation category. */
 function isPunctuation(ch: string): boolean {
   const cp = ch.codePointAt(0) as number;
-  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)) return true;
+  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
+    return true;
   return /\p{P}/u.test(ch);
 }
 
 /** BERT's `_is_chinese_char`: the CJK Unified Ideographs blocks. */
 function isCjk(cp: number): boolean {
   return (
-    (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df) || (cp >= 0x2a700 && cp <= 0x2b73f) ||
-    (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f)
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x20000 && cp <= 0x2a6df) ||
+    (cp >= 0x2a700 && cp <= 0x2b73f) ||
+    (cp >= 0x2b740 && cp <= 0x2b81f) ||
+    (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0x2f800 && cp <= 0x2fa1f)
   );
 }
 
@@ -42,7 +49,10 @@ export function basicTokenize(text: string): string[] {
   const out: string[] = [];
   for (const word of clean.split(' ')) {
     if (!word) continue;
-    const lowered = word.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+    const lowered = word
+      .toLowerCase()
+      .normalize('NFD')
+      .replace(/\p{Mn}/gu, '');
     let cur = '';
     for (const ch of lowered) {
       if (isPunctuation(ch)) {
@@ -66,15 +76,23 @@ export class WordPieceTokenizer {
   /** Ids never masked or predicted: the five specials and any `[unusedN]` slots. */
   readonly specialIds: Set<number>;
 
-  private constructor(readonly tokens: readonly string[], source: string) {
+  private constructor(
+    readonly tokens: readonly string[],
+    source: string,
+  ) {
     tokens.forEach((t, i) => {
-      if (t === '') throw new Error(`vocab ${source} line ${i + 1}: empty token; a BERT vocab.txt has one token per line`);
-      if (this.ids.has(t)) throw new Error(`vocab ${source} line ${i + 1}: duplicate token '${t}' (first on line ${(this.ids.get(t) as number) + 1}); each token must appear once`);
+      if (t === '')
+        throw new Error(`vocab ${source} line ${i + 1}: empty token; a BERT vocab.txt has one token per line`);
+      if (this.ids.has(t))
+        throw new Error(
+          `vocab ${source} line ${i + 1}: duplicate token '${t}' (first on line ${(this.ids.get(t) as number) + 1}); each token must appear once`,
+        );
       this.ids.set(t, i);
     });
     const need = (t: string): number => {
       const id = this.ids.get(t);
-      if (id === undefined) throw new Error(`vocab ${source} has no ${t} token; a BERT vocab.txt must contain ${SPECIAL_TOKENS.join(' ')}`);
+      if (id === undefined)
+        throw new Error(`vocab ${source} has no ${t} token; a BERT vocab.txt must contain ${SPECIAL_TOKENS.join(' ')}`);
       return id;
     };
     [this.padId, this.unkId, this.clsId, this.sepId, this.maskId] = SPECIAL_TOKENS.map(need);
@@ -90,13 +108,19 @@ export class WordPieceTokenizer {
     try {
       raw = fs.readFileSync(file);
     } catch (e) {
-      throw new Error(`cannot read vocab ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; pass a BERT-format vocab.txt`, { cause: e });
+      throw new Error(
+        `cannot read vocab ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; pass a BERT-format vocab.txt`,
+        { cause: e },
+      );
     }
     if (raw.length === 0) throw new Error(`vocab ${file} is empty; a BERT vocab.txt has one token per line`);
-    if (raw.includes(0)) throw new Error(`vocab ${file} is a binary file; a BERT vocab.txt is UTF-8 text with one token per line`);
+    if (raw.includes(0))
+      throw new Error(`vocab ${file} is a binary file; a BERT vocab.txt is UTF-8 text with one token per line`);
     const text = raw.toString('utf8');
     if (/^\s*[[{]/.test(text) && !text.startsWith('[PAD]')) {
-      throw new Error(`vocab ${file} looks like JSON; a BERT vocab.txt has one token per line (convert a tokenizer.json's vocab to that format)`);
+      throw new Error(
+        `vocab ${file} looks like JSON; a BERT vocab.txt has one token per line (convert a tokenizer.json's vocab to that format)`,
+      );
     }
     const lines = text.split(/\r?\n/);
     if (lines[lines.length - 1] === '') lines.pop();

@@ -38,7 +38,8 @@ class PairHeap {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        const better = (x: number, y: number): boolean => a[x][0] > a[y][0] || (a[x][0] === a[y][0] && a[x][1] < a[y][1]);
+        const better = (x: number, y: number): boolean =>
+          a[x][0] > a[y][0] || (a[x][0] === a[y][0] && a[x][1] < a[y][1]);
         if (l < a.length && better(l, m)) m = l;
         if (r < a.length && better(r, m)) m = r;
         if (m === i) break;
@@ -113,7 +114,8 @@ export function trainWordPiece(texts: Iterable<string>, o: WordPieceTrainOptions
     }
     pairCount.delete(key);
     pairWords.delete(key);
-    for (const k of touched.keys()) if (k !== key && (pairCount.get(k) ?? 0) > 0) heap.push(pairCount.get(k) as number, k);
+    for (const k of touched.keys())
+      if (k !== key && (pairCount.get(k) ?? 0) > 0) heap.push(pairCount.get(k) as number, k);
   }
   return vocab;
 }

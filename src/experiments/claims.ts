@@ -254,6 +254,16 @@ export interface ClaimInputs {
   finetune?: ParityTask[];
 }
 
+/** The input-copy line of a run's validation split (src/train/reference.ts `copyScore`). */
+export function copyLossOf(r: PretrainResult): number {
+  const c = (r.manifest.reference as PretrainResult['manifest']['reference'] | undefined)?.copyLoss;
+  if (c === undefined)
+    throw new Error(
+      `run ${r.out} has no input-copy reference line; it was made by an older kit: rerun it (PLD_FRESH=1)`,
+    );
+  return c;
+}
+
 /** The unigram line a run was evaluated against (src/train/reference.ts). */
 export function unigramLossOf(r: PretrainResult): number {
   const u =

@@ -415,6 +415,29 @@ export function unigramLine(
   };
 }
 
+/**
+ * The input-copy reference line (src/train/reference.ts `copyScore`): the validation loss of a model
+ * that ignores context but copies its own position's input; below it, a model uses context.
+ */
+export function copyLine(
+  copyLoss: number,
+  x0: number,
+  x1: number,
+  axes: { xaxis?: string; yaxis?: string; showlegend?: boolean } = {},
+): Trace {
+  return {
+    type: 'scatter',
+    mode: 'lines',
+    name: `input copy, no context (${copyLoss.toFixed(2)})`,
+    legendgroup: 'copy',
+    x: [x0, x1],
+    y: [copyLoss, copyLoss],
+    line: { color: REFERENCE_COLOR, dash: 'dot', width: 1.5 },
+    hovertemplate: `best context-free model that copies its own input: ${copyLoss.toFixed(3)}<extra></extra>`,
+    ...axes,
+  };
+}
+
 /** One pretraining run, as the speedup figures need it (plain arrays, aligned by index). */
 export interface SpeedupRun {
   label: string;
@@ -441,7 +464,7 @@ export interface SpeedupFigures {
  */
 export function speedupFigures(
   runs: SpeedupRun[],
-  opts: { baseline?: string; unigramLoss?: number; pld?: string } = {},
+  opts: { baseline?: string; unigramLoss?: number; copyLoss?: number; pld?: string } = {},
 ): SpeedupFigures {
   const color = (r: SpeedupRun, i: number): string => variantColor(r.label, PALETTE[i % PALETTE.length]);
   const tps: Trace[] = runs.flatMap((r, i): Trace[] => {
@@ -479,9 +502,13 @@ export function speedupFigures(
       marker: { size: 4 },
     }));
     const xs = runs.flatMap((r) => r.evals[x]);
-    return opts.unigramLoss === undefined || xs.length === 0
-      ? curves
-      : [...curves, unigramLine(opts.unigramLoss, 0, Math.max(...xs))];
+    if (xs.length === 0) return curves;
+    const x1 = Math.max(...xs);
+    return [
+      ...curves,
+      ...(opts.unigramLoss === undefined ? [] : [unigramLine(opts.unigramLoss, 0, x1)]),
+      ...(opts.copyLoss === undefined ? [] : [copyLine(opts.copyLoss, 0, x1)]),
+    ];
   };
   const pld = opts.pld === undefined ? undefined : runs.find((r) => r.label === opts.pld);
   if (opts.pld !== undefined && !pld)

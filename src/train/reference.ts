@@ -8,6 +8,8 @@
  */
 
 /** Token frequencies of the training split over the tokens masking can select (special ids never are). */
+import { MASK_SPLIT } from '../data/masking';
+
 export interface Unigram {
   /** counts[t]: occurrences of token t in the training split (0 for special ids). */
   counts: Float64Array;
@@ -96,10 +98,51 @@ export function topOneAccuracy(predicted: ArrayLike<number>, labels: ArrayLike<n
   return hits / labels.length;
 }
 
+/**
+ * The loss of a model that ignores context but sees its own position's input token. BERT's
+ * corruption (MASK_SPLIT) leaves the token itself at 10 % of the masked positions and a random
+ * token at another 10 %, so copying what is there beats the unigram line without any context.
+ * Seeing content token v at a masked position, the best context-free prediction is
+ * P(y | v) = a·[y = v] + (1 − a)·u(y) with a = u(v) / (u(v) + 1/K), u the unigram model and K the
+ * tokens the random replacement draws from; seeing [MASK], it is u(y). Returns the expected
+ * cross-entropy of that predictor over the non-special tokens of `targets`.
+ */
+export function copyScore(u: Unigram, targets: Iterable<ArrayLike<number>>): number {
+  const K = u.support;
+  const a = (v: number): number => unigramProb(u, v) / (unigramProb(u, v) + 1 / K);
+  // Σ_v ln(1 − a_v) over the tokens the random replacement can draw.
+  let sumLog1ma = 0;
+  for (let v = 0; v < u.counts.length; v++) if (!u.specialIds.has(v)) sumLog1ma += Math.log(1 - a(v));
+  let masked = 0;
+  let kept = 0;
+  let random = 0;
+  let n = 0;
+  for (const seq of targets) {
+    for (let i = 0; i < seq.length; i++) {
+      const y = seq[i];
+      if (u.specialIds.has(y)) continue;
+      const py = unigramProb(u, y);
+      const ay = a(y);
+      masked -= Math.log(py);
+      kept -= Math.log(ay + (1 - ay) * py);
+      // Mean over the K random inputs v: −ln((1 − a_v)·u(y)) for v ≠ y, the kept case for v = y.
+      random += (-(K - 1) * Math.log(py) - (sumLog1ma - Math.log(1 - ay)) - Math.log(ay + (1 - ay) * py)) / K;
+      n++;
+    }
+  }
+  if (n === 0) throw new Error('the validation split has no token that masking could predict; add text to it');
+  return (MASK_SPLIT.mask * masked + MASK_SPLIT.keep * kept + MASK_SPLIT.random * random) / n;
+}
+
 /** The reference lines a run's figures, evaluation records and manifest carry. */
 export interface ReferenceLines {
   /** Unigram cross-entropy (nats) of the validation split: the loss of a model ignoring context. */
   unigramLoss: number;
+  /**
+   * The input-copy line (`copyScore`): a model ignoring context but copying its own position's
+   * input reaches it. Below it, a model has learned to use context.
+   */
+  copyLoss: number;
   /** Top-1 accuracy of always predicting the most frequent training token. */
   unigramAccuracy: number;
   /** Validation tokens scored (non-special). */
@@ -113,6 +156,13 @@ export function referenceLines(
   vocabSize: number,
   specialIds: ReadonlySet<number>,
 ): ReferenceLines {
-  const s = unigramScore(fitUnigram(train, vocabSize, specialIds), valid);
-  return { unigramLoss: s.crossEntropy, unigramAccuracy: s.accuracy, validTokens: s.tokens };
+  const u = fitUnigram(train, vocabSize, specialIds);
+  const validSeqs = [...valid];
+  const s = unigramScore(u, validSeqs);
+  return {
+    unigramLoss: s.crossEntropy,
+    copyLoss: copyScore(u, validSeqs),
+    unigramAccuracy: s.accuracy,
+    validTokens: s.tokens,
+  };
 }
