@@ -52,9 +52,12 @@ class Pool {
     // One job at a time: Node worker threads may share the addon.
     std::lock_guard<std::mutex> one_job(run_mu_);
     body_ = &body;
-    tasks_.store(tasks, std::memory_order_relaxed);
     completed_.store(0, std::memory_order_relaxed);
     const uint64_t job = (word_.load(std::memory_order_relaxed) >> kShift) + 1;
+    // The task count carries its job's number: a worker still looping in the previous job must
+    // not compare that job's indices with this job's count (it would claim an index past the
+    // previous job's end and run it with a body that may no longer exist).
+    job_tasks_.store((job << kShift) | static_cast<uint64_t>(tasks), std::memory_order_release);
     // Sequentially consistent with the sleepers' count (a store then a load on each side): either
     // the worker sees the new job before sleeping or this thread sees it asleep and wakes it.
     word_.store(job << kShift);
@@ -72,11 +75,14 @@ class Pool {
 
  private:
   void Claim(uint64_t job) {
+    const uint64_t jt = job_tasks_.load(std::memory_order_acquire);
+    if ((jt >> kShift) != job) return;  // the count of another job
+    const int64_t tasks = static_cast<int64_t>(jt & kIndexMask);
     for (;;) {
       uint64_t w = word_.load(std::memory_order_acquire);
       if ((w >> kShift) != job) return;
       const int64_t i = static_cast<int64_t>(w & kIndexMask);
-      if (i >= tasks_.load(std::memory_order_relaxed)) return;
+      if (i >= tasks) return;
       if (!word_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel)) continue;
       (*body_)(i);
       completed_.fetch_add(1, std::memory_order_release);
@@ -115,7 +121,7 @@ class Pool {
   std::mutex run_mu_;
   std::condition_variable cv_;
   std::atomic<uint64_t> word_{0};
-  std::atomic<int64_t> tasks_{0};
+  std::atomic<uint64_t> job_tasks_{0};
   std::atomic<int64_t> completed_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
