@@ -23,22 +23,12 @@ import * as os from 'os';
 import * as path from 'path';
 import * as url from 'url';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumPath } from '../src/plots/export';
+import { CHROMIUM_ARGS, chromiumPath } from '../src/plots/export';
 import { PLOTLY_MIME } from '../src/plots/notebook';
 import { kitRoot } from '../src/util/paths';
 import { parseFlags, stringFlag } from '../src/cli/flags';
 
 const PYTHON = process.env.PLD_PYTHON ?? '/usr/bin/python3';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-];
 
 interface Output {
   output_type: string;

@@ -39,7 +39,8 @@ export function haveChromium(): boolean {
   return fs.existsSync(chromiumPath());
 }
 
-const CHROMIUM_ARGS = [
+/** Headless Chromium on a machine with no network and no GPU (the figure export and the browser check). */
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
