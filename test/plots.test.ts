@@ -31,6 +31,7 @@ import {
   lrRobustnessFigure,
   speedupFigures,
   thetaFigure,
+  thinLines,
   variantColor,
 } from '../src/plots/figures';
 import { Figure } from '../src/plots/types';
@@ -535,4 +536,22 @@ describe('figure export', () => {
       assert.match(fs.readFileSync(b[0], 'utf8'), /^<svg[^>]*width="500"/);
     },
   );
+});
+
+test('long line traces are thinned for notebook outputs; markers and short lines stay whole', () => {
+  const xs = Array.from({ length: 6000 }, (_, i) => i);
+  const fig = thinLines({
+    data: [
+      { type: 'scatter', mode: 'lines', name: 'long', x: xs, y: xs },
+      { type: 'scatter', mode: 'markers', name: 'points', x: xs, y: xs },
+      { type: 'scatter', mode: 'lines', name: 'short', x: [0, 1], y: [2, 3] },
+    ],
+    layout: {},
+  });
+  const [long, points, short] = fig.data;
+  assert.equal(long.x?.length, 601);
+  assert.deepEqual([long.x?.[0], long.x?.[1], long.x?.at(-1)], [0, 10, 5999]);
+  assert.deepEqual(long.y, long.x);
+  assert.equal(points.x?.length, 6000);
+  assert.deepEqual(short.x, [0, 1]);
 });

@@ -392,50 +392,47 @@ export function barFigure(
 
 const REFERENCE_COLOR = '#7f7f7f';
 
-/**
- * The unigram reference line (src/train/reference.ts) as a labelled horizontal dashed trace over
- * [x0, x1]: the validation loss of a model that ignores context.
- */
-export function unigramLine(
-  unigramLoss: number,
+type Axes = { xaxis?: string; yaxis?: string; showlegend?: boolean };
+
+/** A labelled horizontal reference trace over [x0, x1] (the lines of src/train/reference.ts). */
+function referenceLine(
+  level: number,
   x0: number,
   x1: number,
-  axes: { xaxis?: string; yaxis?: string; showlegend?: boolean } = {},
+  axes: Axes,
+  r: { name: string; group: string; dash: Dash; hover: string },
 ): Trace {
   return {
     type: 'scatter',
     mode: 'lines',
-    name: `unigram model, no context (${unigramLoss.toFixed(2)})`,
-    legendgroup: 'unigram',
+    name: `${r.name} (${level.toFixed(2)})`,
+    legendgroup: r.group,
     x: [x0, x1],
-    y: [unigramLoss, unigramLoss],
-    line: { color: REFERENCE_COLOR, dash: 'dash', width: 1.5 },
-    hovertemplate: `unigram cross-entropy of the validation split: ${unigramLoss.toFixed(3)}<extra></extra>`,
+    y: [level, level],
+    line: { color: REFERENCE_COLOR, dash: r.dash, width: 1.5 },
+    hovertemplate: `${r.hover}: ${level.toFixed(3)}<extra></extra>`,
     ...axes,
   };
 }
 
-/**
- * The input-copy reference line (src/train/reference.ts `copyScore`): the validation loss of a model
- * that ignores context but copies its own position's input; below it, a model uses context.
- */
-export function copyLine(
-  copyLoss: number,
-  x0: number,
-  x1: number,
-  axes: { xaxis?: string; yaxis?: string; showlegend?: boolean } = {},
-): Trace {
-  return {
-    type: 'scatter',
-    mode: 'lines',
-    name: `input copy, no context (${copyLoss.toFixed(2)})`,
-    legendgroup: 'copy',
-    x: [x0, x1],
-    y: [copyLoss, copyLoss],
-    line: { color: REFERENCE_COLOR, dash: 'dot', width: 1.5 },
-    hovertemplate: `best context-free model that copies its own input: ${copyLoss.toFixed(3)}<extra></extra>`,
-    ...axes,
-  };
+/** The unigram line: the validation loss of a model that ignores context. */
+export function unigramLine(unigramLoss: number, x0: number, x1: number, axes: Axes = {}): Trace {
+  return referenceLine(unigramLoss, x0, x1, axes, {
+    name: 'unigram model, no context',
+    group: 'unigram',
+    dash: 'dash',
+    hover: 'unigram cross-entropy of the validation split',
+  });
+}
+
+/** The input-copy line (`copyScore`): a model ignoring context but copying its own input; below it, context is used. */
+export function copyLine(copyLoss: number, x0: number, x1: number, axes: Axes = {}): Trace {
+  return referenceLine(copyLoss, x0, x1, axes, {
+    name: 'input copy, no context',
+    group: 'copy',
+    dash: 'dot',
+    hover: 'best context-free model that copies its own input',
+  });
 }
 
 /** One pretraining run, as the speedup figures need it (plain arrays, aligned by index). */
@@ -722,4 +719,23 @@ export function finetuneFigure(
     };
   });
   return fig;
+}
+
+/** Most points a line trace keeps in a notebook output: ~one per horizontal pixel of a figure. */
+export const MAX_LINE_POINTS = 600;
+
+/**
+ * The figure with each long line trace thinned to at most `max` points (every k-th, first and last
+ * kept), so a 6000-step curve does not put megabytes of JSON into every notebook output. Markers,
+ * bars and heatmaps, whose every point is a datum, are left whole.
+ */
+export function thinLines(fig: Figure, max = MAX_LINE_POINTS): Figure {
+  const thin = (t: Trace): Trace => {
+    const n = t.x?.length ?? 0;
+    if (t.type !== 'scatter' || t.mode !== 'lines' || n <= max) return t;
+    const k = Math.ceil(n / max);
+    const keep = (_: unknown, i: number): boolean => i % k === 0 || i === n - 1;
+    return { ...t, x: t.x?.filter(keep), y: t.y?.filter(keep) };
+  };
+  return { ...fig, data: fig.data.map(thin) };
 }

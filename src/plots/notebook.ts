@@ -29,6 +29,7 @@ import {
 } from './export';
 import { displayBundle } from './display';
 import { Figure } from './types';
+import { thinLines } from './figures';
 import { markdownCell, renderMarkdownTable } from '../util/tables';
 
 export { displayBundle } from './display';
@@ -124,7 +125,8 @@ const NOTEBOOK_PNG_SCALE = 1;
  * Shows a figure inline (one output: Plotly JSON, HTML, PNG, text) and, under PLD_FIGURES_DIR,
  * writes `<name>.png/.svg/.html`. `opts` may be just the name: `await showFigure(fig, 'gradient-norms')`.
  */
-export async function showFigure(fig: Figure, opts: string | ShowFigureOptions = {}): Promise<void> {
+export async function showFigure(whole: Figure, opts: string | ShowFigureOptions = {}): Promise<void> {
+  const fig = thinLines(whole);
   const o: ShowFigureOptions = typeof opts === 'string' ? { name: opts } : opts;
   const name = o.name ?? figureSlug(fig);
   const width = o.width ?? fig.layout.width ?? 760;
