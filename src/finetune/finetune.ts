@@ -232,7 +232,7 @@ export async function finetuneOnce(
   data: { train: Example[]; evalSets: Record<string, Example[]> },
   cfg: FinetuneConfig,
   run: { lr: number; seed: number; init: FinetuneInit },
-  onStep?: (loss: number) => void,
+  onStep?: (loss: number) => void | Promise<void>,
 ): Promise<Record<string, MetricValues>> {
   const { lr, seed } = run;
   const regression = spec.kind === 'regression';
@@ -265,7 +265,7 @@ export async function finetuneOnce(
           clipNorm: 1,
         });
         tf.dispose([b.ids, b.types, b.mask, b.labels]);
-        onStep?.(r.loss);
+        await onStep?.(r.loss);
       }
     }
     opt.dispose();
@@ -398,9 +398,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     );
     let k = 0;
     const trainAndScore: TrainAndScore = (train, evalSets, lr, seed) =>
-      finetuneOnce(ckpt, pre, tok, task.spec, { train, evalSets }, cfg, { lr, seed, init }, (loss) =>
-        progress.update(k++, { loss }),
-      );
+      finetuneOnce(ckpt, pre, tok, task.spec, { train, evalSets }, cfg, { lr, seed, init }, async (loss) => {
+        progress.update(k++, { loss });
+        // In a notebook, lets the kernel send the update while the loop runs.
+        await progress.flush();
+      });
     const p = await runTaskProtocol(task, cfg, trainAndScore);
     progress.done();
     for (const r of p.runs)

@@ -21,9 +21,50 @@ export function kernelWriter(): DisplayWriter | null {
   for (const [file, mod] of Object.entries(require.cache)) {
     if (!/[\\/]tslab[\\/]dist[\\/]jupyter\.js$/.test(file) || !mod) continue;
     const w = (mod.exports as { lastWriteDisplayData?: DisplayWriter | null }).lastWriteDisplayData;
-    if (typeof w === 'function') return w;
+    if (typeof w === 'function') {
+      serialiseKernelSends();
+      return w;
+    }
   }
   return null;
+}
+
+type Send = (this: object, msg: unknown) => Promise<void>;
+const serialised = Symbol.for('pld-kit.serialised-send');
+const pendingSend = new WeakMap<object, Promise<void>>();
+
+/**
+ * Makes the kernel's output socket take one message at a time. tslab sends every output, status
+ * and display message with zeromq's `Publisher.send` and drops the promise it returns, but a
+ * zeromq 6 socket allows one send in progress: after 512 sends that completed at once it defers the
+ * next one to the event loop, and a send made before the loop turns throws EBUSY ("Socket is busy
+ * writing"). Long training cells reach 512 outputs (progress updates), and tfjs-wasm's Emscripten
+ * module rethrows every uncaught exception, so the kernel process died. Here each send waits for
+ * the one before it; order is kept. Idempotent; a no-op outside a tslab kernel.
+ */
+export function serialiseKernelSends(): void {
+  for (const [file, mod] of Object.entries(require.cache)) {
+    if (!/[\\/]zeromq[\\/]lib[\\/]index\.js$/.test(file) || !mod) continue;
+    // The boundary with zeromq's untyped prototype chain.
+    const proto = (mod.exports as { Publisher?: { prototype: Record<string | symbol, unknown> } }).Publisher?.prototype;
+    const original = proto?.send;
+    if (!proto || typeof original !== 'function' || proto[serialised]) continue;
+    const send = original as Send;
+    // Defined, not assigned: the native `send` it shadows is read-only.
+    Object.defineProperty(proto, 'send', {
+      configurable: true,
+      writable: true,
+      value: function (this: object, msg: unknown): Promise<void> {
+        const next = (pendingSend.get(this) ?? Promise.resolve()).then(() => send.call(this, msg));
+        // tslab never looks at the result, so a failed send (a socket closed at shutdown) is dropped
+        // here rather than left as an unhandled rejection, which the wasm backend turns into an exit.
+        const settled = next.catch(() => undefined);
+        pendingSend.set(this, settled);
+        return settled;
+      },
+    });
+    proto[serialised] = true;
+  }
 }
 
 /** True inside a tslab kernel (where outputs are Jupyter messages, not terminal text). */
@@ -55,3 +96,7 @@ export function liveDisplay(): { show(data: MimeBundle): void; update(data: Mime
     update: (data) => w({ data, metadata: {}, transient: { display_id: id } }, true),
   };
 }
+
+// From the moment the kit is imported into a kernel, not only from its first display: a cell's
+// plain console output goes through the same socket.
+serialiseKernelSends();
