@@ -8,6 +8,7 @@ import {
   gainsOverControl,
   holdOut,
   runTaskProtocol,
+  taskConfig,
 } from '../src/finetune/finetune';
 import { Example, TaskData } from '../src/tasks/types';
 
@@ -135,4 +136,21 @@ test('gain over the random-init control: median minus the control median, per ta
     () => gainsOverControl([res('PreLN', 'pretrained', {})]),
     /^Error: no random-init control among the fine-tuning results \(PreLN\); fine-tune one with init: 'random'$/,
   );
+});
+
+test('per-task settings override the rest for that task only, matched by name in any case', () => {
+  const cfg: FinetuneConfig = {
+    ...FINETUNE_DEFAULTS,
+    maxTrain: 400,
+    epochs: 2,
+    perTask: { acceptability: { maxTrain: 800, epochs: 3 } },
+  };
+  const a = taskConfig(cfg, 'Acceptability');
+  assert.equal(a.maxTrain, 800);
+  assert.equal(a.epochs, 3);
+  assert.deepEqual(a.lrs, cfg.lrs);
+  const spam = taskConfig(cfg, 'spam');
+  assert.equal(spam.maxTrain, 400);
+  assert.equal(spam.epochs, 2);
+  assert.equal(taskConfig(FINETUNE_DEFAULTS, 'spam'), FINETUNE_DEFAULTS);
 });

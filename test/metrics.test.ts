@@ -119,7 +119,7 @@ test('MNLI-style score averages dev sets; GLUE score averages tasks', () => {
   close(glueScore([10, 20]), 15);
 });
 
-test('constant baselines: majority class (ties → lower index) and mean predictor', () => {
+test('constant baselines: the best constant class on the training labels (majority unless F1 prefers another), and the mean predictor', () => {
   // train majority is class 1 (two of four); dev [1,0,1,1] → 3/4 correct
   const b = constantBaseline(
     { ...binarySpec(['accuracy']), numLabels: 3, labelNames: ['a', 'b', 'c'] },
@@ -133,7 +133,20 @@ test('constant baselines: majority class (ties → lower index) and mean predict
   assert.equal(constantBaseline(binarySpec(['accuracy']), [1, 0, 0, 1], [0]).prediction, 0);
   // Majority on CoLA-like data: MCC 0, F1 0 when the majority is the negative class.
   close(constantBaseline(binarySpec(['mcc']), [1, 1, 0], [0, 1]).score, 0);
-  close(constantBaseline(binarySpec(['f1']), [0, 0, 1], [0, 1]).score, 0);
+  // F1 alone: always predicting the minority class 1 scores F1 50 on train [0,0,1] (precision 1/3,
+  // recall 1), majority 0 scores 0; so the baseline predicts 1, and on dev [0,1] scores
+  // F1 2·(1/2)·1/(1/2 + 1) = 66.7.
+  const f1 = constantBaseline(binarySpec(['f1']), [0, 0, 1], [0, 1]);
+  assert.equal(f1.predictor, 'constant');
+  assert.equal(f1.prediction, 1);
+  close(f1.score, 200 / 3);
+  // F1 + accuracy on balanced labels (the adjacency task): "always 1" scores (66.7 + 50)/2 = 58.3
+  // on train, the tie-broken majority 0 scores (0 + 50)/2 = 25.
+  const both = constantBaseline(binarySpec(['f1', 'accuracy']), [0, 1, 0, 1], [1, 0, 0, 1]);
+  assert.equal(both.prediction, 1);
+  close(both.score, (200 / 3 + 50) / 2);
+  // Accuracy: the majority always wins.
+  assert.equal(constantBaseline(binarySpec(['f1', 'accuracy']), [0, 0, 0, 1], [1]).predictor, 'majority');
   // Regression: mean of train [1,2,3] is 2; dev [1,3] → MSE ((1−2)² + (3−2)²)/2 = 1, correlations 0.
   const r = constantBaseline(regSpec, [1, 2, 3], [1, 3]);
   assert.equal(r.predictor, 'mean');

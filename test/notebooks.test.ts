@@ -144,7 +144,7 @@ function assertFigureContents(nbDir: string): void {
   );
   assert.deepEqual(
     ft.series.slice(-2).map((s) => s.name),
-    ['random init (control)', 'majority / mean baseline'],
+    ['random init (control)', 'constant baseline'],
   );
 }
 

@@ -139,15 +139,19 @@ test('no example uses a document of the pretraining validation split', () => {
     for (const s of heldOnly) assert.ok(!p.includes(s), `passage contains held-out sentence: ${s}`);
 });
 
-test('baselines are the majority class / mean predictor scored with the metrics code', () => {
-  // Recomputed by hand from the labels on a small load.
+test('baselines are the best constant class / mean predictor scored with the metrics code', () => {
+  // Recomputed by hand from the labels on a small load. Spam is scored by (F1 + accuracy)/2: on
+  // training labels with a spam fraction p, "always ham" scores (0 + 100(1 − p))/2 and "always
+  // spam" (100·2p/(1 + p) + 100p)/2.
   const spam = loadOfflineTask('spam', { maxTrain: 40, maxDev: 20 });
-  const trainSpam = spam.train.filter((e) => e.label === 1).length;
-  const majority = trainSpam > 20 ? 1 : 0;
-  assert.equal(spam.baseline.dev.prediction, majority);
-  const hits = spam.dev.dev.filter((e) => e.label === majority).length;
+  const p = spam.train.filter((e) => e.label === 1).length / 40;
+  const best = (100 * (2 * p)) / (1 + p) + 100 * p > 100 * (1 - p) ? 1 : 0;
+  assert.equal(best, 0, `spam is a quarter of the messages (${p}): always "ham" is the better constant`);
+  assert.equal(spam.baseline.dev.prediction, best);
+  assert.equal(spam.baseline.dev.predictor, 'majority');
+  const hits = spam.dev.dev.filter((e) => e.label === best).length;
   assert.equal(spam.baseline.dev.metrics.accuracy, (100 * hits) / 20);
-  assert.equal(spam.baseline.dev.metrics.f1, 0); // majority is ham: no positive predictions
+  assert.equal(spam.baseline.dev.metrics.f1, 0); // always ham: no positive predictions
   assert.equal(spam.baseline.dev.score, ((100 * hits) / 20 + 0) / 2);
   const sotu = loadOfflineTask('sotu-year', { maxTrain: 30, maxDev: 10 });
   const mean = sotu.train.reduce((a, e) => a + e.label, 0) / 30;
@@ -165,8 +169,12 @@ test('baselines are the majority class / mean predictor scored with the metrics 
       ),
     );
   }
-  // Balanced binary tasks: the majority predictor is a coin at 50% accuracy, MCC 0.
+  // Balanced binary tasks: a constant is right half the time. Adjacency is scored by F1 and
+  // accuracy, so "always adjacent" (F1 66.7) is its baseline, not the tie-broken majority (F1 0);
+  // acceptability's MCC is 0 for any constant.
+  assert.equal(suite.adjacent.baseline.dev.prediction, 1);
   assert.equal(suite.adjacent.baseline.dev.metrics.accuracy, 50);
+  assert.ok(Math.abs(suite.adjacent.baseline.dev.score - (200 / 3 + 50) / 2) < 1e-9);
   assert.equal(suite.acceptability.baseline.dev.metrics.mcc, 0);
 });
 

@@ -9,7 +9,8 @@ import { backendFlag, listFlag, numberListFlag, parseFlags, stringFlag, wholeNum
 export const FINETUNE_HELP = `pld finetune --checkpoint DIR[,DIR...] [--tasks a,b,...] [--glue-dir DIR] [options]
 
 Fine-tunes pretrained checkpoints (any variant) at full depth and reports dev scores, median and
-interquartile range over seeds, against each task's majority/mean baseline. With several --lrs,
+interquartile range over seeds, against each task's constant baseline (the best constant
+class on the training labels, or the mean score). With several --lrs,
 each task's LR is chosen on a held-out fifth of its training examples, never on dev.
 
   --checkpoint DIRS   pretraining run directories (or their checkpoint/ folders), comma-separated

@@ -47,6 +47,20 @@ export interface FinetuneConfig {
   weightDecay: number;
   maxTrain?: number;
   maxDev?: number;
+  /**
+   * Settings of one task that differ from the rest, by task name (e.g. a task that needs more
+   * examples or epochs to be learnable at all within a small budget).
+   */
+  perTask?: Record<string, TaskOverrides>;
+}
+
+/** What `perTask` may change for one task. */
+export type TaskOverrides = Partial<Pick<FinetuneConfig, 'epochs' | 'maxTrain' | 'maxDev' | 'lrs'>>;
+
+/** The settings one task runs with: the config with that task's overrides applied. */
+export function taskConfig(cfg: FinetuneConfig, task: string): FinetuneConfig {
+  const key = Object.keys(cfg.perTask ?? {}).find((k) => k.toLowerCase() === task.toLowerCase());
+  return key ? { ...cfg, ...cfg.perTask?.[key] } : cfg;
 }
 
 export const FINETUNE_DEFAULTS: FinetuneConfig = {
@@ -378,32 +392,36 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const out = o.out ?? path.join(path.dirname(ckpt), init === 'random' ? 'finetune-random' : 'finetune');
   checkWritableDir(out);
   const backend = await initBackend({ backend: o.backend, threads: o.threads });
-  const tasks = o.tasks.map((t) => loadTask(t, { glueDir: o.glueDir, maxTrain: cfg.maxTrain, maxDev: cfg.maxDev }));
+  const tasks = o.tasks.map((t) => {
+    const c = taskConfig(cfg, t);
+    return loadTask(t, { glueDir: o.glueDir, maxTrain: c.maxTrain, maxDev: c.maxDev });
+  });
   const rows: FinetuneRow[] = [];
   const summary: TaskSummary[] = [];
-  for (const task of tasks) {
-    const stepsFor = (n: number): number => Math.ceil(n / cfg.batchSize) * cfg.epochs;
+  for (const [i, task] of tasks.entries()) {
+    const tc = taskConfig(cfg, o.tasks[i]);
+    const stepsFor = (n: number): number => Math.ceil(n / tc.batchSize) * tc.epochs;
     const selection =
-      cfg.lrs.length > 1
-        ? cfg.lrs.length *
-          Math.min(Math.max(1, cfg.selectionSeeds), cfg.seeds.length) *
-          stepsFor(holdOut(task.train, cfg.heldOutFraction).fit.length)
+      tc.lrs.length > 1
+        ? tc.lrs.length *
+          Math.min(Math.max(1, tc.selectionSeeds), tc.seeds.length) *
+          stepsFor(holdOut(task.train, tc.heldOutFraction).fit.length)
         : 0;
     const progress = createProgress(
       `finetune ${task.spec.name}${init === 'random' ? ' (random init)' : ''}`,
-      selection + cfg.seeds.length * stepsFor(task.train.length),
+      selection + tc.seeds.length * stepsFor(task.train.length),
       0,
       o.stream,
       o.quiet,
     );
     let k = 0;
     const trainAndScore: TrainAndScore = (train, evalSets, lr, seed) =>
-      finetuneOnce(ckpt, pre, tok, task.spec, { train, evalSets }, cfg, { lr, seed, init }, async (loss) => {
+      finetuneOnce(ckpt, pre, tok, task.spec, { train, evalSets }, tc, { lr, seed, init }, async (loss) => {
         progress.update(k++, { loss });
         // In a notebook, lets the kernel send the update while the loop runs.
         await progress.flush();
       });
-    const p = await runTaskProtocol(task, cfg, trainAndScore);
+    const p = await runTaskProtocol(task, tc, trainAndScore);
     progress.done();
     for (const r of p.runs)
       for (const [devSet, metrics] of Object.entries(r.metrics))
@@ -514,7 +532,7 @@ export function markdownTable(results: FinetuneResult[]): string {
   const base = results[0]?.summary;
   if (base) {
     rows.push([
-      'majority / mean baseline',
+      'constant baseline',
       ...tasks.map((t) => base.find((s) => s.task === t)?.baseline.toFixed(1) ?? ''),
       glueScore(base.map((s) => s.baseline)).toFixed(1),
     ]);

@@ -687,7 +687,7 @@ export function finetuneFigure(
     label: v,
     values: tasks.map((t) => cell(t, v)?.median ?? null),
   }));
-  if (baseline) series.push({ label: 'majority / mean baseline', values: tasks.map((t) => baseline[t] ?? null) });
+  if (baseline) series.push({ label: 'constant baseline', values: tasks.map((t) => baseline[t] ?? null) });
   const fig = barFigure(
     'Fine-tuning: dev score by task (median over seeds, bars: interquartile range)',
     'dev score (×100)',
@@ -696,7 +696,7 @@ export function finetuneFigure(
     'task',
   );
   fig.data.forEach((t) => {
-    if (t.name === 'majority / mean baseline') t.marker = { color: '#b0b0b0' };
+    if (t.name === 'constant baseline') t.marker = { color: '#b0b0b0' };
     if (t.name === 'random init (control)') t.marker = { color: '#7f7f7f' };
     const v = t.name === undefined ? undefined : variants.indexOf(t.name);
     if (v === undefined || v < 0) return;

@@ -212,9 +212,13 @@ export function glueScore(taskScores: Record<string, number> | number[]): number
 }
 
 /**
- * Score of the trivial predictor on a dev set: the most frequent training class (ties → the lower
- * index) for classification, the mean training score for regression. Its Pearson/Spearman are 0
- * (constant predictor), so for regression `mse` is the number to compare with.
+ * Score of the best trivial predictor on a dev set. Classification: the constant class that scores
+ * best on the *training* labels with the task's own metrics (ties → the lower index), which is the
+ * majority class unless a metric rewards predicting the minority: on a balanced binary task scored
+ * by F1 and accuracy, always answering "positive" scores 58.3 and the majority-by-tie class 25, so a
+ * fine-tuned model that learned nothing would seem to beat a majority baseline. Regression: the mean
+ * training score; its Pearson/Spearman are 0 (constant predictor), so `mse` is the number to
+ * compare with. The dev labels are only scored, never used to choose.
  */
 export function constantBaseline(
   spec: TaskSpec,
@@ -224,17 +228,23 @@ export function constantBaseline(
   if (trainLabels.length === 0)
     throw new Error(`${spec.name} baseline: empty training set; a baseline needs training labels`);
   let prediction: number;
+  let predictor: Baseline['predictor'] = 'mean';
   if (spec.kind === 'classification') {
     const counts = new Array<number>(spec.numLabels).fill(0);
     for (let i = 0; i < trainLabels.length; i++) counts[trainLabels[i]]++;
-    prediction = counts.indexOf(Math.max(...counts));
+    const majority = counts.indexOf(Math.max(...counts));
+    const onTrain = (c: number): number =>
+      taskScore(computeMetrics(spec, new Array<number>(trainLabels.length).fill(c), trainLabels));
+    prediction = majority;
+    for (let c = 0; c < spec.numLabels; c++) if (onTrain(c) > onTrain(prediction)) prediction = c;
+    predictor = prediction === majority ? 'majority' : 'constant';
   } else {
     prediction = mean(trainLabels);
   }
   const predictions = new Array<number>(devLabels.length).fill(prediction);
   const metrics = computeMetrics(spec, predictions, devLabels);
   const base: Baseline = {
-    predictor: spec.kind === 'classification' ? 'majority' : 'mean',
+    predictor,
     prediction,
     metrics,
     score: taskScore(metrics),

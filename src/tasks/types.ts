@@ -46,8 +46,12 @@ export interface TaskSpec {
  * model, so every reported score can be read against it.
  */
 export interface Baseline {
-  /** 'majority': always the most frequent training class. 'mean': always the mean training score. */
-  predictor: 'majority' | 'mean';
+  /**
+   * 'majority': always the most frequent training class; 'constant': always another class, which
+   * scores better on the training labels (F1 rewards always answering positive); 'mean': always the
+   * mean training score.
+   */
+  predictor: 'majority' | 'constant' | 'mean';
   /** The constant it predicts (a class index, or a score). */
   prediction: number;
   metrics: MetricValues;
