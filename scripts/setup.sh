@@ -27,7 +27,9 @@ else
   pkgs=(jupyter-nbconvert jupyter-client jupyter-notebook python3-nbclient python3-ipykernel chromium fonts-liberation libopenblas-dev pkg-config libvulkan1)
   [ "$mode" = test ] && pkgs+=(python3-torch python3-numpy)
 fi
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+# Output is captured before it is matched: with pipefail, `cmd | grep -q` fails whenever grep exits
+# at its match before cmd has written everything (cmd then dies of SIGPIPE).
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = 'install ok installed' ]; }
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
@@ -85,5 +87,6 @@ if [ "$current" = "$bin" ]; then
 else
   say "registering the tslab TypeScript kernel${current:+ (was: $current)}"
   "$bin" install --python=/usr/bin/python3 --binary="$bin" >/dev/null || die "tslab install --python=/usr/bin/python3 failed (see above)"
-  /usr/bin/jupyter kernelspec list 2>/dev/null | grep -q '^ *tslab ' || die "tslab kernel still not listed by jupyter kernelspec list"
+  listed="$(/usr/bin/jupyter kernelspec list 2>/dev/null || true)"
+  grep -q '^ *tslab ' <<<"$listed" || die "tslab kernel still not listed by jupyter kernelspec list"
 fi
