@@ -24,7 +24,10 @@ export const NOTEBOOK_PLANS: Record<PresetName, NotebookPlan> = {
     tasks: [...OFFLINE_TASKS],
   },
   small: {
-    lrSweep: { postln: [1e-3, 3e-3], 'preln-pld': [3e-3] },
+    // 1e-2: the shared LR at which PostLN stalls on the unigram line while PreLN+PLD learns; at
+    // 3e-3 PostLN still learns, less (measured: README "Results"). PostLN at 1e-3 (3.851, its best
+    // LR tried) is left out of the figures job to keep it under an hour.
+    lrSweep: { postln: [3e-3, 1e-2], 'preln-pld': [1e-2] },
     finetune: {
       maxTrain: 400,
       maxDev: 300,
