@@ -393,13 +393,12 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   checkWritableDir(out);
   const backend = await initBackend({ backend: o.backend, threads: o.threads });
   const tasks = o.tasks.map((t) => {
-    const c = taskConfig(cfg, t);
-    return loadTask(t, { glueDir: o.glueDir, maxTrain: c.maxTrain, maxDev: c.maxDev });
+    const tc = taskConfig(cfg, t);
+    return { tc, task: loadTask(t, { glueDir: o.glueDir, maxTrain: tc.maxTrain, maxDev: tc.maxDev }) };
   });
   const rows: FinetuneRow[] = [];
   const summary: TaskSummary[] = [];
-  for (const [i, task] of tasks.entries()) {
-    const tc = taskConfig(cfg, o.tasks[i]);
+  for (const { tc, task } of tasks) {
     const stepsFor = (n: number): number => Math.ceil(n / tc.batchSize) * tc.epochs;
     const selection =
       tc.lrs.length > 1
@@ -479,6 +478,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
 
 /** How tables and figures name the random-init control. */
 export const RANDOM_INIT_LABEL = 'random init (control)';
+/** How tables and figures name each task's constant baseline (src/tasks/metrics.ts). */
+export const CONSTANT_BASELINE_LABEL = 'constant baseline';
 
 /** One row per task and model: dev score median and quartiles over seeds, the trivial baseline, the chosen LR. */
 export function summaryTable(
@@ -532,7 +533,7 @@ export function markdownTable(results: FinetuneResult[]): string {
   const base = results[0]?.summary;
   if (base) {
     rows.push([
-      'constant baseline',
+      CONSTANT_BASELINE_LABEL,
       ...tasks.map((t) => base.find((s) => s.task === t)?.baseline.toFixed(1) ?? ''),
       glueScore(base.map((s) => s.baseline)).toFixed(1),
     ]);

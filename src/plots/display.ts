@@ -21,10 +21,7 @@ export function kernelWriter(): DisplayWriter | null {
   for (const [file, mod] of Object.entries(require.cache)) {
     if (!/[\\/]tslab[\\/]dist[\\/]jupyter\.js$/.test(file) || !mod) continue;
     const w = (mod.exports as { lastWriteDisplayData?: DisplayWriter | null }).lastWriteDisplayData;
-    if (typeof w === 'function') {
-      serialiseKernelSends();
-      return w;
-    }
+    if (typeof w === 'function') return w;
   }
   return null;
 }

@@ -4,6 +4,7 @@
  * blue, PreLN+PLD green), axis titles with units.
  */
 import { Axis, Dash, Figure, Layout, Trace } from './types';
+import { CONSTANT_BASELINE_LABEL } from '../finetune/finetune';
 import { LossCurve, TARGET_OFFSETS, sameLossSpeedup, timeToTargets } from '../experiments/analysis';
 
 export const VARIANT_COLORS = { PostLN: '#d62728', PreLN: '#1f77b4', 'PreLN+PLD': '#2ca02c' } as const;
@@ -687,7 +688,7 @@ export function finetuneFigure(
     label: v,
     values: tasks.map((t) => cell(t, v)?.median ?? null),
   }));
-  if (baseline) series.push({ label: 'constant baseline', values: tasks.map((t) => baseline[t] ?? null) });
+  if (baseline) series.push({ label: CONSTANT_BASELINE_LABEL, values: tasks.map((t) => baseline[t] ?? null) });
   const fig = barFigure(
     'Fine-tuning: dev score by task (median over seeds, bars: interquartile range)',
     'dev score (×100)',
@@ -696,7 +697,7 @@ export function finetuneFigure(
     'task',
   );
   fig.data.forEach((t) => {
-    if (t.name === 'constant baseline') t.marker = { color: '#b0b0b0' };
+    if (t.name === CONSTANT_BASELINE_LABEL) t.marker = { color: '#b0b0b0' };
     if (t.name === 'random init (control)') t.marker = { color: '#7f7f7f' };
     const v = t.name === undefined ? undefined : variants.indexOf(t.name);
     if (v === undefined || v < 0) return;

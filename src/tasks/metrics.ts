@@ -233,10 +233,11 @@ export function constantBaseline(
     const counts = new Array<number>(spec.numLabels).fill(0);
     for (let i = 0; i < trainLabels.length; i++) counts[trainLabels[i]]++;
     const majority = counts.indexOf(Math.max(...counts));
-    const onTrain = (c: number): number =>
-      taskScore(computeMetrics(spec, new Array<number>(trainLabels.length).fill(c), trainLabels));
+    const onTrain = counts.map((_, c) =>
+      taskScore(computeMetrics(spec, new Array<number>(trainLabels.length).fill(c), trainLabels)),
+    );
     prediction = majority;
-    for (let c = 0; c < spec.numLabels; c++) if (onTrain(c) > onTrain(prediction)) prediction = c;
+    for (let c = 0; c < spec.numLabels; c++) if (onTrain[c] > onTrain[prediction]) prediction = c;
     predictor = prediction === majority ? 'majority' : 'constant';
   } else {
     prediction = mean(trainLabels);
